@@ -1,0 +1,188 @@
+/**
+ * Errors raised by connections and handshakes.
+ *
+ * @module
+ */
+
+import { CloseCode } from "./close_code.ts";
+
+/**
+ * Stable, machine-readable reasons for a {@linkcode WebSocketError}.
+ *
+ * | code | close code | meaning |
+ * | --- | --- | --- |
+ * | `message_too_big` | 1009 | a message or frame exceeds the read limit |
+ * | `buffer_too_small` | 1009 | the caller's buffer cannot hold the frame or message |
+ * | `too_many_fragments` | 1009 | a message has more fragments than allowed |
+ * | `reserved_bits` | 1002 | RSV bits set that no extension negotiated |
+ * | `invalid_opcode` | 1002 | a reserved opcode |
+ * | `control_too_large` | 1002 | a control frame payload over 125 bytes |
+ * | `control_fragmented` | 1002 | a control frame without FIN |
+ * | `unexpected_continuation` | 1002 | a continuation frame with no message open |
+ * | `expected_continuation` | 1002 | a new data frame inside a fragmented message |
+ * | `unmasked_frame` | 1002 | a client frame without a mask |
+ * | `masked_frame` | 1002 | a server frame with a mask |
+ * | `invalid_length` | 1002 | a 64-bit length with the top bit set |
+ * | `invalid_close_payload` | 1002 | a 1-byte close payload |
+ * | `invalid_close_code` | 1002 | a close code that may not appear on the wire |
+ * | `invalid_utf8` | 1007 | a text message or close reason that is not UTF-8 |
+ * | `invalid_compressed_data` | 1007 | a compressed message that does not inflate |
+ * | `closed` | 1006 | the connection is closed (read or write after close) |
+ * | `close_timeout` | 1006 | the peer did not answer the closing handshake in time |
+ * | `pong_timeout` | 1006 | the peer did not answer a keep-alive ping in time |
+ *
+ * @example
+ * ```ts
+ * import type { ErrorCode } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const code: ErrorCode = "invalid_utf8";
+ * assertEquals(code, "invalid_utf8");
+ * ```
+ */
+export type ErrorCode =
+  | "message_too_big"
+  | "buffer_too_small"
+  | "too_many_fragments"
+  | "reserved_bits"
+  | "invalid_opcode"
+  | "control_too_large"
+  | "control_fragmented"
+  | "unexpected_continuation"
+  | "expected_continuation"
+  | "unmasked_frame"
+  | "masked_frame"
+  | "invalid_length"
+  | "invalid_close_payload"
+  | "invalid_close_code"
+  | "invalid_utf8"
+  | "invalid_compressed_data"
+  | "closed"
+  | "close_timeout"
+  | "pong_timeout";
+
+const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
+  message_too_big: CloseCode.MessageTooBig,
+  buffer_too_small: CloseCode.MessageTooBig,
+  too_many_fragments: CloseCode.MessageTooBig,
+  reserved_bits: CloseCode.ProtocolError,
+  invalid_opcode: CloseCode.ProtocolError,
+  control_too_large: CloseCode.ProtocolError,
+  control_fragmented: CloseCode.ProtocolError,
+  unexpected_continuation: CloseCode.ProtocolError,
+  expected_continuation: CloseCode.ProtocolError,
+  unmasked_frame: CloseCode.ProtocolError,
+  masked_frame: CloseCode.ProtocolError,
+  invalid_length: CloseCode.ProtocolError,
+  invalid_close_payload: CloseCode.ProtocolError,
+  invalid_close_code: CloseCode.ProtocolError,
+  invalid_utf8: CloseCode.InvalidFramePayloadData,
+  invalid_compressed_data: CloseCode.InvalidFramePayloadData,
+  closed: CloseCode.AbnormalClosure,
+  close_timeout: CloseCode.AbnormalClosure,
+  pong_timeout: CloseCode.AbnormalClosure,
+};
+
+/**
+ * A protocol or connection failure, carrying the close code the connection sends
+ * (or reports locally, for 1006) because of it.
+ *
+ * @example Telling why a read failed
+ * ```ts
+ * import { WebSocketError } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const err = new WebSocketError("invalid_utf8", "Text message is not valid UTF-8");
+ * assertEquals(err.closeCode, 1007);
+ * assertEquals(err.code, "invalid_utf8");
+ * ```
+ */
+export class WebSocketError extends Error {
+  /** The stable reason for the failure. */
+  readonly code: ErrorCode;
+  /** The close code sent to the peer, or 1006 when the connection is gone. */
+  readonly closeCode: CloseCode;
+
+  /**
+   * Makes an error for a reason, with a message for people.
+   *
+   * @param code The stable reason.
+   * @param message What happened, in sentence case.
+   * @param options The underlying cause, if any.
+   */
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WebSocketError";
+    this.code = code;
+    this.closeCode = CLOSE_CODE_OF[code];
+  }
+}
+
+/**
+ * The connection was closed by a close frame: the peer's, or ours answered by the peer.
+ *
+ * Reads reject with it once the closing handshake is under way; `code` and `reason`
+ * are what the peer sent (1005 and `""` when its close frame was empty).
+ *
+ * @example
+ * ```ts
+ * import { CloseError } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const err = new CloseError(1001, "bye");
+ * assertEquals(err.code, 1001);
+ * assertEquals(err.reason, "bye");
+ * ```
+ */
+export class CloseError extends Error {
+  /** The close code the peer sent, or 1005 when it sent none. */
+  readonly code: CloseCode;
+  /** The close reason the peer sent. */
+  readonly reason: string;
+
+  /**
+   * Makes an error for a received close frame.
+   *
+   * @param code The peer's close code.
+   * @param reason The peer's close reason.
+   */
+  constructor(code: CloseCode, reason: string) {
+    super(`Connection closed with code ${code}${reason ? `: ${reason}` : ""}`);
+    this.name = "CloseError";
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+/**
+ * An opening handshake that failed: the request or response was refused or invalid.
+ *
+ * On the server, `status` is the HTTP status sent back; on the client, the status
+ * the server answered with (0 when no valid response arrived).
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const err = new HandshakeError(426, "Unsupported WebSocket version");
+ * assertEquals(err.status, 426);
+ * ```
+ */
+export class HandshakeError extends Error {
+  /** The HTTP status of the refusal. */
+  readonly status: number;
+
+  /**
+   * Makes an error for a failed handshake.
+   *
+   * @param status The HTTP status sent or received.
+   * @param message What was wrong, in sentence case.
+   * @param options The underlying cause, if any.
+   */
+  constructor(status: number, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "HandshakeError";
+    this.status = status;
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * Frame writing through a preallocated scratchpad, with writes serialised and
+ * coalesced.
+ *
+ * @module
+ */
+
+import { WebSocketError } from "./errors.ts";
+import { encodeHeader, headerSize, MAX_HEADER_BYTES } from "./header.ts";
+import { maskInPlace, nextMaskKey } from "./mask.ts";
+import type { ByteSink } from "./transport.ts";
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const encoder = new TextEncoder();
+
+/**
+ * Assembles frames in one of two scratchpads and hands them to the transport.
+ *
+ * A frame that fits is copied (and masked, for a client) into the scratchpad
+ * synchronously, so the caller may reuse its bytes as soon as the call returns.
+ * While one scratchpad is being written, frames gather in the other and go out in
+ * a single write when the first settles: pipelined small messages cost one
+ * transport write per batch, not per message. A scratchpad is never touched while
+ * the transport holds it.
+ *
+ * A frame too large for the scratchpad is written from the caller's bytes (server)
+ * or masked through the scratchpad piece by piece (client); its promise settles only
+ * once the transport has taken all of it.
+ */
+export class FrameWriter {
+  #sink: ByteSink;
+  #masked: boolean;
+  #key = new Uint8Array(4);
+  #capacity: number;
+  #buf: Uint8Array | null = null;
+  #spare: Uint8Array | null = null;
+  #used = 0;
+  #inflight: Promise<void> | null = null;
+  #error: unknown = null;
+  /** Slow-path writes waiting their turn; the fast path yields to them. */
+  #queue: Promise<void> = RESOLVED;
+  #queued = 0;
+  #highWaterMark: number;
+  #onWritten = (): void => {
+    this.#spare = this.#flushed;
+    this.#flushed = null;
+    this.#inflight = null;
+    this.#inflightBytes = 0;
+    if (this.#used > 0) this.#kick();
+  };
+  #onFailed = (err: unknown): void => {
+    this.#error ??= err;
+    this.#flushed = null;
+    this.#inflight = null;
+  };
+  #flushed: Uint8Array | null = null;
+  #inflightBytes = 0;
+
+  /**
+   * Prepares a writer over a sink.
+   *
+   * @param sink Where the bytes go.
+   * @param masked Whether frames are masked (the client role).
+   * @param chunkSize The scratchpad's payload capacity.
+   * @param highWaterMark Bytes that may wait in the scratchpad before writers wait.
+   */
+  constructor(
+    sink: ByteSink,
+    masked: boolean,
+    chunkSize: number,
+    highWaterMark: number = chunkSize,
+  ) {
+    this.#sink = sink;
+    this.#masked = masked;
+    this.#capacity = chunkSize + MAX_HEADER_BYTES;
+    this.#highWaterMark = highWaterMark;
+  }
+
+  /** Bytes accepted but not yet handed to the transport. */
+  get bufferedAmount(): number {
+    return this.#used + this.#inflightBytes;
+  }
+
+  /** The first write error, if a write failed. */
+  get error(): unknown {
+    return this.#error;
+  }
+
+  /**
+   * Writes one frame.
+   *
+   * @param first The first header byte: FIN | RSV | opcode.
+   * @param payload The payload; copied now unless larger than the scratchpad.
+   */
+  write(first: number, payload: Uint8Array): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#failure());
+    if (this.#queued === 0 && this.#tryAppend(first, payload)) {
+      return this.#used <= this.#highWaterMark ? RESOLVED : this.flush();
+    }
+    // Small payloads are copied so that the caller (or the connection's control
+    // buffer) may reuse them at once.
+    const bytes = payload.length <= this.#capacity ? payload.slice() : payload;
+    return this.#enqueue(() => this.#writeSlow(first, bytes));
+  }
+
+  /**
+   * Writes one frame whose payload is `text` encoded as UTF-8, encoding straight
+   * into the scratchpad when it fits.
+   */
+  writeText(first: number, text: string): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#failure());
+    const bound = text.length * 3;
+    if (this.#queued === 0 && bound + MAX_HEADER_BYTES <= this.#capacity) {
+      const buf = this.#room();
+      if (this.#capacity - this.#used >= bound + MAX_HEADER_BYTES) {
+        this.#appendText(buf, first, text, bound);
+        return this.#used <= this.#highWaterMark ? RESOLVED : this.flush();
+      }
+    }
+    return this.write(first, encoder.encode(text));
+  }
+
+  /** Waits until every accepted byte has been handed to the transport. */
+  async flush(): Promise<void> {
+    await this.#queue;
+    await this.#drain();
+  }
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    this.#queued++;
+    const run = this.#queue.then(task);
+    const done = run.finally(() => this.#queued--);
+    this.#queue = done.catch(() => {});
+    return done;
+  }
+
+  /** The scratchpad being filled, allocated on first use. */
+  #room(): Uint8Array {
+    if (this.#buf === null) {
+      this.#buf = this.#spare ?? new Uint8Array(this.#capacity);
+      this.#spare = null;
+    }
+    return this.#buf;
+  }
+
+  #tryAppend(first: number, payload: Uint8Array): boolean {
+    const size = headerSize(payload.length, this.#masked) + payload.length;
+    if (size > this.#capacity - this.#used) return false;
+    const buf = this.#room();
+    let at = this.#used;
+    const key = this.#masked ? this.#key : null;
+    if (key !== null) nextMaskKey(key);
+    at += encodeHeader(buf, at, first, payload.length, key);
+    const n = payload.length;
+    if (n < 64) {
+      for (let i = 0; i < n; i++) buf[at + i] = payload[i];
+    } else {
+      buf.set(payload, at);
+    }
+    if (key !== null) maskInPlace(buf, key, 0, at, at + n);
+    this.#used = at + n;
+    this.#kick();
+    return true;
+  }
+
+  #appendText(buf: Uint8Array, first: number, text: string, bound: number) {
+    const key = this.#masked ? this.#key : null;
+    const reserved = headerSize(bound, key !== null);
+    const start = this.#used + reserved;
+    const { written } = encoder.encodeInto(
+      text,
+      buf.subarray(start, start + bound),
+    );
+    const size = headerSize(written, key !== null);
+    let at = this.#used;
+    if (size < reserved) buf.copyWithin(at + size, start, start + written);
+    if (key !== null) nextMaskKey(key);
+    at += encodeHeader(buf, at, first, written, key);
+    if (key !== null) maskInPlace(buf, key, 0, at, at + written);
+    this.#used = at + written;
+    this.#kick();
+  }
+
+  async #writeSlow(first: number, payload: Uint8Array): Promise<void> {
+    if (this.#error !== null) throw this.#failure();
+    const size = headerSize(payload.length, this.#masked) + payload.length;
+    if (size <= this.#capacity) {
+      while (size > this.#capacity - this.#used) await this.#waitWritten();
+      this.#tryAppend(first, payload);
+      if (this.#used > this.#highWaterMark) await this.#drain();
+      return;
+    }
+    await this.#drain();
+    const key = this.#masked ? this.#key : null;
+    if (key !== null) nextMaskKey(key);
+    const buf = this.#room();
+    this.#used = encodeHeader(buf, 0, first, payload.length, key);
+    if (key === null) {
+      await this.#drain();
+      await this.#sink.write(payload).catch((err) => this.#onFailed(err));
+      if (this.#error !== null) throw this.#failure();
+      return;
+    }
+    let phase = 0;
+    for (let from = 0; from < payload.length;) {
+      while (this.#capacity === this.#used) await this.#waitWritten();
+      const out = this.#room();
+      const n = Math.min(this.#capacity - this.#used, payload.length - from);
+      out.set(payload.subarray(from, from + n), this.#used);
+      phase = maskInPlace(out, key, phase, this.#used, this.#used + n);
+      this.#used += n;
+      from += n;
+      this.#kick();
+    }
+    await this.#drain();
+  }
+
+  /** Starts writing the filled scratchpad unless a write is already in flight. */
+  #kick(): void {
+    if (this.#inflight !== null || this.#used === 0 || this.#error !== null) {
+      return;
+    }
+    const buf = this.#buf!;
+    this.#flushed = buf;
+    const out = this.#used === buf.length ? buf : buf.subarray(0, this.#used);
+    this.#buf = this.#spare;
+    this.#spare = null;
+    this.#inflightBytes = this.#used;
+    this.#used = 0;
+    this.#inflight = this.#sink.write(out).then(
+      this.#onWritten,
+      this.#onFailed,
+    );
+  }
+
+  async #waitWritten(): Promise<void> {
+    this.#kick();
+    if (this.#inflight !== null) await this.#inflight;
+    if (this.#error !== null) throw this.#failure();
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#used > 0 || this.#inflight !== null) await this.#waitWritten();
+    if (this.#error !== null) throw this.#failure();
+  }
+
+  #failure(): WebSocketError {
+    return new WebSocketError("closed", "Cannot write: the transport failed", {
+      cause: this.#error,
+    });
+  }
+}

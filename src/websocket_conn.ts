@@ -1,0 +1,156 @@
+/**
+ * The public surface shared by a plain {@linkcode Conn} and its decorators, such as
+ * the permessage-deflate one.
+ *
+ * @module
+ */
+
+import type { CloseCode } from "./close_code.ts";
+import type { Header } from "./header.ts";
+import type { DataOpCode } from "./opcode.ts";
+
+/**
+ * A received message: its opcode and payload.
+ *
+ * Connections reuse one message object and, where they can, one payload view: both
+ * are valid until the next read on the connection.
+ *
+ * @example
+ * ```ts
+ * import { type Message, OpCode } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const m: Message = { opcode: OpCode.Text, data: new TextEncoder().encode("hi"), rsv: 0 };
+ * assertEquals(m.data.length, 2);
+ * ```
+ */
+export interface Message {
+  /** `OpCode.Text` or `OpCode.Binary`. */
+  opcode: DataOpCode;
+  /** The payload: a view of the buffer passed to the read (or of an internal one). */
+  data: Uint8Array;
+  /** The RSV bits of the message's first frame (before any extension decoded it). */
+  rsv: number;
+}
+
+/**
+ * A received frame: its header and payload.
+ *
+ * @example
+ * ```ts
+ * import { type Frame, newHeader } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const f: Frame = { header: newHeader(), payload: new Uint8Array(0) };
+ * assertEquals(f.payload.length, 0);
+ * ```
+ */
+export interface Frame {
+  /** The frame's header (reused by the connection: valid until the next read). */
+  header: Header;
+  /** The unmasked payload: a view of the caller's buffer. */
+  payload: Uint8Array;
+}
+
+/**
+ * Called with each ping's payload. The default answers with a pong carrying the
+ * same payload; a custom handler must send the pong itself if it wants one sent.
+ *
+ * @example
+ * ```ts
+ * import type { PingHandler } from "@wsx/websocket";
+ *
+ * const logPings: PingHandler = (payload) => console.log("ping", payload.length);
+ * logPings(new Uint8Array(0));
+ * ```
+ */
+export type PingHandler = (payload: Uint8Array) => void | Promise<void>;
+
+/**
+ * Called with each pong's payload (a view valid only during the call).
+ *
+ * @example
+ * ```ts
+ * import type { PongHandler } from "@wsx/websocket";
+ *
+ * let last = 0;
+ * const onPong: PongHandler = () => { last = Date.now(); };
+ * onPong(new Uint8Array(0));
+ * ```
+ */
+export type PongHandler = (payload: Uint8Array) => void;
+
+/**
+ * Called when the peer's close frame arrives, before the connection answers it.
+ *
+ * @example
+ * ```ts
+ * import type { CloseHandler } from "@wsx/websocket";
+ *
+ * const onClose: CloseHandler = (code, reason) => console.log("closed", code, reason);
+ * onClose(1000, "");
+ * ```
+ */
+export type CloseHandler = (code: CloseCode, reason: string) => void;
+
+/**
+ * What every connection offers: message-level reads and writes, control frames and
+ * the closing handshake. {@linkcode Conn} implements it, and so do its decorators.
+ *
+ * @example An echo loop that works with or without compression
+ * ```ts ignore
+ * import type { WebSocketConn } from "@wsx/websocket";
+ *
+ * async function echo(conn: WebSocketConn) {
+ *   const buf = new Uint8Array(1 << 20);
+ *   for (;;) {
+ *     const msg = await conn.readMessage(buf);
+ *     await conn.writeMessage(msg.opcode, msg.data);
+ *   }
+ * }
+ * ```
+ */
+export interface WebSocketConn extends AsyncIterable<Message> {
+  /** Which side of the connection this is. */
+  readonly role: "client" | "server";
+  /** The subprotocol the handshake settled on, or `""`. */
+  readonly protocol: string;
+  /** The extensions the handshake settled on, as a header value, or `""`. */
+  readonly extensions: string;
+  /** Resolves once the connection is closed, with the code and reason it closed with. */
+  readonly closed: Promise<{ code: CloseCode; reason: string }>;
+  /**
+   * Reads one whole message, answering control frames on the way.
+   *
+   * @param buf Where the payload goes; without it, an internal buffer that grows up
+   * to the read limit (its contents are valid until the next read).
+   */
+  readMessage(buf?: Uint8Array): Promise<Message>;
+  /**
+   * Writes one message as a single frame.
+   *
+   * @param opcode `OpCode.Text` or `OpCode.Binary`.
+   * @param data The payload; a string is sent as UTF-8.
+   */
+  writeMessage(opcode: DataOpCode, data: Uint8Array | string): Promise<void>;
+  /**
+   * Writes one message in fragments of at most `chunkSize` bytes from a stream, with
+   * one chunk of lookahead so that the last fragment carries FIN.
+   */
+  streamMessage(
+    opcode: DataOpCode,
+    source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+    chunkSize?: number,
+  ): Promise<void>;
+  /** Sends a ping (payload up to 125 bytes). */
+  ping(payload?: Uint8Array): Promise<void>;
+  /** Waits until every frame written so far has been handed to the transport. */
+  flush(): Promise<void>;
+  /**
+   * Runs the closing handshake: sends a close frame, waits for the peer's (at most
+   * the close timeout), then closes the transport.
+   */
+  close(code?: CloseCode, reason?: string): Promise<void>;
+  /** Closes the transport at once, without a closing handshake. */
+  abort(): void;
+}
