@@ -126,3 +126,55 @@ export async function readToEnd(
   }
   return { bytes: new Uint8Array(chunks), ended };
 }
+
+/** A frame parsed from raw bytes by {@linkcode parseFrames}. */
+export interface RawFrame {
+  fin: boolean;
+  rsv: number;
+  opcode: number;
+  masked: boolean;
+  payload: Uint8Array;
+}
+
+/** Parses every complete frame in `bytes`, unmasking payloads. */
+export function parseFrames(bytes: Uint8Array): RawFrame[] {
+  const frames: RawFrame[] = [];
+  let at = 0;
+  while (at + 2 <= bytes.length) {
+    const b0 = bytes[at], b1 = bytes[at + 1];
+    let length = b1 & 0x7f;
+    let i = at + 2;
+    if (length === 126) {
+      length = (bytes[i] << 8) | bytes[i + 1];
+      i += 2;
+    } else if (length === 127) {
+      length = Number(
+        new DataView(bytes.buffer, bytes.byteOffset + i, 8).getBigUint64(0),
+      );
+      i += 8;
+    }
+    const masked = (b1 & 0x80) !== 0;
+    const key = masked ? bytes.slice(i, i + 4) : null;
+    if (masked) i += 4;
+    if (i + length > bytes.length) break;
+    const payload = bytes.slice(i, i + length);
+    if (key) { for (let j = 0; j < length; j++) payload[j] ^= key[j & 3]; }
+    frames.push({
+      fin: (b0 & 0x80) !== 0,
+      rsv: b0 & 0x70,
+      opcode: b0 & 0xf,
+      masked,
+      payload,
+    });
+    at = i + length;
+  }
+  return frames;
+}
+
+/** The close code in a close frame's payload, or 1005 when it has none. */
+export function closeCodeOf(frame: RawFrame | undefined): number | undefined {
+  if (frame === undefined || frame.opcode !== 0x8) return undefined;
+  return frame.payload.length >= 2
+    ? (frame.payload[0] << 8) | frame.payload[1]
+    : 1005;
+}
