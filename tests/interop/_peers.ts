@@ -1,0 +1,216 @@
+/**
+ * The independent peers of the interop matrix, each playing the shared scenario
+ * (`page/scenario.js`): Deno's built-in `WebSocket` and `Deno.upgradeWebSocket`,
+ * `ws` from npm (client and server, with or without `perMessageDeflate`), and a
+ * page in headless Chromium.
+ *
+ * @module
+ */
+
+// @ts-types="npm:@types/ws@8.18.2"
+import { WebSocket as NodeWebSocket, WebSocketServer } from "npm:ws@8.23.0";
+import type { Chromium } from "./_chromium.ts";
+import {
+  type ClientReport,
+  MAX_MESSAGE,
+  runClient,
+  type ServerReport,
+  serveSocket,
+  type SocketLike,
+  within,
+} from "./page/scenario.js";
+
+/** The version of `ws` the matrix runs, as imported above. */
+export const WS_VERSION = "8.23.0";
+
+/** A server of the scenario, listening on loopback. */
+export interface ScenarioServer {
+  /** The base URL clients connect to, such as `ws://127.0.0.1:40000`. */
+  readonly url: string;
+  /** Waits for the reports of the first `count` connections. */
+  reports(count: number): Promise<ServerReport[]>;
+  /** Stops listening and ends every connection. */
+  close(): Promise<void>;
+}
+
+/** Runs the client side of the scenario against a base URL. */
+export type ScenarioClient = (url: string) => Promise<ClientReport>;
+
+/**
+ * The permessage-deflate settings of one matrix cell, in RFC 7692 terms; both
+ * sides of a cell get the same ones. `undefined` means compression is off.
+ */
+export interface DeflateVariant {
+  /** A short label for the matrix table. */
+  label: string;
+  /** `server_no_context_takeover` and `client_no_context_takeover` offered and accepted. */
+  noContextTakeover?: boolean;
+  /** `client_max_window_bits` with this value offered by the client (8-15). */
+  clientMaxWindowBits?: number;
+}
+
+/** Collects one report promise per accepted connection. */
+export class ReportBox {
+  #reports: Promise<ServerReport>[] = [];
+  #waiters: (() => void)[] = [];
+
+  /** Adds the report of a connection that just opened. */
+  add(report: Promise<ServerReport>): void {
+    report.catch(() => {});
+    this.#reports.push(report);
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Waits for `count` connections and their reports (bounded). */
+  async take(count: number): Promise<ServerReport[]> {
+    await within(
+      (async () => {
+        while (this.#reports.length < count) {
+          await new Promise<void>((resolve) => this.#waiters.push(resolve));
+        }
+      })(),
+      `${count} connections`,
+    );
+    return await Promise.all(this.#reports.slice(0, count));
+  }
+}
+
+/** Starts `Deno.serve` with `Deno.upgradeWebSocket` on 127.0.0.1. */
+export function startDenoServer(): ScenarioServer {
+  const box = new ReportBox();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      box.add(serveSocket(socket as SocketLike, new URL(req.url).pathname));
+      return response;
+    },
+  );
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}`,
+    reports: (count) => box.take(count),
+    close: () => server.shutdown(),
+  };
+}
+
+/** Deno's built-in `WebSocket` as the scenario's client. */
+export const denoClient: ScenarioClient = (url) =>
+  runClient((u) => new WebSocket(u) as SocketLike, url);
+
+/** The `perMessageDeflate` option of `ws` for a variant (or `false`). */
+export function wsDeflateOption(
+  variant: DeflateVariant | undefined,
+  role: "client" | "server",
+): false | Record<string, unknown> {
+  if (!variant) return false;
+  const option: Record<string, unknown> = { threshold: 0 };
+  if (variant.noContextTakeover) {
+    option.serverNoContextTakeover = true;
+    option.clientNoContextTakeover = true;
+  }
+  if (variant.clientMaxWindowBits !== undefined) {
+    option.clientMaxWindowBits = role === "client"
+      ? variant.clientMaxWindowBits
+      : true;
+  }
+  return option;
+}
+
+/** Starts a `ws` server on 127.0.0.1. */
+export async function startWsServer(
+  variant?: DeflateVariant,
+): Promise<ScenarioServer> {
+  const box = new ReportBox();
+  const wss = new WebSocketServer({
+    host: "127.0.0.1",
+    port: 0,
+    maxPayload: MAX_MESSAGE,
+    perMessageDeflate: wsDeflateOption(variant, "server"),
+  });
+  await within(
+    new Promise((resolve) => wss.once("listening", resolve)),
+    "ws server listening",
+  );
+  wss.on("connection", (socket, req) => {
+    box.add(
+      serveSocket(
+        socket as unknown as SocketLike,
+        new URL(req.url ?? "/", "http://x").pathname,
+      ),
+    );
+  });
+  const { port } = wss.address() as { port: number };
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    reports: (count) => box.take(count),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+}
+
+/** `ws` as the scenario's client. */
+export function wsClient(variant?: DeflateVariant): ScenarioClient {
+  return (url) =>
+    runClient(
+      (u) =>
+        new NodeWebSocket(u, {
+          maxPayload: MAX_MESSAGE,
+          perMessageDeflate: wsDeflateOption(variant, "client"),
+        }) as unknown as SocketLike,
+      url,
+    );
+}
+
+const PAGE_DIR = new URL("./page/", import.meta.url);
+const PAGE_FILES: Record<string, string> = {
+  "/": "index.html",
+  "/index.html": "index.html",
+  "/scenario.js": "scenario.js",
+};
+
+/** Serves the interop page (`page/`) on 127.0.0.1. */
+export function startPageServer(): { url: string; close(): Promise<void> } {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      const file = PAGE_FILES[new URL(req.url).pathname];
+      if (!file) return new Response("not found", { status: 404 });
+      const body = await Deno.readFile(new URL(file, PAGE_DIR));
+      const type = file.endsWith(".js") ? "text/javascript" : "text/html";
+      return new Response(body, {
+        headers: { "content-type": `${type}; charset=utf-8` },
+      });
+    },
+  );
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/`,
+    close: () => server.shutdown(),
+  };
+}
+
+/**
+ * A Chromium tab as the scenario's client: loads the interop page from
+ * `pageUrl` and runs the scenario in it against the given base URL.
+ */
+export function chromiumClient(
+  browser: Chromium,
+  pageUrl: string,
+  screenshot?: string,
+): ScenarioClient {
+  return async (url) => {
+    const page = await browser.newPage(pageUrl);
+    try {
+      const report = await page.evaluate<ClientReport>(
+        `window.runScenario(${JSON.stringify(url)})`,
+        120_000,
+      );
+      if (screenshot) await Deno.writeFile(screenshot, await page.screenshot());
+      return report;
+    } finally {
+      await page.close().catch(() => {});
+    }
+  };
+}
