@@ -31,6 +31,10 @@ function pattern(n: number, seed = 7): Uint8Array {
   return out;
 }
 
+async function* chunksOf(sizes: number[]): AsyncGenerator<Uint8Array> {
+  for (const n of sizes) yield pattern(n);
+}
+
 interface Outcome {
   frames: RawFrame[];
   ended: boolean;
@@ -446,10 +450,7 @@ Deno.test("streamMessage() fragments with lookahead: FIN on the last data frame,
   for (const [chunks, chunkSize, expected] of cases) {
     const tcp = await tcpPair();
     const server = new Conn(tcp.server, { role: "server" });
-    async function* source() {
-      for (const n of chunks) yield pattern(n);
-    }
-    await server.streamMessage(OpCode.Binary, source(), chunkSize);
+    await server.streamMessage(OpCode.Binary, chunksOf(chunks), chunkSize);
     await server.flush();
     const total = expected.reduce((a, b) => a + b, 0);
     const wire = expected.reduce((a, n) => a + n + (n < 126 ? 2 : 4), 0);
