@@ -80,6 +80,17 @@ export interface ConnOptions {
   read?: ReadMode;
   /** Bytes that may wait in the write scratchpad before writers wait (default: chunk size). */
   writeHighWaterMark?: number;
+  /**
+   * Bytes that may wait in the write queue before further writes are refused with
+   * `write_buffer_full` (default 16 MiB). A single write is always taken when
+   * nothing waits; awaiting each write keeps the queue empty.
+   */
+  writeBufferLimit?: number;
+  /**
+   * Fails the connection with 1001 when nothing arrives for this many ms while a
+   * read is waiting (default 0: off). The timer runs only while the caller reads.
+   */
+  idleTimeout?: number;
   /** Called for each ping; the default answers with a pong. */
   onPing?: PingHandler;
   /** Called for each pong. */
@@ -90,6 +101,7 @@ export interface ConnOptions {
 
 const DEFAULT_CLOSE_TIMEOUT = 5_000;
 const DEFAULT_MAX_FRAGMENTS = 1 << 18;
+const DEFAULT_WRITE_BUFFER_LIMIT = 16 << 20;
 const MIN_CHUNK_SIZE = 64;
 const MAX_CONTROL_PAYLOAD = 125;
 const EMPTY = new Uint8Array(0);
@@ -147,6 +159,9 @@ export class Conn implements WebSocketConn {
   #rsvAllowed: number;
   #maxFragments: number;
   #closeTimeout: number;
+  #idleTimeout: number;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleReads = 0;
 
   // Frame sequencing, updated as each header is read.
   #inMessage = false;
@@ -207,6 +222,7 @@ export class Conn implements WebSocketConn {
       options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
     );
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.#idleTimeout = options.idleTimeout ?? 0;
     this.#rsvAllowed = options.rsvAllowed ?? 0;
     this.onPing = options.onPing;
     this.onPong = options.onPong;
@@ -220,6 +236,7 @@ export class Conn implements WebSocketConn {
       this.role === "client",
       this.chunkSize,
       options.writeHighWaterMark,
+      options.writeBufferLimit ?? DEFAULT_WRITE_BUFFER_LIMIT,
     );
     this.#frame = { header: this.#reader.header, payload: EMPTY };
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
@@ -374,7 +391,25 @@ export class Conn implements WebSocketConn {
       throw new TypeError("Cannot read: another read is in progress");
     }
     this.#reading = true;
+    if (this.#idleTimeout > 0 && this.#idleTimer === undefined) this.#armIdle();
   }
+
+  #armIdle(): void {
+    this.#idleReads = this.#reader.reads;
+    this.#idleTimer = setTimeout(this.#onIdle, this.#idleTimeout);
+  }
+
+  #onIdle = (): void => {
+    this.#idleTimer = undefined;
+    if (this.#finished || !this.#reading) return;
+    if (this.#reader.reads !== this.#idleReads) return this.#armIdle();
+    this.#fail(
+      new WebSocketError(
+        "idle_timeout",
+        `Nothing received for ${this.#idleTimeout} ms`,
+      ),
+    );
+  };
 
   async #nextHeader(): Promise<Header> {
     if (this.#payloadLeft > 0) {
@@ -599,34 +634,39 @@ export class Conn implements WebSocketConn {
   /** Turns a read failure into the sticky error, failing the connection first. */
   async #readFailed(err: unknown): Promise<Error> {
     if (this.#readError !== null) return this.#readError;
-    let error: Error;
     if (err instanceof CloseError) {
-      error = err;
+      this.#readError = err;
     } else if (
       err instanceof WebSocketError &&
       err.closeCode !== CloseCode.AbnormalClosure
     ) {
-      error = err;
-      if (!this.#closeSent && !this.#finished) {
-        this.#closeSent = true;
-        const frame = closePayload(err.closeCode, truncateReason(err.message));
-        this.#writer.write(FIN | OpCode.Close, frame).catch(ignore);
-        await withTimeout(
-          this.#writer.flush().catch(ignore),
-          this.#closeTimeout,
-        );
-      }
-      this.#shutdown(err.closeCode, err.message);
+      await this.#fail(err);
     } else {
-      error = err instanceof WebSocketError ? err : new WebSocketError(
-        "closed",
-        this.#finished ? "Connection is closed" : "Connection failed",
-        { cause: err },
-      );
+      this.#readError = err instanceof WebSocketError
+        ? err
+        : new WebSocketError(
+          "closed",
+          this.#finished ? "Connection is closed" : "Connection failed",
+          { cause: err },
+        );
       this.#shutdown(CloseCode.AbnormalClosure, "");
     }
-    this.#readError = error;
-    return error;
+    return this.#readError!;
+  }
+
+  /** Fails the connection: sends the error's close code, then drops the transport. */
+  async #fail(error: WebSocketError): Promise<void> {
+    this.#readError ??= error;
+    if (!this.#closeSent && !this.#finished) {
+      this.#closeSent = true;
+      const frame = closePayload(
+        error.closeCode,
+        truncateReason(error.message),
+      );
+      this.#writer.write(FIN | OpCode.Close, frame).catch(ignore);
+      await withTimeout(this.#writer.flush().catch(ignore), this.#closeTimeout);
+    }
+    this.#shutdown(error.closeCode, error.message);
   }
 
   // ---------------------------------------------------------------- writing
@@ -860,6 +900,7 @@ export class Conn implements WebSocketConn {
   #shutdown(code: CloseCode, reason: string): void {
     if (this.#finished) return;
     this.#finished = true;
+    clearTimeout(this.#idleTimer);
     this.#source.cancel();
     this.#sink.abort();
     closeTransport(this.#transport);

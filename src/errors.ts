@@ -30,6 +30,8 @@ import { CloseCode } from "./close_code.ts";
  * | `closed` | 1006 | the connection is closed (read or write after close) |
  * | `close_timeout` | 1006 | the peer did not answer the closing handshake in time |
  * | `pong_timeout` | 1006 | the peer did not answer a keep-alive ping in time |
+ * | `idle_timeout` | 1001 | nothing arrived for the idle timeout while a read waited |
+ * | `write_buffer_full` | 1013 | queued writes would exceed the write buffer limit |
  *
  * @example
  * ```ts
@@ -59,7 +61,9 @@ export type ErrorCode =
   | "invalid_compressed_data"
   | "closed"
   | "close_timeout"
-  | "pong_timeout";
+  | "pong_timeout"
+  | "idle_timeout"
+  | "write_buffer_full";
 
 const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
   message_too_big: CloseCode.MessageTooBig,
@@ -81,6 +85,8 @@ const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
   closed: CloseCode.AbnormalClosure,
   close_timeout: CloseCode.AbnormalClosure,
   pong_timeout: CloseCode.AbnormalClosure,
+  idle_timeout: CloseCode.GoingAway,
+  write_buffer_full: CloseCode.TryAgainLater,
 };
 
 /**

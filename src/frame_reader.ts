@@ -24,6 +24,8 @@ export class FrameReader {
   #source: ByteSource;
   #pos = 0;
   #end = 0;
+  /** How many transport reads completed: progress, for idle detection. */
+  reads = 0;
 
   /**
    * Starts reading, with `head` as bytes that were read before (the handshake's
@@ -110,6 +112,7 @@ export class FrameReader {
           dest.subarray(offset, offset + length),
         );
         if (n === 0) throw closedError();
+        this.reads++;
         return n;
       }
       await this.#fill();
@@ -158,6 +161,7 @@ export class FrameReader {
     }
     const n = await this.#source.read(this.#end);
     if (n === 0) throw closedError();
+    this.reads++;
     this.#end += n;
   }
 }

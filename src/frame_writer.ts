@@ -41,6 +41,8 @@ export class FrameWriter {
   #queue: Promise<void> = RESOLVED;
   #queued = 0;
   #highWaterMark: number;
+  #limit: number;
+  #queuedBytes = 0;
   #onWritten = (): void => {
     this.#spare = this.#flushed;
     this.#flushed = null;
@@ -63,22 +65,26 @@ export class FrameWriter {
    * @param masked Whether frames are masked (the client role).
    * @param chunkSize The scratchpad's payload capacity.
    * @param highWaterMark Bytes that may wait in the scratchpad before writers wait.
+   * @param limit Bytes that may wait in the queue before further writes are
+   * refused (a single write is always taken when nothing waits).
    */
   constructor(
     sink: ByteSink,
     masked: boolean,
     chunkSize: number,
     highWaterMark: number = chunkSize,
+    limit: number = Infinity,
   ) {
     this.#sink = sink;
     this.#masked = masked;
     this.#capacity = chunkSize + MAX_HEADER_BYTES;
     this.#highWaterMark = highWaterMark;
+    this.#limit = limit;
   }
 
   /** Bytes accepted but not yet handed to the transport. */
   get bufferedAmount(): number {
-    return this.#used + this.#inflightBytes;
+    return this.#used + this.#inflightBytes + this.#queuedBytes;
   }
 
   /** The first write error, if a write failed. */
@@ -97,10 +103,20 @@ export class FrameWriter {
     if (this.#queued === 0 && this.#tryAppend(first, payload)) {
       return this.#used <= this.#highWaterMark ? RESOLVED : this.flush();
     }
+    const size = payload.length;
+    if (this.#queuedBytes > 0 && this.#queuedBytes + size > this.#limit) {
+      return Promise.reject(
+        new WebSocketError(
+          "write_buffer_full",
+          `Cannot queue ${size} bytes: ${this.#queuedBytes} bytes already wait`,
+        ),
+      );
+    }
     // Small payloads are copied so that the caller (or the connection's control
     // buffer) may reuse them at once.
-    const bytes = payload.length <= this.#capacity ? payload.slice() : payload;
-    return this.#enqueue(() => this.#writeSlow(first, bytes));
+    const bytes = size <= this.#capacity ? payload.slice() : payload;
+    this.#queuedBytes += size;
+    return this.#enqueue(() => this.#writeSlow(first, bytes), size);
   }
 
   /**
@@ -126,10 +142,13 @@ export class FrameWriter {
     await this.#drain();
   }
 
-  #enqueue(task: () => Promise<void>): Promise<void> {
+  #enqueue(task: () => Promise<void>, size: number): Promise<void> {
     this.#queued++;
     const run = this.#queue.then(task);
-    const done = run.finally(() => this.#queued--);
+    const done = run.finally(() => {
+      this.#queued--;
+      this.#queuedBytes -= size;
+    });
     this.#queue = done.catch(() => {});
     return done;
   }

@@ -737,3 +737,76 @@ Deno.test("the async iterator ends at the peer's close and reports the code", as
   assertEquals(got, ["a", "b", "c"]);
   assertEquals(await server.closed, { code: 1000, reason: "end" });
 });
+
+Deno.test("idleTimeout fails a silent connection with 1001 while a read waits", async () => {
+  const tcp = await tcpPair();
+  const server = new Conn(tcp.server, { role: "server", idleTimeout: 100 });
+  const started = Date.now();
+  const err = await server.readMessage().catch((e) => e);
+  assertInstanceOf(err, WebSocketError);
+  assertEquals([err.code, err.closeCode], ["idle_timeout", 1001]);
+  assert(Date.now() - started < 2000);
+  const { bytes, ended } = await readToEnd(tcp.client, 2000);
+  assertEquals(closeCodeOf(parseFrames(bytes)[0]), 1001);
+  assert(ended);
+  tcp.client.close();
+});
+
+Deno.test("idleTimeout is reset by any traffic, pings included", async () => {
+  const tcp = await tcpPair();
+  const server = new Conn(tcp.server, { role: "server", idleTimeout: 150 });
+  const pending = server.readMessage();
+  for (let i = 0; i < 8; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    await tcp.client.write(frame(PING, `${i}`));
+  }
+  await tcp.client.write(frame(TEXT, "alive"));
+  assertEquals(dec((await pending).data), "alive");
+  server.abort();
+  tcp.client.close();
+});
+
+Deno.test("writers wait when the peer stops reading, and resume when it reads", async () => {
+  const tcp = await tcpPair();
+  const server = new Conn(tcp.server, { role: "server" });
+  const chunk = new Uint8Array(256 * 1024);
+  let blocked: Promise<void> | null = null;
+  for (let i = 0; i < 400 && blocked === null; i++) {
+    const write = server.writeMessage(OpCode.Binary, chunk);
+    const settled = await Promise.race([
+      write.then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 300)),
+    ]);
+    if (!settled) blocked = write;
+  }
+  assert(blocked !== null, "a write waited for the peer");
+  assert(server.bufferedAmount > 0);
+  // Reading on the peer's side lets the waiting write finish.
+  const drain = readToEnd(tcp.client, 3000);
+  await blocked;
+  server.abort();
+  await drain;
+  tcp.client.close();
+});
+
+Deno.test("writeBufferLimit refuses writes that would queue past it", async () => {
+  const tcp = await tcpPair();
+  const server = new Conn(tcp.server, {
+    role: "server",
+    writeBufferLimit: 1 << 20,
+  });
+  const chunk = new Uint8Array(256 * 1024);
+  const results = await Promise.allSettled(
+    Array.from(
+      { length: 200 },
+      () => server.writeMessage(OpCode.Binary, chunk),
+    ),
+  );
+  const refused = results.filter((r) =>
+    r.status === "rejected" && r.reason instanceof WebSocketError &&
+    r.reason.code === "write_buffer_full"
+  );
+  assert(refused.length > 0, "some writes were refused");
+  server.abort();
+  tcp.client.close();
+});
