@@ -32,3 +32,4 @@ export * from "./src/utf8.ts";
 export type { ReadMode, Transport } from "./src/transport.ts";
 export * from "./src/websocket_conn.ts";
 export * from "./src/conn.ts";
+export * from "./src/prepared_message.ts";

@@ -24,6 +24,7 @@ import {
 import { CloseError, WebSocketError } from "./errors.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
+import type { PreparedMessage } from "./prepared_message.ts";
 import { type Header, Rsv } from "./header.ts";
 import { ChunkSize, ReadLimit } from "./limits.ts";
 import { maskInPlace } from "./mask.ts";
@@ -723,6 +724,24 @@ export class Conn implements WebSocketConn {
     return typeof data === "string"
       ? this.#writer.writeText(FIN | opcode, data)
       : this.#writer.write(FIN | opcode, data);
+  }
+
+  /**
+   * Writes a message framed once by {@linkcode PreparedMessage}: a server connection
+   * writes its bytes as they are, so a broadcast costs one frame encoding in all.
+   *
+   * @param message The prepared message.
+   */
+  writePrepared(message: PreparedMessage): Promise<void> {
+    if (this.role === "client") {
+      return this.writeMessage(message.opcode, message.data);
+    }
+    const closing = this.#refuseWrite();
+    if (closing !== null) return closing;
+    if (this.#streaming !== null) {
+      return this.#streaming.then(() => this.writePrepared(message));
+    }
+    return this.#writer.writeRaw(message.frame);
   }
 
   /**

@@ -11,6 +11,8 @@ import { maskInPlace, nextMaskKey } from "./mask.ts";
 import type { ByteSink } from "./transport.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Marks a write of bytes that are already a complete frame. */
+export const RAW = -1;
 const encoder = new TextEncoder();
 
 /**
@@ -120,6 +122,16 @@ export class FrameWriter {
   }
 
   /**
+   * Writes bytes that are already one or more complete frames, as they are: the
+   * broadcast path, where one encoded frame goes to many connections.
+   *
+   * @param frames The encoded frames; copied now unless larger than the scratchpad.
+   */
+  writeRaw(frames: Uint8Array): Promise<void> {
+    return this.write(RAW, frames);
+  }
+
+  /**
    * Writes one frame whose payload is `text` encoded as UTF-8, encoding straight
    * into the scratchpad when it fits.
    */
@@ -162,14 +174,16 @@ export class FrameWriter {
     return this.#buf;
   }
 
+  /** Appends a frame (or, with `first` = RAW, bytes already framed) if it fits. */
   #tryAppend(first: number, payload: Uint8Array): boolean {
-    const size = headerSize(payload.length, this.#masked) + payload.length;
-    if (size > this.#capacity - this.#used) return false;
+    if (this.#sizeOf(first, payload) > this.#capacity - this.#used) {
+      return false;
+    }
     const buf = this.#room();
     let at = this.#used;
-    const key = this.#masked ? this.#key : null;
+    const key = this.#masked && first !== RAW ? this.#key : null;
     if (key !== null) nextMaskKey(key);
-    at += encodeHeader(buf, at, first, payload.length, key);
+    if (first !== RAW) at += encodeHeader(buf, at, first, payload.length, key);
     const n = payload.length;
     if (n < 64) {
       for (let i = 0; i < n; i++) buf[at + i] = payload[i];
@@ -200,9 +214,15 @@ export class FrameWriter {
     this.#kick();
   }
 
+  #sizeOf(first: number, payload: Uint8Array): number {
+    return first === RAW
+      ? payload.length
+      : headerSize(payload.length, this.#masked) + payload.length;
+  }
+
   async #writeSlow(first: number, payload: Uint8Array): Promise<void> {
     if (this.#error !== null) throw this.#failure();
-    const size = headerSize(payload.length, this.#masked) + payload.length;
+    const size = this.#sizeOf(first, payload);
     if (size <= this.#capacity) {
       while (size > this.#capacity - this.#used) await this.#waitWritten();
       this.#tryAppend(first, payload);
@@ -210,10 +230,11 @@ export class FrameWriter {
       return;
     }
     await this.#drain();
-    const key = this.#masked ? this.#key : null;
+    const key = this.#masked && first !== RAW ? this.#key : null;
     if (key !== null) nextMaskKey(key);
-    const buf = this.#room();
-    this.#used = encodeHeader(buf, 0, first, payload.length, key);
+    if (first !== RAW) {
+      this.#used = encodeHeader(this.#room(), 0, first, payload.length, key);
+    }
     if (key === null) {
       await this.#drain();
       await this.#sink.write(payload).catch((err) => this.#onFailed(err));

@@ -8,6 +8,7 @@
 import type { CloseCode } from "./close_code.ts";
 import type { Header } from "./header.ts";
 import type { DataOpCode } from "./opcode.ts";
+import type { PreparedMessage } from "./prepared_message.ts";
 
 /**
  * A received message: its opcode and payload.
@@ -133,6 +134,11 @@ export interface WebSocketConn extends AsyncIterable<Message> {
    * @param data The payload; a string is sent as UTF-8.
    */
   writeMessage(opcode: DataOpCode, data: Uint8Array | string): Promise<void>;
+  /**
+   * Writes a message framed once for many connections (see `PreparedMessage`);
+   * connections that must transform it (masking, compression) re-frame it.
+   */
+  writePrepared(message: PreparedMessage): Promise<void>;
   /**
    * Writes one message in fragments of at most `chunkSize` bytes from a stream, with
    * one chunk of lookahead so that the last fragment carries FIN.

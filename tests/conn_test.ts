@@ -810,3 +810,34 @@ Deno.test("writeBufferLimit refuses writes that would queue past it", async () =
   server.abort();
   tcp.client.close();
 });
+
+Deno.test("writePrepared() sends one encoded frame to many connections unchanged", async () => {
+  const { PreparedMessage } = await import("../mod.ts");
+  const pairs = await Promise.all([1, 2, 3].map(() => tcpPair()));
+  const servers = pairs.map((p) => new Conn(p.server, { role: "server" }));
+  const small = new PreparedMessage(OpCode.Text, "to everyone");
+  const large = new PreparedMessage(OpCode.Binary, pattern(100_000));
+  for (const s of servers) {
+    await s.writePrepared(small);
+    await s.writePrepared(large);
+    await s.flush();
+  }
+  for (const p of pairs) {
+    const expected = small.frame.length + large.frame.length;
+    const raw = new Uint8Array(expected);
+    let got = 0;
+    while (got < expected) got += (await p.client.read(raw.subarray(got)))!;
+    assertEquals(raw.subarray(0, small.frame.length), small.frame);
+    const frames = parseFrames(raw);
+    assertEquals(dec(frames[0].payload), "to everyone");
+    assertEquals(frames[1].payload, large.data);
+    p.client.close();
+  }
+  servers.forEach((s) => s.abort());
+  // A client connection masks: it re-frames the prepared message.
+  const { client, server } = await connPair();
+  await client.writePrepared(small);
+  assertEquals(dec((await server.readMessage()).data), "to everyone");
+  client.abort();
+  server.abort();
+});
