@@ -329,7 +329,7 @@ export class Conn implements WebSocketConn {
       let filled = 0;
       let dest = buf ?? EMPTY;
       for (;;) {
-        const h = await this.#nextHeader();
+        const h = this.#bufferedHeader() ?? await this.#nextHeader();
         if (isControl(h.opcode)) {
           await this.#handleControl(h);
           continue;
@@ -352,7 +352,9 @@ export class Conn implements WebSocketConn {
             `Cannot read a ${total}-byte message into a ${dest.length}-byte buffer`,
           );
         }
-        await this.#readPayloadInto(dest, filled, h, this.#validateUtf8);
+        if (!this.#copyBuffered(dest, filled, h, this.#validateUtf8)) {
+          await this.#readPayloadInto(dest, filled, h, this.#validateUtf8);
+        }
         filled = total;
         if (h.fin) return this.#deliver(this.#viewOf(dest, filled));
       }
@@ -412,6 +414,13 @@ export class Conn implements WebSocketConn {
     );
   };
 
+  /** The next header when it is already buffered (no await), else `null`. */
+  #bufferedHeader(): Header | null {
+    if (this.#payloadLeft > 0) return null;
+    const size = this.#reader.tryHeader();
+    return size === 0 ? null : this.#accept(size);
+  }
+
   async #nextHeader(): Promise<Header> {
     if (this.#payloadLeft > 0) {
       await this.#reader.skip(this.#payloadLeft);
@@ -419,6 +428,10 @@ export class Conn implements WebSocketConn {
     }
     let size = this.#reader.tryHeader();
     if (size === 0) size = await this.#reader.readHeader();
+    return this.#accept(size);
+  }
+
+  #accept(size: number): Header {
     if (size < 0) {
       throw new WebSocketError(
         "invalid_length",
@@ -510,6 +523,25 @@ export class Conn implements WebSocketConn {
   }
 
   /** Reads the current frame's payload into `dest[offset..]`, unmasking as it goes. */
+  /**
+   * Copies the current frame's payload into `dest[offset..]` if it is all buffered
+   * (no await); tells whether it did.
+   */
+  #copyBuffered(
+    dest: Uint8Array,
+    offset: number,
+    h: Header,
+    utf8: boolean,
+  ): boolean {
+    const n = this.#payloadLeft;
+    if (!this.#reader.copyBuffered(dest, offset, n)) return false;
+    this.#payloadLeft = 0;
+    if (h.masked) maskInPlace(dest, h.mask, 0, offset, offset + n);
+    if (utf8 && !this.#utf8.push(dest, offset, offset + n)) throw invalidUtf8();
+    if (utf8 && h.fin && !this.#utf8.complete) throw invalidUtf8();
+    return true;
+  }
+
   async #readPayloadInto(
     dest: Uint8Array,
     offset: number,
@@ -572,7 +604,9 @@ export class Conn implements WebSocketConn {
 
   async #handleControl(h: Header): Promise<void> {
     const length = h.length;
-    await this.#readPayloadInto(this.#control, 0, h, false);
+    if (!this.#copyBuffered(this.#control, 0, h, false)) {
+      await this.#readPayloadInto(this.#control, 0, h, false);
+    }
     const payload = this.#control.subarray(0, length);
     if (h.opcode === OpCode.Ping) {
       if (this.#closeSent) return;

@@ -129,6 +129,25 @@ export class FrameReader {
     return n;
   }
 
+  /**
+   * Copies the next `length` bytes into `dest[offset..]` if they are all buffered,
+   * consuming them.
+   *
+   * @returns Whether the bytes were there.
+   */
+  copyBuffered(dest: Uint8Array, offset: number, length: number): boolean {
+    if (this.#end - this.#pos < length) return false;
+    const buf = this.#source.buffer;
+    const from = this.#pos;
+    if (length < VIEWLESS_COPY_BELOW) {
+      for (let i = 0; i < length; i++) dest[offset + i] = buf[from + i];
+    } else {
+      dest.set(buf.subarray(from, from + length), offset);
+    }
+    this.#pos += length;
+    return true;
+  }
+
   /** Discards `length` payload bytes. */
   async skip(length: number): Promise<void> {
     while (length > 0) {
