@@ -65,6 +65,8 @@ export interface ConnOptions {
   readLimit?: number;
   /** The read buffer, write scratchpad and default fragment size (default 4 KiB). */
   chunkSize?: number;
+  /** The largest frame accepted, in bytes (default: the read limit); larger ones close with 1009. */
+  maxFrameSize?: number;
   /** The most fragments one message may have (default 262,144); more close with 1009. */
   maxFragments?: number;
   /** How long `close()` waits for the peer's close frame, in ms (default 5,000). */
@@ -159,6 +161,7 @@ export class Conn implements WebSocketConn {
   #writer: FrameWriter;
   #rsvAllowed: number;
   #maxFragments: number;
+  #maxFrameSize: number;
   #closeTimeout: number;
   #idleTimeout: number;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -221,6 +224,10 @@ export class Conn implements WebSocketConn {
     this.#maxFragments = positive(
       "maxFragments",
       options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
+    );
+    this.#maxFrameSize = positive(
+      "maxFrameSize",
+      options.maxFrameSize ?? this.readLimit,
     );
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#idleTimeout = options.idleTimeout ?? 0;
@@ -474,6 +481,12 @@ export class Conn implements WebSocketConn {
         );
       }
       return;
+    }
+    if (h.length > this.#maxFrameSize) {
+      throw new WebSocketError(
+        "frame_too_big",
+        `Frame exceeds the ${this.#maxFrameSize}-byte frame limit`,
+      );
     }
     if (h.opcode === OpCode.Continuation) {
       if (!this.#inMessage) {

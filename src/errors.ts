@@ -12,6 +12,7 @@ import { CloseCode } from "./close_code.ts";
  * | code | close code | meaning |
  * | --- | --- | --- |
  * | `message_too_big` | 1009 | a message or frame exceeds the read limit |
+ * | `frame_too_big` | 1009 | a frame exceeds the maximum frame size |
  * | `buffer_too_small` | 1009 | the caller's buffer cannot hold the frame or message |
  * | `too_many_fragments` | 1009 | a message has more fragments than allowed |
  * | `reserved_bits` | 1002 | RSV bits set that no extension negotiated |
@@ -44,6 +45,7 @@ import { CloseCode } from "./close_code.ts";
  */
 export type ErrorCode =
   | "message_too_big"
+  | "frame_too_big"
   | "buffer_too_small"
   | "too_many_fragments"
   | "reserved_bits"
@@ -67,6 +69,7 @@ export type ErrorCode =
 
 const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
   message_too_big: CloseCode.MessageTooBig,
+  frame_too_big: CloseCode.MessageTooBig,
   buffer_too_small: CloseCode.MessageTooBig,
   too_many_fragments: CloseCode.MessageTooBig,
   reserved_bits: CloseCode.ProtocolError,

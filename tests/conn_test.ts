@@ -841,3 +841,12 @@ Deno.test("writePrepared() sends one encoded frame to many connections unchanged
   client.abort();
   server.abort();
 });
+
+Deno.test("maxFrameSize refuses a large frame with 1009 even within the read limit", async () => {
+  const out = await againstServer(
+    [frame(0x02, new Uint8Array(100)), frame(0x80, new Uint8Array(3000))],
+    { maxFrameSize: 1024 },
+  );
+  assertEquals(closeCodeOf(out.frames.at(-1)), 1009);
+  assertEquals((out.error as WebSocketError).code, "frame_too_big");
+});
