@@ -482,12 +482,6 @@ export class Conn implements WebSocketConn {
       }
       return;
     }
-    if (h.length > this.#maxFrameSize) {
-      throw new WebSocketError(
-        "frame_too_big",
-        `Frame exceeds the ${this.#maxFrameSize}-byte frame limit`,
-      );
-    }
     if (h.opcode === OpCode.Continuation) {
       if (!this.#inMessage) {
         throw new WebSocketError(
@@ -530,6 +524,12 @@ export class Conn implements WebSocketConn {
       throw new WebSocketError(
         "message_too_big",
         `Message exceeds the ${this.readLimit}-byte read limit`,
+      );
+    }
+    if (h.length > this.#maxFrameSize) {
+      throw new WebSocketError(
+        "frame_too_big",
+        `Frame exceeds the ${this.#maxFrameSize}-byte frame limit`,
       );
     }
     this.#inMessage = !h.fin;
