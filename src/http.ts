@@ -1,0 +1,730 @@
+/**
+ * The HTTP/1.1 head of the opening handshake: reading it from a raw connection
+ * within bounds on size, header count and time, parsing it, and writing one.
+ *
+ * Only the head is handled (RFC 9112 §2-5): a WebSocket handshake carries no body,
+ * and the bytes after the head belong to the frame stream.
+ *
+ * @module
+ */
+
+import { HandshakeError } from "./errors.ts";
+import type { ByteSource, ReadMode, Transport } from "./transport.ts";
+
+/**
+ * The HTTP status codes the handshake sends or expects, by name.
+ *
+ * @example
+ * ```ts
+ * import { HttpStatus } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(HttpStatus.UpgradeRequired, 426);
+ * ```
+ */
+export const HttpStatus = {
+  /** The upgrade succeeded. */
+  SwitchingProtocols: 101,
+  /** The request is malformed or is not a valid upgrade request. */
+  BadRequest: 400,
+  /** The request was understood and refused. */
+  Forbidden: 403,
+  /** The request used a method other than GET. */
+  MethodNotAllowed: 405,
+  /** The request did not arrive in time. */
+  RequestTimeout: 408,
+  /** The request line is too long. */
+  UriTooLong: 414,
+  /** The request must upgrade to a protocol (or version) the server speaks. */
+  UpgradeRequired: 426,
+  /** The head is too big or has too many fields. */
+  RequestHeaderFieldsTooLarge: 431,
+  /** The server failed while handling the request. */
+  InternalServerError: 500,
+} as const;
+
+const REASON_PHRASES: Readonly<Record<number, string>> = {
+  101: "Switching Protocols",
+  200: "OK",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  414: "URI Too Long",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/**
+ * Returns the standard reason phrase of a status code, or `""` for one not listed.
+ *
+ * @example
+ * ```ts
+ * import { reasonPhrase } from "./http.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(reasonPhrase(431), "Request Header Fields Too Large");
+ * ```
+ *
+ * @param status An HTTP status code.
+ * @returns Its reason phrase.
+ */
+export function reasonPhrase(status: number): string {
+  return REASON_PHRASES[status] ?? "";
+}
+
+/**
+ * Bounds on an HTTP head, which keep a peer from holding memory with a huge or
+ * endless one.
+ *
+ * @example Allowing bigger cookies
+ * ```ts
+ * import type { HeadLimits } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const limits: HeadLimits = { maxHeadBytes: 16 * 1024 };
+ * assertEquals(limits.maxHeadBytes, 16384);
+ * ```
+ */
+export interface HeadLimits {
+  /**
+   * The most bytes the head may take, start line and final blank line included
+   * (default 8 KiB). A bigger request is refused with 431.
+   */
+  maxHeadBytes?: number;
+  /** The most header fields (default 64). More are refused with 431. */
+  maxHeaders?: number;
+  /** The longest request or status line (default 4 KiB). Longer is refused with 414. */
+  maxLineBytes?: number;
+}
+
+/** The default {@linkcode HeadLimits} and handshake timeout. */
+const DEFAULTS = {
+  maxHeadBytes: 8 * 1024,
+  maxHeaders: 64,
+  maxLineBytes: 4 * 1024,
+} as const;
+
+/**
+ * How long a handshake may take by default, in ms: a peer that sends its head
+ * slower than this (slowloris) is dropped.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HANDSHAKE_TIMEOUT } from "./http.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(DEFAULT_HANDSHAKE_TIMEOUT, 10_000);
+ * ```
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+/**
+ * A parsed HTTP/1.1 request head.
+ *
+ * @example
+ * ```ts
+ * import type { HttpRequest } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const req: HttpRequest = {
+ *   method: "GET",
+ *   target: "/chat",
+ *   version: "HTTP/1.1",
+ *   headers: new Headers({ host: "example.com" }),
+ * };
+ * assertEquals(req.headers.get("Host"), "example.com");
+ * ```
+ */
+export interface HttpRequest {
+  /** The method, such as `"GET"` (case-sensitive). */
+  method: string;
+  /** The request target as sent, such as `"/chat?room=1"`. */
+  target: string;
+  /** The protocol version, such as `"HTTP/1.1"`. */
+  version: string;
+  /** The header fields; repeated fields are joined with `", "`. */
+  headers: Headers;
+}
+
+/**
+ * A parsed HTTP/1.1 response head.
+ *
+ * @example
+ * ```ts
+ * import type { HttpResponse } from "./http.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const res: HttpResponse = {
+ *   version: "HTTP/1.1",
+ *   status: 101,
+ *   reason: "Switching Protocols",
+ *   headers: new Headers({ upgrade: "websocket" }),
+ * };
+ * assertEquals(res.status, 101);
+ * ```
+ */
+export interface HttpResponse {
+  /** The protocol version, such as `"HTTP/1.1"`. */
+  version: string;
+  /** The status code. */
+  status: number;
+  /** The reason phrase (possibly empty). */
+  reason: string;
+  /** The header fields; repeated fields are joined with `", "`. */
+  headers: Headers;
+}
+
+/**
+ * A head read from a connection, and the bytes that arrived after it.
+ *
+ * @example
+ * ```ts
+ * import type { HeadRead, HttpResponse } from "./http.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const read: HeadRead<HttpResponse> = {
+ *   head: { version: "HTTP/1.1", status: 101, reason: "", headers: new Headers() },
+ *   rest: new Uint8Array([0x81, 0x00]),
+ * };
+ * assertEquals(read.rest.length, 2);
+ * ```
+ */
+export interface HeadRead<T> {
+  /** The parsed head. */
+  head: T;
+  /** The bytes after the head: the start of the frame stream (a copy). */
+  rest: Uint8Array;
+}
+
+/**
+ * Options for reading a head: its bounds, and a signal that stops the read.
+ *
+ * @example
+ * ```ts
+ * import type { ReadHeadOptions } from "./http.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: ReadHeadOptions = { maxHeaders: 32, signal: AbortSignal.abort() };
+ * assertEquals(options.signal?.aborted, true);
+ * ```
+ */
+export interface ReadHeadOptions extends HeadLimits {
+  /**
+   * Stops the read: it rejects with the signal's reason. A pending direct read on a
+   * `Deno.Conn` only ends when the caller closes the connection.
+   */
+  signal?: AbortSignal;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+// RFC 9110 §5.6.2: token = 1*tchar.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// RFC 9110 §5.5: field-value characters (VCHAR, obs-text, SP, HTAB).
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const REQUEST_LINE =
+  /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) (HTTP\/\d\.\d)$/;
+const STATUS_LINE = /^(HTTP\/\d\.\d) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
+
+/**
+ * Reads an HTTP/1.1 request head from a connection and parses it.
+ *
+ * Reads into the source's buffer until the blank line that ends the head, then
+ * releases the source's reader lock so that a {@linkcode Conn} can take the stream.
+ *
+ * @example Reading a request sent over loopback
+ * ```ts
+ * import { readRequest } from "./http.ts";
+ * import { ByteSource } from "./transport.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const client = await Deno.connect(listener.addr);
+ * const server = await listener.accept();
+ * await client.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n!"));
+ * const { head, rest } = await readRequest(new ByteSource(server, 8192));
+ * assertEquals(head.headers.get("host"), "a");
+ * assertEquals(rest, new Uint8Array([0x21]));
+ * client.close();
+ * server.close();
+ * listener.close();
+ * ```
+ *
+ * @param source Where the bytes come from; its buffer must hold `maxHeadBytes`.
+ * @param options Bounds and an abort signal.
+ * @returns The request and the bytes after it.
+ * @throws {HandshakeError} With 400 when the head is malformed or the connection
+ * ends first, 414 when the request line is too long, 431 when the head is too big.
+ */
+export async function readRequest(
+  source: ByteSource,
+  options: ReadHeadOptions = {},
+): Promise<HeadRead<HttpRequest>> {
+  const limits = resolveLimits(options);
+  try {
+    const { head, rest } = await readHead(source, limits, options.signal);
+    return { head: parseRequest(head, limits), rest };
+  } finally {
+    source.release();
+  }
+}
+
+/**
+ * Reads an HTTP/1.1 response head from a connection and parses it.
+ *
+ * @example Reading a response sent over loopback
+ * ```ts
+ * import { readResponse } from "./http.ts";
+ * import { ByteSource } from "./transport.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const client = await Deno.connect(listener.addr);
+ * const server = await listener.accept();
+ * await server.write(new TextEncoder().encode("HTTP/1.1 404 Not Found\r\n\r\n"));
+ * const { head } = await readResponse(new ByteSource(client, 8192));
+ * assertEquals(head.status, 404);
+ * client.close();
+ * server.close();
+ * listener.close();
+ * ```
+ *
+ * @param source Where the bytes come from; its buffer must hold `maxHeadBytes`.
+ * @param options Bounds and an abort signal.
+ * @returns The response and the bytes after it.
+ * @throws {HandshakeError} With status 0 when no valid response head arrived.
+ */
+export async function readResponse(
+  source: ByteSource,
+  options: ReadHeadOptions = {},
+): Promise<HeadRead<HttpResponse>> {
+  const limits = resolveLimits(options);
+  try {
+    const { head, rest } = await readHead(source, limits, options.signal);
+    return { head: parseResponse(head, limits), rest };
+  } catch (err) {
+    if (!(err instanceof HandshakeError) || err.status === 0) throw err;
+    throw new HandshakeError(0, `Invalid handshake response: ${err.message}`, {
+      cause: err,
+    });
+  } finally {
+    source.release();
+  }
+}
+
+function resolveLimits(options: HeadLimits): Required<HeadLimits> {
+  const limits = {
+    maxHeadBytes: options.maxHeadBytes ?? DEFAULTS.maxHeadBytes,
+    maxHeaders: options.maxHeaders ?? DEFAULTS.maxHeaders,
+    maxLineBytes: options.maxLineBytes ?? DEFAULTS.maxLineBytes,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    }
+  }
+  return limits;
+}
+
+/** Reads until CRLFCRLF; returns the head (without it) and a copy of the rest. */
+async function readHead(
+  source: ByteSource,
+  limits: Required<HeadLimits>,
+  signal: AbortSignal | undefined,
+): Promise<{ head: Uint8Array; rest: Uint8Array }> {
+  if (source.buffer.length < limits.maxHeadBytes) {
+    throw new RangeError(
+      `The read buffer (${source.buffer.length} bytes) cannot hold a ${limits.maxHeadBytes}-byte head`,
+    );
+  }
+  let filled = 0;
+  let lineEnd = -1;
+  // Every read adds at least one byte, and the buffer is finite: bounded.
+  for (;;) {
+    if (filled >= limits.maxHeadBytes) {
+      throw new HandshakeError(
+        HttpStatus.RequestHeaderFieldsTooLarge,
+        `HTTP head exceeds ${limits.maxHeadBytes} bytes`,
+      );
+    }
+    const scanFrom = Math.max(0, filled - 3);
+    const n = await abortable(source, source.read(filled), signal);
+    if (n === 0) {
+      throw new HandshakeError(
+        HttpStatus.BadRequest,
+        "Connection closed before the end of the HTTP head",
+      );
+    }
+    filled += n;
+    const buf = source.buffer;
+    if (lineEnd < 0) {
+      lineEnd = indexOfCrlf(buf, 0, filled);
+      const lineLength = lineEnd < 0 ? filled : lineEnd;
+      if (lineLength > limits.maxLineBytes) {
+        throw new HandshakeError(
+          HttpStatus.UriTooLong,
+          `HTTP start line exceeds ${limits.maxLineBytes} bytes`,
+        );
+      }
+    }
+    const end = indexOfBlankLine(buf, scanFrom, filled);
+    if (end < 0) continue;
+    if (end + 4 > limits.maxHeadBytes) {
+      throw new HandshakeError(
+        HttpStatus.RequestHeaderFieldsTooLarge,
+        `HTTP head exceeds ${limits.maxHeadBytes} bytes`,
+      );
+    }
+    return { head: buf.subarray(0, end), rest: buf.slice(end + 4, filled) };
+  }
+}
+
+function indexOfCrlf(buf: Uint8Array, from: number, to: number): number {
+  for (let i = from; i + 1 < to; i++) {
+    if (buf[i] === CR && buf[i + 1] === LF) return i;
+  }
+  return -1;
+}
+
+function indexOfBlankLine(buf: Uint8Array, from: number, to: number): number {
+  for (let i = from; i + 3 < to; i++) {
+    if (
+      buf[i] === CR && buf[i + 1] === LF && buf[i + 2] === CR &&
+      buf[i + 3] === LF
+    ) return i;
+  }
+  return -1;
+}
+
+/** Races a read against a signal; on abort, cancels the stream read if there is one. */
+function abortable(
+  source: ByteSource,
+  read: Promise<number>,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  if (signal === undefined) return read;
+  if (signal.aborted) {
+    read.catch(() => {});
+    source.cancel();
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      read.catch(() => {});
+      source.cancel();
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    read.then(
+      (n) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(n);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/**
+ * Parses a request head (without the final blank line).
+ *
+ * @example
+ * ```ts
+ * import { parseRequest } from "./http.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const head = new TextEncoder().encode("GET /chat HTTP/1.1\r\nHost: example.com");
+ * const req = parseRequest(head);
+ * assertEquals([req.method, req.target, req.headers.get("host")], ["GET", "/chat", "example.com"]);
+ * ```
+ *
+ * @param head The bytes of the head, lines separated by CRLF.
+ * @param limits Bounds on the header count and line length.
+ * @returns The parsed request.
+ * @throws {HandshakeError} With 400 when malformed, 414 or 431 when over a limit.
+ */
+export function parseRequest(
+  head: Uint8Array,
+  limits: HeadLimits = {},
+): HttpRequest {
+  const { maxHeaders, maxLineBytes } = resolveLimits(limits);
+  const lines = splitLines(head);
+  if (lines[0].length > maxLineBytes) {
+    throw new HandshakeError(
+      HttpStatus.UriTooLong,
+      `HTTP start line exceeds ${maxLineBytes} bytes`,
+    );
+  }
+  const m = REQUEST_LINE.exec(lines[0]);
+  if (m === null) {
+    throw new HandshakeError(HttpStatus.BadRequest, "Malformed request line");
+  }
+  const headers = parseFields(lines, maxHeaders);
+  // RFC 9112 §3.2: a request with more than one Host field must be refused.
+  if (headers.get("host")?.includes(",")) {
+    throw new HandshakeError(
+      HttpStatus.BadRequest,
+      "More than one Host header",
+    );
+  }
+  return { method: m[1], target: m[2], version: m[3], headers };
+}
+
+/**
+ * Parses a response head (without the final blank line).
+ *
+ * @example
+ * ```ts
+ * import { parseResponse } from "./http.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const head = new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket");
+ * const res = parseResponse(head);
+ * assertEquals([res.status, res.headers.get("upgrade")], [101, "websocket"]);
+ * ```
+ *
+ * @param head The bytes of the head, lines separated by CRLF.
+ * @param limits Bounds on the header count and line length.
+ * @returns The parsed response.
+ * @throws {HandshakeError} With status 400, 414 or 431 when malformed or too big.
+ */
+export function parseResponse(
+  head: Uint8Array,
+  limits: HeadLimits = {},
+): HttpResponse {
+  const { maxHeaders, maxLineBytes } = resolveLimits(limits);
+  const lines = splitLines(head);
+  if (lines[0].length > maxLineBytes) {
+    throw new HandshakeError(
+      HttpStatus.UriTooLong,
+      `HTTP start line exceeds ${maxLineBytes} bytes`,
+    );
+  }
+  const m = STATUS_LINE.exec(lines[0]);
+  if (m === null) {
+    throw new HandshakeError(HttpStatus.BadRequest, "Malformed status line");
+  }
+  const headers = parseFields(lines, maxHeaders);
+  return {
+    version: m[1],
+    status: Number(m[2]),
+    reason: m[3] ?? "",
+    headers,
+  };
+}
+
+/** Decodes bytes one to one (latin1) and splits at CRLF; a bare CR or LF is an error. */
+function splitLines(head: Uint8Array): string[] {
+  let text = "";
+  // Chunked to stay below engine limits on argument counts.
+  for (let i = 0; i < head.length; i += 4096) {
+    text += String.fromCharCode(...head.subarray(i, i + 4096));
+  }
+  const lines = text.split("\r\n");
+  for (const line of lines) {
+    if (line.includes("\r") || line.includes("\n") || line.includes("\0")) {
+      throw new HandshakeError(
+        HttpStatus.BadRequest,
+        "HTTP head has a bare CR, LF or NUL",
+      );
+    }
+  }
+  return lines;
+}
+
+function parseFields(lines: string[], maxHeaders: number): Headers {
+  if (lines.length - 1 > maxHeaders) {
+    throw new HandshakeError(
+      HttpStatus.RequestHeaderFieldsTooLarge,
+      `HTTP head has more than ${maxHeaders} header fields`,
+    );
+  }
+  const headers = new Headers();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(":");
+    const name = colon < 0 ? "" : line.slice(0, colon);
+    // RFC 9112 §5.1-5.2: no space before the colon, no obsolete line folding.
+    if (!TOKEN.test(name)) {
+      throw new HandshakeError(
+        HttpStatus.BadRequest,
+        `Malformed header field on line ${i + 1}`,
+      );
+    }
+    const value = line.slice(colon + 1).replace(/^[\t ]+|[\t ]+$/g, "");
+    if (!FIELD_VALUE.test(value)) {
+      throw new HandshakeError(
+        HttpStatus.BadRequest,
+        `Invalid characters in header field ${name}`,
+      );
+    }
+    headers.append(name, value);
+  }
+  return headers;
+}
+
+/**
+ * Encodes an HTTP head: a start line, header fields and the final blank line.
+ *
+ * Names and values must be valid field names and values (as a `Headers` object
+ * guarantees); characters are written one byte each.
+ *
+ * @example
+ * ```ts
+ * import { encodeHead } from "./http.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const bytes = encodeHead("HTTP/1.1 403 Forbidden", [["Content-Length", "0"]]);
+ * assertEquals(
+ *   new TextDecoder().decode(bytes),
+ *   "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+ * );
+ * ```
+ *
+ * @param startLine The request or status line, without CRLF.
+ * @param fields The header fields, in order.
+ * @param body Bytes to append after the head.
+ * @returns The encoded head, followed by `body`.
+ */
+export function encodeHead(
+  startLine: string,
+  fields: Iterable<readonly [string, string]>,
+  body?: Uint8Array,
+): Uint8Array {
+  let text = `${startLine}\r\n`;
+  for (const [name, value] of fields) text += `${name}: ${value}\r\n`;
+  text += "\r\n";
+  const bytes = new Uint8Array(text.length + (body?.length ?? 0));
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff) {
+      throw new TypeError("HTTP head has a character outside latin1");
+    }
+    bytes[i] = c;
+  }
+  if (body !== undefined) bytes.set(body, text.length);
+  return bytes;
+}
+
+/**
+ * Writes bytes to a transport before a {@linkcode Conn} takes it: directly on a
+ * `Deno.Conn`, or through a writer whose lock is released afterwards.
+ *
+ * @example
+ * ```ts
+ * import { writeHead } from "./http.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+ * const done = writeHead({ readable, writable }, new Uint8Array([1, 2]), "byob");
+ * const { value } = await readable.getReader().read();
+ * await done;
+ * assertEquals(value, new Uint8Array([1, 2]));
+ * ```
+ *
+ * @param transport Where the bytes go.
+ * @param bytes What to write.
+ * @param mode `"auto"` uses a `Deno.Conn`'s `write()`; `"byob"` its stream.
+ */
+export async function writeHead(
+  transport: Transport,
+  bytes: Uint8Array,
+  mode: ReadMode = "auto",
+): Promise<void> {
+  const direct = transport as unknown as Partial<Deno.Conn>;
+  if (
+    mode === "auto" && typeof direct.write === "function" &&
+    typeof direct.read === "function" && typeof direct.close === "function"
+  ) {
+    let n = 0;
+    while (n < bytes.length) n += await direct.write(bytes.subarray(n));
+    return;
+  }
+  const writer = transport.writable.getWriter();
+  try {
+    await writer.write(bytes);
+  } finally {
+    writer.releaseLock();
+  }
+}
+
+/**
+ * A signal that aborts when a parent signal does or when a time runs out.
+ *
+ * @example
+ * ```ts
+ * import { Deadline } from "./http.ts";
+ * import { assert } from "@std/assert";
+ *
+ * const deadline = new Deadline(10, undefined, () => new Error("Too slow"));
+ * await new Promise((resolve) => deadline.signal.onabort = resolve);
+ * assert(deadline.signal.reason instanceof Error);
+ * deadline.clear();
+ * ```
+ */
+export class Deadline {
+  readonly #controller = new AbortController();
+  readonly #parent: AbortSignal | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #onParentAbort = () => this.#abort(this.#parent!.reason);
+
+  /**
+   * Starts the clock.
+   *
+   * @param ms How long until the signal aborts; `Infinity` for never.
+   * @param parent A signal whose abort is passed on, with its reason.
+   * @param reason Makes the abort reason when the time runs out.
+   */
+  constructor(
+    ms: number,
+    parent: AbortSignal | undefined,
+    reason: () => unknown,
+  ) {
+    if (!(ms > 0)) {
+      throw new RangeError(
+        `Timeout must be a positive number of ms, got ${ms}`,
+      );
+    }
+    this.#parent = parent;
+    if (parent?.aborted) {
+      this.#controller.abort(parent.reason);
+      return;
+    }
+    parent?.addEventListener("abort", this.#onParentAbort, { once: true });
+    if (Number.isFinite(ms)) {
+      this.#timer = setTimeout(() => this.#abort(reason()), ms);
+    }
+  }
+
+  /** Aborts when the time runs out or the parent aborts. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Stops the clock and stops listening to the parent. */
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#parent?.removeEventListener("abort", this.#onParentAbort);
+  }
+
+  #abort(reason: unknown): void {
+    this.clear();
+    this.#controller.abort(reason);
+  }
+}

@@ -1,0 +1,358 @@
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertThrows,
+} from "@std/assert";
+import { HandshakeError } from "../src/errors.ts";
+import {
+  Deadline,
+  encodeHead,
+  HttpStatus,
+  parseRequest,
+  parseResponse,
+  readRequest,
+  readResponse,
+  writeHead,
+} from "../src/http.ts";
+import { ByteSource, type Transport } from "../src/transport.ts";
+import { tcpPair } from "./_pair.ts";
+
+const enc = new TextEncoder();
+const bytes = (s: string) => enc.encode(s);
+const REQUEST = "GET /chat?x=1 HTTP/1.1\r\nHost: example.com\r\n" +
+  "Upgrade: websocket\r\nX-Twice: a\r\nx-twice: b\r\n\r\n";
+
+/** A transport whose reads return the given chunks, one per read. */
+function chunked(chunks: Uint8Array[]): Transport {
+  return {
+    readable: ReadableStream.from(chunks),
+    writable: new WritableStream(),
+  };
+}
+
+/** Splits bytes at every offset given. */
+function split(data: Uint8Array, at: number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let from = 0;
+  for (const i of [...at, data.length]) {
+    out.push(data.slice(from, i));
+    from = i;
+  }
+  return out;
+}
+
+function assertStatus(err: unknown, status: number): void {
+  assertInstanceOf(err, HandshakeError);
+  assertEquals((err as HandshakeError).status, status);
+}
+
+Deno.test("parseRequest() reads the request line and header fields", () => {
+  const head = bytes(REQUEST.slice(0, -4));
+  const req = parseRequest(head);
+  assertEquals(req.method, "GET");
+  assertEquals(req.target, "/chat?x=1");
+  assertEquals(req.version, "HTTP/1.1");
+  assertEquals(req.headers.get("HOST"), "example.com");
+  assertEquals(req.headers.get("x-twice"), "a, b");
+});
+
+Deno.test("parseRequest() trims optional whitespace and keeps latin1 bytes", () => {
+  const head = new Uint8Array([
+    ...bytes("GET / HTTP/1.1\r\nX-A: \t v a l \t\r\nX-B:\r\nX-C: caf"),
+    0xe9,
+  ]);
+  const req = parseRequest(head);
+  assertEquals(req.headers.get("x-a"), "v a l");
+  assertEquals(req.headers.get("x-b"), "");
+  assertEquals(req.headers.get("x-c"), "caf\u00e9");
+});
+
+Deno.test("parseRequest() refuses malformed heads with 400", () => {
+  const cases: Record<string, string> = {
+    "no target": "GET HTTP/1.1",
+    "two spaces": "GET  / HTTP/1.1",
+    "bad version": "GET / HTTP/11",
+    "lower-case version": "GET / http/1.1",
+    "control character in target": "GET /\x01 HTTP/1.1",
+    "space before colon": "GET / HTTP/1.1\r\nHost : a",
+    "no colon": "GET / HTTP/1.1\r\nHost a",
+    "empty name": "GET / HTTP/1.1\r\n: a",
+    "obsolete line folding": "GET / HTTP/1.1\r\nX-A: a\r\n b",
+    "bare LF": "GET / HTTP/1.1\nHost: a",
+    "bare CR": "GET / HTTP/1.1\r\nHost: a\rb",
+    "NUL in value": "GET / HTTP/1.1\r\nHost: a\0b",
+    "control character in value": "GET / HTTP/1.1\r\nHost: a\x7fb",
+    "two Host fields": "GET / HTTP/1.1\r\nHost: a\r\nHost: b",
+  };
+  for (const [name, head] of Object.entries(cases)) {
+    const err = assertThrows(
+      () => parseRequest(bytes(head)),
+      Error,
+      undefined,
+      name,
+    );
+    assertStatus(err, HttpStatus.BadRequest);
+  }
+});
+
+Deno.test("parseRequest() refuses too many fields with 431 and a long line with 414", () => {
+  const fields = Array.from({ length: 3 }, (_, i) => `X-${i}: ${i}`);
+  const head = bytes(["GET / HTTP/1.1", ...fields].join("\r\n"));
+  assertEquals(parseRequest(head, { maxHeaders: 3 }).headers.get("x-2"), "2");
+  assertStatus(
+    assertThrows(() => parseRequest(head, { maxHeaders: 2 })),
+    HttpStatus.RequestHeaderFieldsTooLarge,
+  );
+  const long = bytes(`GET /${"a".repeat(100)} HTTP/1.1`);
+  assertStatus(
+    assertThrows(() => parseRequest(long, { maxLineBytes: 50 })),
+    HttpStatus.UriTooLong,
+  );
+});
+
+Deno.test("parseResponse() reads the status line with or without a reason", () => {
+  const a = parseResponse(
+    bytes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket"),
+  );
+  assertEquals([a.version, a.status, a.reason], [
+    "HTTP/1.1",
+    101,
+    "Switching Protocols",
+  ]);
+  assertEquals(a.headers.get("upgrade"), "websocket");
+  const b = parseResponse(bytes("HTTP/1.1 404"));
+  assertEquals([b.status, b.reason], [404, ""]);
+  const c = parseResponse(bytes("HTTP/1.1 500 "));
+  assertEquals([c.status, c.reason], [500, ""]);
+  for (const bad of ["HTTP/1.1 1011 Nope", "HTTP/1.1 OK", "ICY 200 OK", ""]) {
+    assertStatus(
+      assertThrows(() => parseResponse(bytes(bad))),
+      HttpStatus.BadRequest,
+    );
+  }
+});
+
+Deno.test("readRequest() finds the head across every split and loses no byte after it", async () => {
+  const tail = new Uint8Array([0x81, 0x80, 1, 2, 3, 4]);
+  const data = new Uint8Array([...bytes(REQUEST), ...tail]);
+  for (let i = 1; i < data.length; i++) {
+    for (const j of [i + 1, data.length - 1]) {
+      if (j <= i || j >= data.length) continue;
+      const transport = chunked(split(data, [i, j]));
+      const { head, rest } = await readRequest(new ByteSource(transport, 8192));
+      assertEquals(head.target, "/chat?x=1", `split at ${i}, ${j}`);
+      // What was not read yet is still in the stream, for the connection.
+      const after = [...rest];
+      for await (const chunk of transport.readable) after.push(...chunk);
+      assertEquals(new Uint8Array(after), tail, `split at ${i}, ${j}`);
+    }
+  }
+});
+
+Deno.test("readRequest() reads a request sent one byte per write over TCP", async () => {
+  const { client, server } = await tcpPair();
+  try {
+    const data = bytes(REQUEST);
+    const sending = (async () => {
+      for (let i = 0; i < data.length; i++) {
+        await client.write(data.subarray(i, i + 1));
+      }
+    })();
+    const { head, rest } = await readRequest(new ByteSource(server, 8192));
+    await sending;
+    assertEquals(head.headers.get("upgrade"), "websocket");
+    assertEquals(rest.length, 0);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("readRequest() keeps a frame sent in the same packet as the request", async () => {
+  const { client, server } = await tcpPair();
+  try {
+    const frame = new Uint8Array([0x81, 0x82, 1, 2, 3, 4, 0x69 ^ 1, 0x21 ^ 2]);
+    await client.write(new Uint8Array([...bytes(REQUEST), ...frame]));
+    const { rest } = await readRequest(new ByteSource(server, 8192));
+    assertEquals(rest, frame);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("readRequest() refuses a head over the size limit with 431", async () => {
+  const { client, server } = await tcpPair();
+  try {
+    const big = `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${
+      "x".repeat(9000)
+    }\r\n\r\n`;
+    const sending = client.write(bytes(big)).catch(() => 0);
+    const err = await assertRejects(() =>
+      readRequest(new ByteSource(server, 8192))
+    );
+    assertStatus(err, HttpStatus.RequestHeaderFieldsTooLarge);
+    server.close();
+    await sending;
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("readRequest() refuses a head that ends exactly past the limit with 431", async () => {
+  const head = `GET / HTTP/1.1\r\nX: ${"y".repeat(100)}\r\n\r\n`;
+  const source = new ByteSource(chunked([bytes(head)]), 128);
+  const ok = await readRequest(source, { maxHeadBytes: head.length });
+  assertEquals(ok.head.headers.get("x")?.length, 100);
+  const tight = new ByteSource(chunked([bytes(head)]), 128);
+  assertStatus(
+    await assertRejects(() =>
+      readRequest(tight, { maxHeadBytes: head.length - 1 })
+    ),
+    HttpStatus.RequestHeaderFieldsTooLarge,
+  );
+});
+
+Deno.test("readRequest() refuses a long request line with 414 before the head ends", async () => {
+  const line = `GET /${"a".repeat(5000)}`; // no CRLF yet: refused on length alone
+  const source = new ByteSource(chunked([bytes(line)]), 8192);
+  assertStatus(
+    await assertRejects(() => readRequest(source)),
+    HttpStatus.UriTooLong,
+  );
+});
+
+Deno.test("readRequest() refuses a connection that ends early with 400", async () => {
+  const { client, server } = await tcpPair();
+  try {
+    await client.write(bytes("GET / HTTP/1.1\r\nHost: a\r\n"));
+    client.close();
+    const err = await assertRejects(() =>
+      readRequest(new ByteSource(server, 8192))
+    );
+    assertStatus(err, HttpStatus.BadRequest);
+  } finally {
+    server.close();
+  }
+});
+
+Deno.test("readRequest() rejects with the signal's reason when aborted", async () => {
+  const { client, server } = await tcpPair();
+  try {
+    await client.write(bytes("GET / HTTP/1.1\r\n"));
+    const controller = new AbortController();
+    const reading = readRequest(new ByteSource(server, 8192), {
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(new Error("Stop")), 20);
+    await assertRejects(() => reading, Error, "Stop");
+  } finally {
+    server.close(); // ends the pending read
+    client.close();
+  }
+});
+
+Deno.test("readRequest() in stream mode releases the reader for the next owner", async () => {
+  const { client, server } = await tcpPair();
+  try {
+    await client.write(bytes(REQUEST + "tail"));
+    const { rest } = await readRequest(new ByteSource(server, 8192, "byob"));
+    assertEquals(new TextDecoder().decode(rest), "tail");
+    const reader = server.readable.getReader(); // throws if still locked
+    await client.write(bytes("more"));
+    const { value } = await reader.read();
+    assertEquals(new TextDecoder().decode(value), "more");
+    reader.releaseLock();
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("readRequest() checks that the buffer can hold the limit", async () => {
+  const source = new ByteSource(chunked([bytes(REQUEST)]), 100);
+  await assertRejects(() => readRequest(source), RangeError);
+  await assertRejects(
+    () => readRequest(new ByteSource(chunked([]), 8192), { maxHeaders: 0 }),
+    RangeError,
+  );
+});
+
+Deno.test("readResponse() reports an invalid or missing response with status 0", async () => {
+  for (const text of ["HTTP/1.1 abc\r\n\r\n", "HTTP/1.1 101 OK\r\n"]) {
+    const source = new ByteSource(chunked([bytes(text)]), 8192);
+    const err = await assertRejects(() => readResponse(source));
+    assertStatus(err, 0);
+    assert((err as Error).message.startsWith("Invalid handshake response"));
+  }
+  const good = new ByteSource(
+    chunked([bytes("HTTP/1.1 101 \r\nA: b\r\n\r\nxy")]),
+    8192,
+  );
+  const { head, rest } = await readResponse(good);
+  assertEquals([head.status, head.headers.get("a"), rest.length], [
+    101,
+    "b",
+    2,
+  ]);
+});
+
+Deno.test("encodeHead() writes one byte per character and refuses others", () => {
+  const out = encodeHead("HTTP/1.1 200 OK", [["X-A", "caf\u00e9"]], bytes("!"));
+  assertEquals(
+    out,
+    new Uint8Array([
+      ...bytes("HTTP/1.1 200 OK\r\nX-A: caf"),
+      0xe9,
+      ...bytes("\r\n\r\n!"),
+    ]),
+  );
+  assertThrows(
+    () => encodeHead("HTTP/1.1 200 OK", [["X-A", "\u20ac"]]),
+    TypeError,
+  );
+});
+
+Deno.test("writeHead() writes to a socket and to a stream, releasing the writer", async () => {
+  const { client, server } = await tcpPair();
+  try {
+    await writeHead(server, bytes("ab"));
+    await writeHead(server, bytes("cd"), "byob");
+    const writer = server.writable.getWriter(); // throws if still locked
+    writer.releaseLock();
+    const buf = new Uint8Array(4);
+    let n = 0;
+    for (let i = 0; i < 4 && n < 4; i++) {
+      n += (await client.read(buf.subarray(n))) ?? 0;
+    }
+    assertEquals(new TextDecoder().decode(buf), "abcd");
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("Deadline aborts on time, passes on a parent's abort, and clears", async () => {
+  const timed = new Deadline(10, undefined, () => new Error("Late"));
+  await new Promise((resolve) =>
+    timed.signal.addEventListener("abort", resolve)
+  );
+  assertEquals((timed.signal.reason as Error).message, "Late");
+
+  const parent = new AbortController();
+  const child = new Deadline(60_000, parent.signal, () => new Error("Late"));
+  parent.abort(new Error("Parent"));
+  assertEquals((child.signal.reason as Error).message, "Parent");
+  child.clear();
+
+  const already = new Deadline(Infinity, AbortSignal.abort("x"), () => null);
+  assertEquals(already.signal.reason, "x");
+
+  const cleared = new Deadline(5, undefined, () => new Error("Late"));
+  cleared.clear();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assertEquals(cleared.signal.aborted, false);
+  assertThrows(() => new Deadline(0, undefined, () => null), RangeError);
+});
