@@ -538,9 +538,11 @@ export function encodeRejection(rejection: Rejection): Uint8Array {
     if (own.has(name)) continue;
     fields.push([name, value]);
   }
-  // Upgrade Required needs its Connection: Upgrade (RFC 9110 §7.8).
-  if (rejection.headers.has("connection")) {
-    fields[0][1] = rejection.headers.get("connection")!;
+  // Keep the rejection's own options, such as the Upgrade that a 426 names
+  // (RFC 9110 §7.8), but always close.
+  const options = rejection.headers.get("connection");
+  if (options !== null && !hasToken(options, "close")) {
+    fields[0][1] = `${options}, close`;
   }
   return encodeHead(statusLine(rejection.status), fields, body);
 }

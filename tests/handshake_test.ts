@@ -211,7 +211,7 @@ Deno.test("checkRequest() tells a client of another version to use 13", () => {
   assertEquals(err.headers.get("upgrade"), "websocket");
   const text = dec.decode(encodeRejection(err));
   assertStringIncludes(text, "HTTP/1.1 426 Upgrade Required\r\n");
-  assertStringIncludes(text, "Connection: Upgrade\r\n");
+  assertStringIncludes(text, "Connection: Upgrade, close\r\n");
   assertStringIncludes(text, "sec-websocket-version: 13\r\n");
 });
 
@@ -254,7 +254,7 @@ Deno.test("encodeRejection() sends the status, fields and UTF-8 body", () => {
   const text = dec.decode(bytes);
   assertEquals(
     text,
-    "HTTP/1.1 429 Too Many Requests\r\nConnection: x\r\n" +
+    "HTTP/1.1 429 Too Many Requests\r\nConnection: x, close\r\n" +
       "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 9\r\n" +
       "retry-after: 5\r\n\r\nTrop tôt",
   );

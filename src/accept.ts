@@ -1,0 +1,375 @@
+/**
+ * The server side of the opening handshake on a raw connection: read the upgrade
+ * request, let the caller inspect or refuse it, answer 101 and hand the socket to
+ * a {@linkcode Conn}.
+ *
+ * @module
+ */
+
+import { Conn, type ConnOptions } from "./conn.ts";
+import { HandshakeError } from "./errors.ts";
+import {
+  acceptKey,
+  checkRequest,
+  encodeRejection,
+  encodeSwitchingProtocols,
+  type ExtensionAgreement,
+  reject,
+  Rejection,
+  selectProtocol,
+  type ServerExtensions,
+} from "./handshake.ts";
+import {
+  Deadline,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type HeadLimits,
+  type HttpRequest,
+  HttpStatus,
+  readRequest,
+  writeHead,
+} from "./http.ts";
+import {
+  ByteSource,
+  closeTransport,
+  type ReadMode,
+  type Transport,
+} from "./transport.ts";
+
+/**
+ * An upgrade request as hooks see it: the parsed request, plus the subprotocols
+ * the client offered.
+ *
+ * @example
+ * ```ts
+ * import type { HandshakeRequest } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const req: HandshakeRequest = {
+ *   method: "GET",
+ *   target: "/chat?room=1",
+ *   version: "HTTP/1.1",
+ *   headers: new Headers({ host: "example.com" }),
+ *   protocols: ["chat"],
+ * };
+ * assertEquals(new URL(req.target, "http://x").searchParams.get("room"), "1");
+ * ```
+ */
+export interface HandshakeRequest extends HttpRequest {
+  /** The subprotocols offered, most preferred first. */
+  readonly protocols: readonly string[];
+}
+
+/**
+ * What a hook may give back: nothing to go on, or a {@linkcode Rejection} to
+ * refuse the upgrade (throwing one works too).
+ *
+ * @example
+ * ```ts
+ * import { type HookResult, reject } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const refused: HookResult = reject(403);
+ * assertEquals((refused as { status: number }).status, 403);
+ * ```
+ */
+export type HookResult = void | undefined | Rejection;
+
+/**
+ * Picks a subprotocol from the client's offer, or returns `""` (or nothing) to
+ * pick none.
+ *
+ * @example Taking the newest version offered
+ * ```ts
+ * import type { ProtocolSelector } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const newest: ProtocolSelector = (offered) => offered.toSorted().at(-1);
+ * assertEquals(newest(["v1", "v3", "v2"], undefined!), "v3");
+ * ```
+ */
+export type ProtocolSelector = (
+  offered: readonly string[],
+  request: HandshakeRequest,
+) => string | null | undefined;
+
+/**
+ * How {@linkcode accept} reads, checks and answers the upgrade request, and the
+ * options of the connection it returns.
+ *
+ * @example A chat server that checks the origin
+ * ```ts
+ * import { type AcceptOptions, allowOrigins, ReadLimit } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: AcceptOptions = {
+ *   protocols: ["chat.v2", "chat.v1"],
+ *   onRequest: allowOrigins(["https://example.com"]),
+ *   readLimit: ReadLimit.Small,
+ * };
+ * assertEquals(options.protocols, ["chat.v2", "chat.v1"]);
+ * ```
+ */
+export interface AcceptOptions extends
+  Omit<
+    ConnOptions,
+    "role" | "head" | "protocol" | "extensions" | "rsvAllowed"
+  >,
+  HeadLimits {
+  /**
+   * How long the whole handshake may take, in ms (default 10,000): a client that
+   * sends its request slower is answered 408 and dropped.
+   */
+  handshakeTimeout?: number;
+  /** Stops the handshake: the socket is closed and `accept` rejects with the reason. */
+  signal?: AbortSignal;
+  /**
+   * The subprotocols the server speaks (the client's most preferred one that is
+   * listed wins), or a function that picks one. None in common: no subprotocol.
+   */
+  protocols?: readonly string[] | ProtocolSelector;
+  /** Checks the `Host` header; return or throw a {@linkcode Rejection} to refuse. */
+  onHost?: (host: string) => HookResult | Promise<HookResult>;
+  /**
+   * Inspects the request once it has passed the protocol checks. Return header
+   * fields to add to the 101 response, or return or throw a {@linkcode Rejection}
+   * to refuse.
+   */
+  onRequest?: (
+    request: HandshakeRequest,
+  ) => HookResult | HeadersInit | Promise<HookResult | HeadersInit>;
+  /** The extension seam: answers the client's `Sec-WebSocket-Extensions` offer. */
+  extensionHandler?: ServerExtensions;
+}
+
+/** How long a refused client gets to read our answer before the socket closes. */
+const LINGER_MS = 1_000;
+const LINGER_BYTES = 64 * 1024;
+
+/**
+ * Completes the server side of the opening handshake on a raw connection and
+ * returns the WebSocket connection.
+ *
+ * Reads the request within bounds (head size, header count, line length, time),
+ * checks it against RFC 6455 §4.2.1, runs the hooks, picks a subprotocol and
+ * answers 101. Bytes that arrived after the request are kept as the start of the
+ * frame stream. A refused or invalid request is answered with its HTTP status,
+ * the socket is closed, and the promise rejects.
+ *
+ * @example Accepting one connection from Deno's built-in client
+ * ```ts
+ * import { accept } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const client = new WebSocket(`ws://127.0.0.1:${listener.addr.port}`, "chat");
+ * const conn = await accept(await listener.accept(), { protocols: ["chat"] });
+ * assertEquals(conn.protocol, "chat");
+ * const closed = new Promise((resolve) => client.onclose = resolve);
+ * client.close();
+ * await conn.readMessage().catch(() => {});
+ * await closed;
+ * listener.close();
+ * ```
+ *
+ * @param transport A `Deno.Conn`, `Deno.TlsConn` or any byte stream pair, fresh.
+ * @param options Hooks, limits, and the connection's options.
+ * @returns The connection, in the server role.
+ * @throws {HandshakeError} Carrying the HTTP status sent, when the request was
+ * invalid, too big or too slow (408), or a hook refused it; 500 when a hook threw
+ * something other than a {@linkcode Rejection}.
+ */
+export async function accept(
+  transport: Transport,
+  options: AcceptOptions = {},
+): Promise<Conn> {
+  const mode = options.read ?? "auto";
+  const deadline = new Deadline(
+    options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    options.signal,
+    () =>
+      new HandshakeError(
+        HttpStatus.RequestTimeout,
+        "Timed out waiting for the handshake request",
+      ),
+  );
+  let stage: "read" | "answer" | "write" = "read";
+  try {
+    const source = new ByteSource(
+      transport,
+      options.maxHeadBytes ?? 8 * 1024,
+      mode,
+    );
+    const { head, rest } = await readRequest(source, {
+      maxHeadBytes: options.maxHeadBytes,
+      maxHeaders: options.maxHeaders,
+      maxLineBytes: options.maxLineBytes,
+      signal: deadline.signal,
+    });
+    stage = "answer";
+    const answer = await answerRequest(head, options);
+    deadline.signal.throwIfAborted();
+    stage = "write";
+    await writeHead(transport, answer.bytes, mode);
+    deadline.clear();
+    return new Conn(transport, {
+      ...options,
+      role: "server",
+      head: rest,
+      protocol: answer.protocol,
+      extensions: answer.agreement.extensions,
+      rsvAllowed: answer.agreement.rsvAllowed,
+    });
+  } catch (err) {
+    deadline.clear();
+    throw await refuse(transport, mode, refusalOf(err, stage), err);
+  }
+}
+
+/** The answer to send for a failure, or null when nothing can be sent. */
+function refusalOf(err: unknown, stage: string): Rejection | null {
+  if (err instanceof Rejection) return err;
+  if (err instanceof HandshakeError && err.status >= 300) {
+    return reject(err.status, { body: err.message });
+  }
+  // A broken socket or an abort: nothing useful can be said.
+  if (stage !== "answer") return null;
+  return reject(HttpStatus.InternalServerError, {
+    message: `Handshake hook failed: ${
+      err instanceof Error ? err.message : String(err)
+    }`,
+  });
+}
+
+async function refuse(
+  transport: Transport,
+  mode: ReadMode,
+  rejection: Rejection | null,
+  cause: unknown,
+): Promise<unknown> {
+  if (rejection === null) {
+    closeTransport(transport);
+    return cause;
+  }
+  try {
+    await writeHead(transport, encodeRejection(rejection), mode);
+    if (rejection.status !== HttpStatus.RequestTimeout) {
+      await linger(transport);
+    }
+  } catch {
+    // The client is gone; closing is all that is left.
+  }
+  closeTransport(transport);
+  return new HandshakeError(rejection.status, rejection.message, { cause });
+}
+
+/**
+ * Half-closes and drains the socket for a moment, so that unread request bytes do
+ * not turn our close into a reset that destroys the answer before it is read.
+ */
+async function linger(transport: Transport): Promise<void> {
+  const conn = transport as Partial<Deno.Conn>;
+  if (
+    typeof conn.closeWrite !== "function" || typeof conn.read !== "function"
+  ) {
+    return;
+  }
+  await conn.closeWrite();
+  const deadline = new Deadline(LINGER_MS, undefined, () => null);
+  deadline.signal.onabort = () => closeTransport(transport);
+  try {
+    const scratch = new Uint8Array(4096);
+    let drained = 0;
+    while (drained < LINGER_BYTES) {
+      const n = await conn.read(scratch);
+      if (n === null) break;
+      drained += n;
+    }
+  } finally {
+    deadline.clear();
+  }
+}
+
+interface Answer {
+  bytes: Uint8Array;
+  protocol: string;
+  agreement: ExtensionAgreement;
+}
+
+async function answerRequest(
+  head: HttpRequest,
+  options: AcceptOptions,
+): Promise<Answer> {
+  const offer = checkRequest(head);
+  const request: HandshakeRequest = { ...head, protocols: offer.protocols };
+  const hostResult = await options.onHost?.(head.headers.get("host")!);
+  if (hostResult instanceof Rejection) throw hostResult;
+  const extra = await options.onRequest?.(request);
+  if (extra instanceof Rejection) throw extra;
+  const protocol = chooseProtocol(options.protocols, request);
+  const agreement = (offer.extensions !== "" &&
+    options.extensionHandler?.negotiate(offer.extensions)) ||
+    { extensions: "", rsvAllowed: 0 };
+  const bytes = encodeSwitchingProtocols({
+    accept: await acceptKey(offer.key),
+    protocol,
+    extensions: agreement.extensions,
+    headers: extra ? new Headers(extra) : undefined,
+  });
+  return { bytes, protocol, agreement };
+}
+
+function chooseProtocol(
+  protocols: AcceptOptions["protocols"],
+  request: HandshakeRequest,
+): string {
+  if (protocols === undefined || request.protocols.length === 0) return "";
+  if (typeof protocols !== "function") {
+    return selectProtocol(request.protocols, protocols);
+  }
+  const chosen = protocols(request.protocols, request) ?? "";
+  if (chosen !== "" && !request.protocols.includes(chosen)) {
+    throw new TypeError(
+      `Protocol selector chose ${chosen}, which the client did not offer`,
+    );
+  }
+  return chosen;
+}
+
+/**
+ * Makes an `onRequest` hook that refuses (403) requests whose `Origin` is not in
+ * a list. Requests without an `Origin` header (non-browser clients) pass.
+ *
+ * Origins are compared as serialized by browsers (`scheme://host[:port]`), without
+ * regard to case; `"*"` allows any origin.
+ *
+ * @example
+ * ```ts
+ * import { allowOrigins } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const check = allowOrigins(["https://example.com"]);
+ * const request = (origin: string) => ({
+ *   method: "GET", target: "/", version: "HTTP/1.1", protocols: [],
+ *   headers: new Headers({ host: "example.com", origin }),
+ * });
+ * assertEquals(check(request("https://example.com")), undefined);
+ * assertEquals(check(request("https://evil.test"))?.status, 403);
+ * ```
+ *
+ * @param origins The allowed origins.
+ * @returns A hook for {@linkcode AcceptOptions.onRequest}.
+ */
+export function allowOrigins(
+  origins: readonly string[],
+): (request: HandshakeRequest) => Rejection | undefined {
+  const allowed = new Set(origins.map((o) => o.toLowerCase()));
+  return (request) => {
+    const origin = request.headers.get("origin");
+    if (origin === null || allowed.has("*")) return undefined;
+    if (allowed.has(origin.toLowerCase())) return undefined;
+    return reject(HttpStatus.Forbidden, {
+      body: "Origin not allowed",
+      message: `Origin ${origin} not allowed`,
+    });
+  };
+}
