@@ -10,14 +10,13 @@
 // @ts-types="npm:@types/ws@8.18.2"
 import { WebSocket as NodeWebSocket, WebSocketServer } from "npm:ws@8.23.0";
 import type { Chromium } from "./_chromium.ts";
+import { MAX_MESSAGE, PROTOCOL, within } from "./page/messages.js";
 import {
   type ClientReport,
-  MAX_MESSAGE,
   runClient,
   type ServerReport,
   serveSocket,
   type SocketLike,
-  within,
 } from "./page/scenario.js";
 
 /** The version of `ws` the matrix runs, as imported above. */
@@ -75,14 +74,35 @@ export class ReportBox {
   }
 }
 
+/**
+ * `Deno.upgradeWebSocket` choosing the scenario's subprotocol when it is offered,
+ * with the protocol it answered.
+ *
+ * Two quirks of Deno 2.9.6 are worked around here: its server socket reports
+ * `protocol` as `""` even after a subprotocol was agreed, and it splits the
+ * offer on `", "` only, throwing (and answering 500) when it is asked to pick a
+ * protocol from an offer written without spaces, as `ws` writes it.
+ */
+export function denoUpgrade(
+  req: Request,
+): { socket: WebSocket; response: Response; protocol: string } {
+  const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(", ");
+  const protocol = offered.includes(PROTOCOL) ? PROTOCOL : "";
+  const upgraded = Deno.upgradeWebSocket(req, {
+    protocol: protocol || undefined,
+  });
+  return { ...upgraded, protocol };
+}
+
 /** Starts `Deno.serve` with `Deno.upgradeWebSocket` on 127.0.0.1. */
 export function startDenoServer(): ScenarioServer {
   const box = new ReportBox();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (req) => {
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      box.add(serveSocket(socket as SocketLike, new URL(req.url).pathname));
+      const { socket, response, protocol } = denoUpgrade(req);
+      const path = new URL(req.url).pathname;
+      box.add(serveSocket(socket as SocketLike, path, protocol));
       return response;
     },
   );
@@ -95,7 +115,7 @@ export function startDenoServer(): ScenarioServer {
 
 /** Deno's built-in `WebSocket` as the scenario's client. */
 export const denoClient: ScenarioClient = (url) =>
-  runClient((u) => new WebSocket(u) as SocketLike, url);
+  runClient((u, protocols) => new WebSocket(u, protocols) as SocketLike, url);
 
 /** The `perMessageDeflate` option of `ws` for a variant (or `false`). */
 export function wsDeflateOption(
@@ -126,6 +146,7 @@ export async function startWsServer(
     port: 0,
     maxPayload: MAX_MESSAGE,
     perMessageDeflate: wsDeflateOption(variant, "server"),
+    handleProtocols: (offered) => offered.has(PROTOCOL) ? PROTOCOL : false,
   });
   await within(
     new Promise((resolve) => wss.once("listening", resolve)),
@@ -155,8 +176,8 @@ export async function startWsServer(
 export function wsClient(variant?: DeflateVariant): ScenarioClient {
   return (url) =>
     runClient(
-      (u) =>
-        new NodeWebSocket(u, {
+      (u, protocols) =>
+        new NodeWebSocket(u, protocols, {
           maxPayload: MAX_MESSAGE,
           perMessageDeflate: wsDeflateOption(variant, "client"),
         }) as unknown as SocketLike,
@@ -169,6 +190,7 @@ const PAGE_FILES: Record<string, string> = {
   "/": "index.html",
   "/index.html": "index.html",
   "/scenario.js": "scenario.js",
+  "/messages.js": "messages.js",
 };
 
 /** Serves the interop page (`page/`) on 127.0.0.1. */

@@ -12,6 +12,7 @@ import { Chromium, chromiumInstalled } from "./_chromium.ts";
 import {
   chromiumClient,
   denoClient,
+  denoUpgrade,
   ReportBox,
   type ScenarioClient,
   type ScenarioServer,
@@ -20,14 +21,9 @@ import {
   startWsServer,
   wsClient,
 } from "./_peers.ts";
-import {
-  judge,
-  MESSAGES,
-  payload,
-  SERVER_CLOSE,
-  serveSocket,
-  type SocketLike,
-} from "./page/scenario.js";
+import { judge } from "./_judge.ts";
+import { MESSAGES, payload, SERVER_CLOSE } from "./page/messages.js";
+import { serveSocket, type SocketLike } from "./page/scenario.js";
 
 const hasChromium = chromiumInstalled();
 
@@ -106,8 +102,8 @@ Deno.test("harness: Deno client and ws server play the scenario", async () => {
   assertEquals(await play(await startWsServer(), denoClient, false), []);
 });
 
-Deno.test("harness: ws client and Deno server play the scenario", async () => {
-  assertEquals(await play(startDenoServer(), wsClient(), false), []);
+Deno.test("harness: Deno client and Deno server play the scenario", async () => {
+  assertEquals(await play(startDenoServer(), denoClient, false), []);
 });
 
 Deno.test("harness: ws client and ws server negotiate permessage-deflate", async () => {
@@ -147,7 +143,7 @@ function startFaultyServer(): ScenarioServer {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (req) => {
-      const { socket, response } = Deno.upgradeWebSocket(req);
+      const { socket, response, protocol } = denoUpgrade(req);
       let index = 0;
       const send = socket.send.bind(socket);
       socket.send = (data) => {
@@ -157,7 +153,9 @@ function startFaultyServer(): ScenarioServer {
       const close = socket.close.bind(socket);
       socket.close = (code?: number, reason?: string) =>
         close(code === SERVER_CLOSE.code ? 4998 : code, reason);
-      box.add(serveSocket(socket as SocketLike, new URL(req.url).pathname));
+      box.add(
+        serveSocket(socket as SocketLike, new URL(req.url).pathname, protocol),
+      );
       return response;
     },
   );
