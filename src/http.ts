@@ -361,7 +361,7 @@ async function readHead(
     }
     const scanFrom = Math.max(0, filled - 3);
     const n = await abortable(source, source.read(filled), signal);
-    if (n === 0) {
+    if (n === 0 || n === null) {
       throw new HandshakeError(
         HttpStatus.BadRequest,
         "Connection closed before the end of the HTTP head",
@@ -411,9 +411,9 @@ function indexOfBlankLine(buf: Uint8Array, from: number, to: number): number {
 /** Races a read against a signal; on abort, cancels the stream read if there is one. */
 function abortable(
   source: ByteSource,
-  read: Promise<number>,
+  read: Promise<number | null>,
   signal: AbortSignal | undefined,
-): Promise<number> {
+): Promise<number | null> {
   if (signal === undefined) return read;
   if (signal.aborted) {
     read.catch(() => {});

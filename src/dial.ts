@@ -1,0 +1,238 @@
+/**
+ * The client side of the opening handshake: connect to a `ws://` or `wss://` URL,
+ * send the upgrade request, check the answer and hand the socket to a
+ * {@linkcode Conn}.
+ *
+ * @module
+ */
+
+import { Conn, type ConnOptions } from "./conn.ts";
+import { HandshakeError } from "./errors.ts";
+import {
+  acceptKey,
+  checkResponse,
+  type ClientExtensions,
+  encodeUpgradeRequest,
+  generateKey,
+  isToken,
+} from "./handshake.ts";
+import {
+  Deadline,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type HeadLimits,
+  readResponse,
+  writeHead,
+} from "./http.ts";
+import { ByteSource, closeTransport, type Transport } from "./transport.ts";
+
+/**
+ * How {@linkcode dial} connects and what it asks for, and the options of the
+ * connection it returns.
+ *
+ * @example
+ * ```ts
+ * import type { DialOptions } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: DialOptions = {
+ *   protocols: ["chat.v2", "chat.v1"],
+ *   headers: { Authorization: "Bearer t0ken" },
+ *   timeout: 5_000,
+ * };
+ * assertEquals(options.timeout, 5000);
+ * ```
+ */
+export interface DialOptions extends
+  Omit<
+    ConnOptions,
+    "role" | "head" | "protocol" | "extensions" | "rsvAllowed"
+  >,
+  HeadLimits {
+  /** Subprotocols to offer, most preferred first. */
+  protocols?: readonly string[];
+  /** Extra header fields for the upgrade request (not the handshake's own). */
+  headers?: HeadersInit;
+  /** Stops dialling: the socket is closed and `dial` rejects with the reason. */
+  signal?: AbortSignal;
+  /** How long connecting and the handshake may take, in ms (default 10,000). */
+  timeout?: number;
+  /** PEM certificates to trust for `wss://`, besides the system's roots. */
+  caCerts?: string[];
+  /** The extension seam: the `Sec-WebSocket-Extensions` offer and its check. */
+  extensionHandler?: ClientExtensions;
+}
+
+/**
+ * Connects to a WebSocket server and completes the opening handshake.
+ *
+ * `ws://` connects with `Deno.connect`, `wss://` with `Deno.connectTls` (`http:`
+ * and `https:` are taken as the same). The server's answer must be a 101 with
+ * the right `Sec-WebSocket-Accept`, a subprotocol that was offered (if any) and no
+ * extension that was not. Bytes that arrived after the answer are kept as the start
+ * of the frame stream.
+ *
+ * @example Talking to Deno's built-in server
+ * ```ts
+ * import { dial, OpCode } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+ *   const { socket, response } = Deno.upgradeWebSocket(req);
+ *   socket.onmessage = (e) => socket.send(e.data);
+ *   return response;
+ * });
+ * const conn = await dial(`ws://127.0.0.1:${server.addr.port}`);
+ * await conn.writeMessage(OpCode.Text, "hello");
+ * const msg = await conn.readMessage();
+ * assertEquals(new TextDecoder().decode(msg.data), "hello");
+ * await conn.close();
+ * await server.shutdown();
+ * ```
+ *
+ * @param url A `ws://` or `wss://` URL.
+ * @param options Offers, headers, time limit, TLS roots and connection options.
+ * @returns The connection, in the client role.
+ * @throws {TypeError} For a URL of another scheme, or invalid subprotocols.
+ * @throws {HandshakeError} Carrying the server's status when its answer is not a
+ * valid 101 (status 0 when no valid HTTP answer arrived or the time ran out).
+ */
+export async function dial(
+  url: string | URL,
+  options: DialOptions = {},
+): Promise<Conn> {
+  const target = parseTarget(url);
+  const protocols = options.protocols ?? [];
+  checkProtocols(protocols);
+  const headers = new Headers(options.headers);
+  const mode = options.read ?? "auto";
+  const timeout = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const deadline = new Deadline(
+    timeout,
+    options.signal,
+    () =>
+      new HandshakeError(
+        0,
+        `Timed out after ${timeout} ms dialling ${target.href}`,
+      ),
+  );
+  let transport: Transport | undefined;
+  try {
+    transport = await connect(target, options.caCerts, deadline.signal);
+    const key = generateKey();
+    await writeHead(
+      transport,
+      encodeUpgradeRequest({
+        host: target.host,
+        target: target.path,
+        key,
+        protocols,
+        extensions: options.extensionHandler?.offer,
+        headers,
+      }),
+      mode,
+    );
+    const source = new ByteSource(
+      transport,
+      options.maxHeadBytes ?? 8 * 1024,
+      mode,
+    );
+    const { head, rest } = await readResponse(source, {
+      maxHeadBytes: options.maxHeadBytes,
+      maxHeaders: options.maxHeaders,
+      maxLineBytes: options.maxLineBytes,
+      signal: deadline.signal,
+    });
+    const agreed = checkResponse(head, {
+      accept: await acceptKey(key),
+      protocols,
+      extensions: options.extensionHandler,
+    });
+    deadline.clear();
+    return new Conn(transport, {
+      ...options,
+      role: "client",
+      head: rest,
+      protocol: agreed.protocol,
+      extensions: agreed.extensions,
+      rsvAllowed: agreed.rsvAllowed,
+    });
+  } catch (err) {
+    deadline.clear();
+    if (transport !== undefined) closeTransport(transport);
+    throw err;
+  }
+}
+
+interface Target {
+  href: string;
+  secure: boolean;
+  hostname: string;
+  port: number;
+  /** The Host header value. */
+  host: string;
+  /** Path and query. */
+  path: string;
+}
+
+function parseTarget(url: string | URL): Target {
+  const u = new URL(url);
+  let secure: boolean;
+  if (u.protocol === "ws:" || u.protocol === "http:") secure = false;
+  else if (u.protocol === "wss:" || u.protocol === "https:") secure = true;
+  else {
+    throw new TypeError(
+      `Cannot dial ${u.protocol} URLs: use ws: or wss:`,
+    );
+  }
+  return {
+    href: u.href,
+    secure,
+    // Deno.connect wants an IPv6 address without its brackets.
+    hostname: u.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: u.port === "" ? (secure ? 443 : 80) : Number(u.port),
+    host: u.host,
+    path: (u.pathname || "/") + u.search,
+  };
+}
+
+function checkProtocols(protocols: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const p of protocols) {
+    if (!isToken(p)) throw new TypeError(`Invalid subprotocol: ${p}`);
+    if (seen.has(p)) throw new TypeError(`Duplicate subprotocol: ${p}`);
+    seen.add(p);
+  }
+}
+
+async function connect(
+  target: Target,
+  caCerts: string[] | undefined,
+  signal: AbortSignal,
+): Promise<Transport> {
+  signal.throwIfAborted();
+  const pending = target.secure
+    ? Deno.connectTls({
+      hostname: target.hostname,
+      port: target.port,
+      caCerts,
+    })
+    : Deno.connect({ hostname: target.hostname, port: target.port, signal });
+  return await new Promise<Transport>((resolve, reject) => {
+    const onAbort = () => {
+      // A connection that completes after the abort is closed at once.
+      pending.then(closeTransport, () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    pending.then(
+      (conn) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(conn);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
