@@ -75,9 +75,9 @@ export class InflateOutput {
     return this.#limit - this.#length;
   }
 
-  /** The free bytes in {@linkcode InflateOutput.buffer}. */
+  /** The bytes free in {@linkcode InflateOutput.buffer} below the limit. */
   get free(): number {
-    return this.#buf.length - this.#length;
+    return Math.min(this.#buf.length, this.#limit) - this.#length;
   }
 
   /**
@@ -98,13 +98,13 @@ export class InflateOutput {
    */
   grow(n = 1): void {
     const need = this.#length + n;
-    if (need <= this.#buf.length) return;
     if (need > this.#limit) {
       throw new WebSocketError(
         "message_too_big",
         `Inflated message exceeds the ${this.#limit}-byte read limit`,
       );
     }
+    if (need <= this.#buf.length) return;
     if (this.#fixed) {
       throw new WebSocketError(
         "buffer_too_small",

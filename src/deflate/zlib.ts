@@ -18,6 +18,7 @@ import type { InflateOutput } from "./inflate_output.ts";
 
 const SYNC_FLUSH = constants.Z_SYNC_FLUSH;
 const EMPTY = new Uint8Array(0);
+const EMPTY_STORED_BLOCK = new Uint8Array([0x00, 0x00, 0x00, 0xff, 0xff]);
 /** The compressor's first output buffer; it grows with the largest message. */
 const INITIAL_OUTPUT = 1024;
 /** Output buffers above this are dropped after use instead of kept per connection. */
@@ -157,7 +158,9 @@ class ZlibCompressor implements Compressor {
       out = next;
     }
     this.#out = out.length > KEEP_OUTPUT ? EMPTY : out;
-    return out.subarray(0, produced);
+    // zlib flushes nothing twice: an empty message after a flush still needs
+    // its empty stored block.
+    return produced === 0 ? EMPTY_STORED_BLOCK : out.subarray(0, produced);
   }
 
   reset(): void {
@@ -195,25 +198,32 @@ class ZlibDecompressor implements Decompressor {
 
   #feed(input: Uint8Array, out: InflateOutput, trailer: boolean): void {
     const { handle, state } = this.#native;
+    const probe = this.#probe;
     let inOffset = 0;
     let inLength = input.length;
     for (;;) {
-      if (out.free === 0) {
-        if (inLength === 0 && !this.#pending(out)) return;
-        out.grow();
-      }
-      const room = out.free;
+      // With the output full, inflate into one spare byte: only a byte that
+      // really comes out needs room, so a message may fill the limit exactly.
+      const full = out.free === 0;
+      const room = full ? 1 : out.free;
       handle.writeSync(
         SYNC_FLUSH,
         input,
         inOffset,
         inLength,
-        out.buffer,
-        out.length,
+        full ? probe : out.buffer,
+        full ? 0 : out.length,
         room,
       );
       this.#check();
-      out.commit(room - state[0]);
+      const produced = room - state[0];
+      if (full && produced === 1) {
+        out.grow();
+        out.buffer[out.length] = probe[0];
+        out.commit(1);
+      } else if (!full) {
+        out.commit(produced);
+      }
       inOffset += inLength - state[1];
       inLength = state[1];
       if (state[0] === 0) continue;
@@ -228,18 +238,6 @@ class ZlibDecompressor implements Decompressor {
         "Compressed message has data after its final block",
       );
     }
-  }
-
-  /** With the output full and the input used up: is more output waiting? */
-  #pending(out: InflateOutput): boolean {
-    const { handle, state } = this.#native;
-    handle.writeSync(SYNC_FLUSH, EMPTY, 0, 0, this.#probe, 0, 1);
-    this.#check();
-    if (state[0] === 1) return false;
-    out.grow();
-    out.buffer[out.length] = this.#probe[0];
-    out.commit(1);
-    return true;
   }
 
   #check(): void {
