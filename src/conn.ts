@@ -183,8 +183,15 @@ export class Conn implements WebSocketConn {
   #frame: Frame;
   #viewBase: Uint8Array | null = null;
   #view: Uint8Array = EMPTY;
+  #resolvedMessage: Promise<Message>;
   #reading = false;
   #readError: Error | null = null;
+  // The message being read: where it goes and how far it got.
+  #target: Uint8Array | undefined;
+  #dest: Uint8Array = EMPTY;
+  #filled = 0;
+  #inFrame = false;
+  #phase = 0;
 
   // Writing and closing.
   #lookahead: Uint8Array | null = null;
@@ -247,6 +254,7 @@ export class Conn implements WebSocketConn {
       options.writeBufferLimit ?? DEFAULT_WRITE_BUFFER_LIMIT,
     );
     this.#frame = { header: this.#reader.header, payload: EMPTY };
+    this.#resolvedMessage = Promise.resolve(this.#message);
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
   }
 
@@ -330,46 +338,19 @@ export class Conn implements WebSocketConn {
    * @throws {CloseError} Once the peer has closed the connection.
    * @throws {WebSocketError} On a protocol error, or when the transport failed.
    */
-  async readMessage(buf?: Uint8Array): Promise<Message> {
-    this.#enterRead();
+  readMessage(buf?: Uint8Array): Promise<Message> {
     try {
-      let filled = 0;
-      let dest = buf ?? EMPTY;
-      for (;;) {
-        const h = this.#bufferedHeader() ?? await this.#nextHeader();
-        if (isControl(h.opcode)) {
-          await this.#handleControl(h);
-          continue;
-        }
-        if (h.opcode !== OpCode.Continuation) {
-          filled = 0;
-          this.#validateUtf8 = h.opcode === OpCode.Text &&
-            (h.rsv & Rsv.Rsv1) === 0;
-          this.#utf8.reset();
-          if (buf === undefined && h.fin) {
-            const inPlace = this.#readInPlace(h);
-            if (inPlace !== null) return this.#deliver(inPlace);
-          }
-        }
-        const total = filled + h.length;
-        dest = buf === undefined ? this.#grow(filled, total) : dest;
-        if (total > dest.length) {
-          throw new WebSocketError(
-            "buffer_too_small",
-            `Cannot read a ${total}-byte message into a ${dest.length}-byte buffer`,
-          );
-        }
-        if (!this.#copyBuffered(dest, filled, h, this.#validateUtf8)) {
-          await this.#readPayloadInto(dest, filled, h, this.#validateUtf8);
-        }
-        filled = total;
-        if (h.fin) return this.#deliver(this.#viewOf(dest, filled));
-      }
+      this.#enterRead();
     } catch (err) {
-      throw await this.#readFailed(err);
-    } finally {
-      this.#reading = false;
+      return Promise.reject(err);
     }
+    this.#target = buf;
+    const step = this.#run();
+    // The message object is reused, so one resolved promise serves every read
+    // that completes from buffered bytes: such reads allocate nothing.
+    return step === this.#message
+      ? this.#resolvedMessage
+      : step as Promise<Message>;
   }
 
   /**
@@ -421,11 +402,167 @@ export class Conn implements WebSocketConn {
     );
   };
 
-  /** The next header when it is already buffered (no await), else `null`. */
-  #bufferedHeader(): Header | null {
-    if (this.#payloadLeft > 0) return null;
-    const size = this.#reader.tryHeader();
-    return size === 0 ? null : this.#accept(size);
+  /**
+   * Reads as far as the buffered bytes go, then reads the transport and resumes:
+   * the message when complete, or a promise of it.
+   */
+  #run = (): Message | Promise<Message> => {
+    let step: Message | null | Promise<Message>;
+    try {
+      step = this.#advance();
+    } catch (err) {
+      return this.#rejectRead(err);
+    }
+    if (step === null) return this.#readMore();
+    if (step === this.#message) this.#reading = false;
+    return step;
+  };
+
+  #readMore(): Promise<Message> {
+    const reader = this.#reader;
+    if (
+      this.#inFrame && this.#payloadLeft >= reader.capacity &&
+      reader.buffered === 0 && reader.direct && !isControl(reader.header.opcode)
+    ) {
+      return reader.readDirect(this.#dest, this.#filled, this.#payloadLeft)
+        .then(this.#afterDirect, this.#rejectRead);
+    }
+    return reader.fill().then(this.#afterFill, this.#rejectRead);
+  }
+
+  #afterFill = (n: number | null): Message | Promise<Message> => {
+    try {
+      this.#reader.commit(n);
+    } catch (err) {
+      return this.#rejectRead(err);
+    }
+    return this.#run();
+  };
+
+  #afterDirect = (n: number): Message | Promise<Message> => {
+    try {
+      this.#took(n);
+    } catch (err) {
+      return this.#rejectRead(err);
+    }
+    return this.#run();
+  };
+
+  #rejectRead = (err: unknown): Promise<never> => {
+    return this.#readFailed(err).then((error) => {
+      this.#reading = false;
+      throw error;
+    });
+  };
+
+  /**
+   * Consumes buffered bytes: headers, payload pieces, control frames.
+   *
+   * @returns The message when complete, `null` when more bytes are needed, or a
+   * promise when a control frame needs asynchronous work (which then resumes).
+   */
+  #advance(): Message | null | Promise<Message> {
+    const reader = this.#reader;
+    for (;;) {
+      if (!this.#inFrame) {
+        if (this.#payloadLeft > 0) {
+          // Payload a low-level readHeader() left unread.
+          this.#payloadLeft -= reader.skipBuffered(this.#payloadLeft);
+          if (this.#payloadLeft > 0) return null;
+        }
+        const size = reader.tryHeader();
+        if (size === 0) return null;
+        const h = this.#accept(size);
+        this.#inFrame = true;
+        this.#phase = 0;
+        if (!isControl(h.opcode)) {
+          const inPlace = this.#startFrame(h);
+          if (inPlace !== null) return inPlace;
+        }
+      }
+      const h = reader.header;
+      if (isControl(h.opcode)) {
+        const at = h.length - this.#payloadLeft;
+        const n = reader.copyAvailable(this.#control, at, this.#payloadLeft);
+        if (h.masked) {
+          this.#phase = maskInPlace(
+            this.#control,
+            h.mask,
+            this.#phase,
+            at,
+            at + n,
+          );
+        }
+        this.#payloadLeft -= n;
+        if (this.#payloadLeft > 0) return null;
+        this.#inFrame = false;
+        const pending = this.#onControl(h);
+        if (pending !== undefined) {
+          return pending.then(this.#run, this.#rejectRead);
+        }
+        continue;
+      }
+      if (this.#payloadLeft > 0) {
+        const n = reader.copyAvailable(
+          this.#dest,
+          this.#filled,
+          this.#payloadLeft,
+        );
+        if (n > 0) this.#took(n);
+        if (this.#payloadLeft > 0) return null;
+      }
+      this.#inFrame = false;
+      if (h.fin) {
+        if (this.#validateUtf8 && !this.#utf8.complete) throw invalidUtf8();
+        return this.#deliver(this.#viewOf(this.#dest, this.#filled));
+      }
+    }
+  }
+
+  /**
+   * Prepares the destination for a data frame's payload.
+   *
+   * @returns The message, when a whole unfragmented frame could be returned in
+   * place from the read buffer; otherwise `null`.
+   */
+  #startFrame(h: Header): Message | null {
+    if (h.opcode !== OpCode.Continuation) {
+      this.#filled = 0;
+      this.#validateUtf8 = h.opcode === OpCode.Text && (h.rsv & Rsv.Rsv1) === 0;
+      this.#utf8.reset();
+      if (this.#target === undefined && h.fin) {
+        const inPlace = this.#readInPlace(h);
+        if (inPlace !== null) {
+          this.#inFrame = false;
+          return this.#deliver(inPlace);
+        }
+      }
+      this.#dest = this.#target ?? EMPTY;
+    }
+    const total = this.#filled + h.length;
+    if (this.#target === undefined) {
+      this.#dest = this.#grow(this.#filled, total);
+    } else if (total > this.#dest.length) {
+      throw new WebSocketError(
+        "buffer_too_small",
+        `Cannot read a ${total}-byte message into a ${this.#dest.length}-byte buffer`,
+      );
+    }
+    return null;
+  }
+
+  /** Accounts for `n` payload bytes just placed at `dest[filled..]`. */
+  #took(n: number): void {
+    const at = this.#filled;
+    const h = this.#reader.header;
+    if (h.masked) {
+      this.#phase = maskInPlace(this.#dest, h.mask, this.#phase, at, at + n);
+    }
+    if (this.#validateUtf8 && !this.#utf8.push(this.#dest, at, at + n)) {
+      throw invalidUtf8();
+    }
+    this.#filled = at + n;
+    this.#payloadLeft -= n;
   }
 
   async #nextHeader(): Promise<Header> {
@@ -536,25 +673,6 @@ export class Conn implements WebSocketConn {
   }
 
   /** Reads the current frame's payload into `dest[offset..]`, unmasking as it goes. */
-  /**
-   * Copies the current frame's payload into `dest[offset..]` if it is all buffered
-   * (no await); tells whether it did.
-   */
-  #copyBuffered(
-    dest: Uint8Array,
-    offset: number,
-    h: Header,
-    utf8: boolean,
-  ): boolean {
-    const n = this.#payloadLeft;
-    if (!this.#reader.copyBuffered(dest, offset, n)) return false;
-    this.#payloadLeft = 0;
-    if (h.masked) maskInPlace(dest, h.mask, 0, offset, offset + n);
-    if (utf8 && !this.#utf8.push(dest, offset, offset + n)) throw invalidUtf8();
-    if (utf8 && h.fin && !this.#utf8.complete) throw invalidUtf8();
-    return true;
-  }
-
   async #readPayloadInto(
     dest: Uint8Array,
     offset: number,
@@ -615,21 +733,21 @@ export class Conn implements WebSocketConn {
     return this.#view;
   }
 
-  async #handleControl(h: Header): Promise<void> {
-    const length = h.length;
-    if (!this.#copyBuffered(this.#control, 0, h, false)) {
-      await this.#readPayloadInto(this.#control, 0, h, false);
-    }
-    const payload = this.#control.subarray(0, length);
+  /** Acts on a complete control frame; returns a promise when that takes time. */
+  #onControl(h: Header): Promise<void> | undefined {
+    const payload = this.#control.subarray(0, h.length);
     if (h.opcode === OpCode.Ping) {
       if (this.#closeSent) return;
-      if (this.onPing !== undefined) await this.onPing(payload);
-      else this.#writer.write(FIN | OpCode.Pong, payload).catch(ignore);
+      if (this.onPing !== undefined) {
+        const done = this.onPing(payload);
+        return done instanceof Promise ? done : undefined;
+      }
+      this.#writer.write(FIN | OpCode.Pong, payload).catch(ignore);
     } else if (h.opcode === OpCode.Pong) {
       this.#pongs++;
       this.onPong?.(payload);
     } else {
-      await this.#receiveClose(payload);
+      return this.#receiveClose(payload);
     }
   }
 

@@ -9,7 +9,7 @@ import { decodeHeader, type Header, newHeader } from "./header.ts";
 import type { ByteSource } from "./transport.ts";
 
 /** Copies below this size use a byte loop: cheaper than allocating a view. */
-const VIEWLESS_COPY_BELOW = 512;
+const VIEWLESS_COPY_BELOW = 2048;
 
 /**
  * Reads frame headers and payloads from one preallocated buffer, several frames per
@@ -129,25 +129,6 @@ export class FrameReader {
     return n;
   }
 
-  /**
-   * Copies the next `length` bytes into `dest[offset..]` if they are all buffered,
-   * consuming them.
-   *
-   * @returns Whether the bytes were there.
-   */
-  copyBuffered(dest: Uint8Array, offset: number, length: number): boolean {
-    if (this.#end - this.#pos < length) return false;
-    const buf = this.#source.buffer;
-    const from = this.#pos;
-    if (length < VIEWLESS_COPY_BELOW) {
-      for (let i = 0; i < length; i++) dest[offset + i] = buf[from + i];
-    } else {
-      dest.set(buf.subarray(from, from + length), offset);
-    }
-    this.#pos += length;
-    return true;
-  }
-
   /** Discards `length` payload bytes. */
   async skip(length: number): Promise<void> {
     while (length > 0) {
@@ -161,7 +142,7 @@ export class FrameReader {
   /** Reads until the transport ends, discarding everything. */
   async drain(): Promise<void> {
     this.#pos = this.#end = 0;
-    while (await this.#source.read(0) > 0) {
+    while (((await this.#source.read(0)) ?? 0) > 0) {
       // Discard: only the end of the stream matters.
     }
   }
@@ -170,7 +151,7 @@ export class FrameReader {
    * Reads more bytes after moving the unconsumed ones (at most a partial header or
    * control frame: payloads are only read into an emptied buffer) to the front.
    */
-  async #fill(): Promise<void> {
+  fill(): Promise<number | null> {
     if (this.#pos > 0) {
       if (this.#pos < this.#end) {
         this.#source.buffer.copyWithin(0, this.#pos, this.#end);
@@ -178,10 +159,80 @@ export class FrameReader {
       this.#end -= this.#pos;
       this.#pos = 0;
     }
-    const n = await this.#source.read(this.#end);
-    if (n === 0) throw closedError();
+    return this.#source.read(this.#end);
+  }
+
+  /**
+   * Accounts for the bytes a `fill()` read.
+   *
+   * @param n What the read resolved with.
+   * @throws {WebSocketError} With code `closed` when the stream ended.
+   */
+  commit(n: number | null): void {
+    if (!n) throw closedError();
     this.reads++;
     this.#end += n;
+  }
+
+  async #fill(): Promise<void> {
+    this.commit(await this.fill());
+  }
+
+  /**
+   * Copies up to `max` buffered bytes into `dest[offset..]`, consuming them.
+   *
+   * @returns How many bytes were copied (0 when nothing is buffered).
+   */
+  copyAvailable(dest: Uint8Array, offset: number, max: number): number {
+    const n = Math.min(max, this.#end - this.#pos);
+    if (n === 0) return 0;
+    const buf = this.#source.buffer;
+    const from = this.#pos;
+    if (n < VIEWLESS_COPY_BELOW) {
+      for (let i = 0; i < n; i++) dest[offset + i] = buf[from + i];
+    } else {
+      dest.set(buf.subarray(from, from + n), offset);
+    }
+    this.#pos += n;
+    return n;
+  }
+
+  /**
+   * Discards up to `max` buffered bytes.
+   *
+   * @returns How many were discarded.
+   */
+  skipBuffered(max: number): number {
+    const n = Math.min(max, this.#end - this.#pos);
+    this.#pos += n;
+    return n;
+  }
+
+  /**
+   * Reads straight into `dest[offset..offset+length)` when the transport allows it
+   * without detaching `dest` (direct mode) and nothing is buffered.
+   *
+   * @returns The bytes read, or -1 when a buffered read must be used instead.
+   */
+  readDirect(
+    dest: Uint8Array,
+    offset: number,
+    length: number,
+  ): Promise<number> {
+    return this.#source.readInto(dest.subarray(offset, offset + length)).then(
+      this.#directDone,
+    );
+  }
+
+  #directDone = (n: number): number => {
+    if (n === 0) throw closedError();
+    if (n > 0) this.reads++;
+    return n;
+  };
+
+  /** Whether payloads can be read straight into a caller's buffer. */
+  get direct(): boolean {
+    return this.#source.direct;
   }
 }
 

@@ -11,6 +11,46 @@ import { maskInPlace, nextMaskKey } from "./mask.ts";
 import type { ByteSink } from "./transport.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Strings up to this length are encoded by hand: no view or result object. */
+const SHORT_TEXT = 256;
+
+/**
+ * Encodes `text` as UTF-8 into `out` at `at` (room for 3 bytes per UTF-16 unit is
+ * assumed), replacing lone surrogates with U+FFFD as `TextEncoder` does.
+ *
+ * @returns The number of bytes written.
+ */
+function encodeUtf8Into(text: string, out: Uint8Array, at: number): number {
+  const start = at;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c < 0x80) {
+      out[at++] = c;
+    } else if (c < 0x800) {
+      out[at++] = 0xc0 | (c >> 6);
+      out[at++] = 0x80 | (c & 0x3f);
+    } else {
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+        if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+          i++;
+          out[at++] = 0xf0 | (c >> 18);
+          out[at++] = 0x80 | ((c >> 12) & 0x3f);
+          out[at++] = 0x80 | ((c >> 6) & 0x3f);
+          out[at++] = 0x80 | (c & 0x3f);
+          continue;
+        }
+        c = 0xfffd;
+      }
+      out[at++] = 0xe0 | (c >> 12);
+      out[at++] = 0x80 | ((c >> 6) & 0x3f);
+      out[at++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return at - start;
+}
+
 /** Marks a write of bytes that are already a complete frame. */
 export const RAW = -1;
 const encoder = new TextEncoder();
@@ -45,7 +85,12 @@ export class FrameWriter {
   #highWaterMark: number;
   #limit: number;
   #queuedBytes = 0;
-  #onWritten = (): void => {
+  #onWritten = (n: number): void | Promise<void> => {
+    if (n < this.#out.length) {
+      // A short write: send the rest before the buffer is reused.
+      this.#out = this.#out.subarray(n);
+      return this.#sink.writeSome(this.#out).then(this.#onWritten);
+    }
     this.#spare = this.#flushed;
     this.#flushed = null;
     this.#inflight = null;
@@ -58,6 +103,11 @@ export class FrameWriter {
     this.#inflight = null;
   };
   #flushed: Uint8Array | null = null;
+  /** The bytes of `#flushed` still being written. */
+  #out: Uint8Array = new Uint8Array(0);
+  // The last view handed out per scratchpad: equal-sized batches reuse it.
+  #viewA: Uint8Array = new Uint8Array(0);
+  #viewB: Uint8Array = new Uint8Array(0);
   #inflightBytes = 0;
 
   /**
@@ -200,10 +250,9 @@ export class FrameWriter {
     const key = this.#masked ? this.#key : null;
     const reserved = headerSize(bound, key !== null);
     const start = this.#used + reserved;
-    const { written } = encoder.encodeInto(
-      text,
-      buf.subarray(start, start + bound),
-    );
+    const written = text.length <= SHORT_TEXT
+      ? encodeUtf8Into(text, buf, start)
+      : encoder.encodeInto(text, buf.subarray(start, start + bound)).written;
     const size = headerSize(written, key !== null);
     let at = this.#used;
     if (size < reserved) buf.copyWithin(at + size, start, start + written);
@@ -262,15 +311,28 @@ export class FrameWriter {
     }
     const buf = this.#buf!;
     this.#flushed = buf;
-    const out = this.#used === buf.length ? buf : buf.subarray(0, this.#used);
+    this.#out = this.#viewOf(buf, this.#used);
     this.#buf = this.#spare;
     this.#spare = null;
     this.#inflightBytes = this.#used;
     this.#used = 0;
-    this.#inflight = this.#sink.write(out).then(
+    this.#inflight = this.#sink.writeSome(this.#out).then(
       this.#onWritten,
       this.#onFailed,
     );
+  }
+
+  /** `buf[0..length)`, reusing the previous view of the same buffer and length. */
+  #viewOf(buf: Uint8Array, length: number): Uint8Array {
+    if (length === buf.length) return buf;
+    const a = this.#viewA;
+    if (a.buffer === buf.buffer && a.length === length) return a;
+    const b = this.#viewB;
+    if (b.buffer === buf.buffer && b.length === length) return b;
+    const view = buf.subarray(0, length);
+    if (a.buffer === buf.buffer || a.length === 0) this.#viewA = view;
+    else this.#viewB = view;
+    return view;
   }
 
   async #waitWritten(): Promise<void> {

@@ -90,14 +90,19 @@ export class ByteSource {
    *
    * @param start Where the bytes go.
    * @param end The end of the free space; the buffer's length by default.
-   * @returns The number of bytes read; 0 at the end of the stream.
+   * @returns The number of bytes read; 0 or `null` at the end of the stream.
    */
-  async read(start: number, end: number = this.buffer.length): Promise<number> {
+  read(
+    start: number,
+    end: number = this.buffer.length,
+  ): Promise<number | null> {
     if (this.#direct !== null) {
-      const n = await this.#direct.read(this.buffer.subarray(start, end));
-      return n ?? 0;
+      const whole = start === 0 && end === this.buffer.length;
+      return this.#direct.read(
+        whole ? this.buffer : this.buffer.subarray(start, end),
+      );
     }
-    return await this.#readStream(start, end);
+    return this.#readStream(start, end);
   }
 
   /**
@@ -177,6 +182,19 @@ export class ByteSink {
   constructor(transport: Transport, mode: ReadMode = "auto") {
     this.#direct = mode === "auto" ? asDirect(transport) : null;
     this.#writable = transport.writable;
+  }
+
+  /**
+   * Writes some of `bytes`, at least one. The caller must not change them until
+   * this settles.
+   *
+   * @param bytes What to write.
+   * @returns How many bytes were written.
+   */
+  writeSome(bytes: Uint8Array): Promise<number> {
+    if (this.#direct !== null) return this.#direct.write(bytes);
+    this.#writer ??= this.#writable.getWriter();
+    return this.#writer.write(bytes).then(() => bytes.length);
   }
 
   /**
