@@ -1,0 +1,142 @@
+/**
+ * The client side: our `Conn` (client role) or Deno's `new WebSocket()` as the load
+ * source against a server, with the generator's scenarios. Its own CPU time per
+ * message is the figure that compares the two clients.
+ *
+ * Run by `run.ts` with one JSON argument (a {@linkcode ClientConfig}); prints one
+ * JSON line (a `LoadResult`).
+ *
+ * @module
+ */
+
+import { Conn, OpCode, ReadLimit } from "../../mod.ts";
+import { asciiText, randomBytes } from "../_frames.ts";
+import type { LoadConfig } from "./generator.ts";
+import { Meter, SendTimes } from "./_meter.ts";
+import { upgrade } from "./_upgrade.ts";
+
+/** A generator configuration plus the client under test. */
+export interface ClientConfig extends LoadConfig {
+  /** Our `Conn` or Deno's built-in `WebSocket`. */
+  client: "ours" | "websocket";
+}
+
+const meter = new Meter();
+const CONNECT_BATCH = 64;
+
+/** One connection's loop: `inflight` messages out, one more per echo. */
+type Driver = () => { run(): Promise<void>; stop(): void };
+
+async function ours(
+  config: ClientConfig,
+  payload: Uint8Array | string,
+): Promise<Driver> {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: config.port });
+  tcp.setNoDelay(true);
+  const { head } = await upgrade(tcp, `127.0.0.1:${config.port}`);
+  const conn = new Conn(tcp, {
+    role: "client",
+    head,
+    readLimit: ReadLimit.Large,
+  });
+  const opcode = typeof payload === "string" ? OpCode.Text : OpCode.Binary;
+  const times = new SendTimes(config.inflight);
+  let stopped = false;
+  return () => ({
+    async run() {
+      try {
+        times.sent(config.inflight, performance.now());
+        for (let i = 0; i < config.inflight; i++) {
+          conn.writeMessage(opcode, payload);
+        }
+        while (!stopped) {
+          await conn.readMessage();
+          const now = performance.now();
+          meter.record(times.received(now));
+          times.sent(1, now);
+          await conn.writeMessage(opcode, payload);
+        }
+      } catch {
+        if (!stopped) meter.errors++;
+      }
+    },
+    stop() {
+      stopped = true;
+      conn.abort();
+    },
+  });
+}
+
+async function websocket(
+  config: ClientConfig,
+  payload: Uint8Array | string,
+): Promise<Driver> {
+  const socket = new WebSocket(`ws://127.0.0.1:${config.port}/`);
+  socket.binaryType = "arraybuffer";
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  const times = new SendTimes(config.inflight);
+  let stopped = false;
+  return () => ({
+    run() {
+      return new Promise<void>((resolve) => {
+        socket.onmessage = () => {
+          if (stopped) return;
+          const now = performance.now();
+          meter.record(times.received(now));
+          times.sent(1, now);
+          socket.send(payload);
+        };
+        socket.onclose = () => resolve();
+        socket.onerror = () => {
+          if (!stopped) meter.errors++;
+        };
+        times.sent(config.inflight, performance.now());
+        for (let i = 0; i < config.inflight; i++) socket.send(payload);
+      });
+    },
+    stop() {
+      stopped = true;
+      socket.close();
+    },
+  });
+}
+
+/** Runs one measurement with the configured client. */
+export async function drive(config: ClientConfig) {
+  const payload = config.payload === "random"
+    ? randomBytes(config.size)
+    : new TextDecoder().decode(asciiText(config.size));
+  const open = config.client === "ours" ? ours : websocket;
+  const drivers: Driver[] = [];
+  for (let at = 0; at < config.conns; at += CONNECT_BATCH) {
+    const batch = Math.min(CONNECT_BATCH, config.conns - at);
+    drivers.push(
+      ...await Promise.all(
+        Array.from({ length: batch }, () => open(config, payload)),
+      ),
+    );
+  }
+  const loops = drivers.map((make) => make());
+  const running = loops.map((loop) => loop.run());
+  const result = await meter.window(
+    config.warmupMs,
+    config.durationMs,
+    config.size,
+    config.serverPid,
+  );
+  for (const loop of loops) loop.stop();
+  await Promise.race([
+    Promise.all(running),
+    new Promise((resolve) => setTimeout(resolve, 2000)),
+  ]);
+  return result;
+}
+
+if (import.meta.main) {
+  const config = JSON.parse(Deno.args[0]) as ClientConfig;
+  console.log(JSON.stringify(await drive(config)));
+  Deno.exit(0);
+}

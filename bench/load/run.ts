@@ -1,0 +1,500 @@
+/**
+ * The end-to-end benchmark (`deno task bench:load`): every server under the same
+ * load generator, scenarios S1-S5, interleaved repetitions, medians and ratios to
+ * Deno's built-in server; then the client side and the scale figures. Prints
+ * Markdown tables; `--json FILE` also writes every raw result.
+ *
+ * Flags: `--smoke` (a few seconds, to keep it working), `--reps N` (default 3),
+ * `--duration MS` (default 3000), `--warmup MS` (default 1000),
+ * `--only S1,S2,...`, `--sections load,client,scale`.
+ *
+ * @module
+ */
+
+import { median } from "./_proc.ts";
+import type { LoadResult } from "./_meter.ts";
+import { type Child, sleep, spawnDeno } from "./_spawn.ts";
+import type { LoadConfig } from "./generator.ts";
+
+/** A server under test. */
+interface Server {
+  name: string;
+  file: string;
+  args: string[];
+  protocol: "ws" | "raw";
+}
+
+/** A load shape. */
+interface Scenario {
+  id: string;
+  title: string;
+  size: number;
+  payload: LoadConfig["payload"];
+  conns: number;
+  inflight: number;
+  deflate?: boolean;
+  servers: string[];
+}
+
+const SERVERS: Record<string, Server> = {
+  deno: {
+    name: "Deno built-in",
+    file: "server_deno.ts",
+    args: [],
+    protocol: "ws",
+  },
+  ours: { name: "ours", file: "server_ours.ts", args: [], protocol: "ws" },
+  ws: { name: "ws 8.23.0", file: "server_ws.ts", args: [], protocol: "ws" },
+  raw: {
+    name: "raw TCP echo",
+    file: "server_raw.ts",
+    args: [],
+    protocol: "raw",
+  },
+  oursDeflate: {
+    name: "ours + deflate (CompressionStream engine)",
+    file: "server_ours.ts",
+    args: ["--deflate"],
+    protocol: "ws",
+  },
+  oursZlib: {
+    name: "ours + deflate (zlib engine)",
+    file: "server_ours.ts",
+    args: ["--zlib"],
+    protocol: "ws",
+  },
+  wsDeflate: {
+    name: "ws + deflate",
+    file: "server_ws.ts",
+    args: ["--deflate"],
+    protocol: "ws",
+  },
+};
+
+const ALL = ["deno", "ours", "ws", "raw"];
+const SCENARIOS: Scenario[] = [
+  {
+    id: "S1",
+    title: "32 B text, 64 connections, 1 in flight",
+    size: 32,
+    payload: "ascii",
+    conns: 64,
+    inflight: 1,
+    servers: ALL,
+  },
+  {
+    id: "S2",
+    title: "32 B text, 16 connections, 64 in flight",
+    size: 32,
+    payload: "ascii",
+    conns: 16,
+    inflight: 64,
+    servers: ALL,
+  },
+  {
+    id: "S3",
+    title: "16 KiB binary, 16 connections, 4 in flight",
+    size: 16384,
+    payload: "random",
+    conns: 16,
+    inflight: 4,
+    servers: [...ALL, "oursNagle"],
+  },
+  {
+    id: "S4",
+    title: "1 MiB binary, 4 connections, 1 in flight",
+    size: 1 << 20,
+    payload: "random",
+    conns: 4,
+    inflight: 1,
+    servers: [...ALL, "oursNagle"],
+  },
+  {
+    id: "S5",
+    title:
+      "4 KiB JSON-like text, permessage-deflate, 16 connections, 4 in flight",
+    size: 4096,
+    payload: "json",
+    conns: 16,
+    inflight: 4,
+    deflate: true,
+    servers: ["wsDeflate", "oursDeflate", "oursZlib"],
+  },
+];
+
+/** Cells disturbed by other processes above this many cores are run again. */
+const NOISE_CORES = 0.3;
+const RETRIES = 1;
+
+interface Flags {
+  smoke: boolean;
+  reps: number;
+  duration: number;
+  warmup: number;
+  only: string[] | null;
+  sections: string[];
+  json: string | null;
+}
+
+function parseFlags(args: string[]): Flags {
+  const value = (name: string) => {
+    const at = args.indexOf(name);
+    return at >= 0 ? args[at + 1] : undefined;
+  };
+  const smoke = args.includes("--smoke");
+  return {
+    smoke,
+    reps: Number(value("--reps") ?? (smoke ? 1 : 3)),
+    duration: Number(value("--duration") ?? (smoke ? 300 : 3000)),
+    warmup: Number(value("--warmup") ?? (smoke ? 100 : 1000)),
+    only: value("--only")?.split(",") ?? null,
+    sections: value("--sections")?.split(",") ??
+      (smoke ? ["load", "client"] : ["load", "client", "scale"]),
+    json: value("--json") ?? null,
+  };
+}
+
+/** Starts a server and waits for its port. */
+async function startServer(
+  server: Server,
+): Promise<{ child: Child; port: number }> {
+  const child = spawnDeno(server.file, server.args, true);
+  const { port } = await child.nextJson<{ port: number }>(30_000);
+  return { child, port };
+}
+
+/** Runs one load source to completion and returns its result. */
+async function runSource<T>(
+  file: string,
+  config: object,
+  timeoutMs: number,
+): Promise<T> {
+  const source = spawnDeno(file, [JSON.stringify(config)]);
+  try {
+    return await source.nextJson<T>(timeoutMs);
+  } finally {
+    await source.kill();
+  }
+}
+
+/** One cell: a fresh server process, one generator run, both ended by PID. */
+async function cell(
+  server: Server,
+  scenario: Omit<Scenario, "servers" | "id" | "title">,
+  flags: Flags,
+  source = "generator.ts",
+  extra: object = {},
+): Promise<LoadResult> {
+  let best: LoadResult | null = null;
+  for (let attempt = 0; attempt <= RETRIES; attempt++) {
+    const { child, port } = await startServer(server);
+    try {
+      const config: LoadConfig = {
+        port,
+        protocol: server.protocol,
+        size: scenario.size,
+        payload: scenario.payload,
+        deflate: scenario.deflate,
+        conns: scenario.conns,
+        inflight: scenario.inflight,
+        warmupMs: flags.warmup,
+        durationMs: flags.duration,
+        serverPid: child.pid,
+      };
+      const result = await runSource<LoadResult>(
+        source,
+        { ...config, ...extra },
+        flags.warmup + flags.duration + 120_000,
+      );
+      if (best === null || result.otherCores < best.otherCores) best = result;
+      if (flags.smoke || result.otherCores <= NOISE_CORES) break;
+    } finally {
+      await child.kill();
+    }
+  }
+  return best!;
+}
+
+function medianOf(results: LoadResult[]): LoadResult {
+  const keys = Object.keys(results[0]) as (keyof LoadResult)[];
+  const out = {} as LoadResult;
+  for (const key of keys) out[key] = median(results.map((r) => r[key]));
+  return out;
+}
+
+const fmt = (v: number, digits = 0) =>
+  Number.isFinite(v)
+    ? v.toLocaleString("en-US", {
+      minimumFractionDigits: digits,
+      maximumFractionDigits: digits,
+    })
+    : "n/a";
+const ratio = (v: number, base: number) =>
+  Number.isFinite(v / base) ? ` (${(v / base).toFixed(2)}x)` : "";
+
+/** A Markdown table of median results, every figure also as a ratio to `base`. */
+function table(rows: [string, LoadResult][], base: LoadResult | null): string {
+  const lines = [
+    "| server | msgs/s | MB/s | p50 ms | p99 ms | server µs/msg | server cores | generator cores | other cores |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const [name, r] of rows) {
+    const b = base ?? r;
+    lines.push(
+      `| ${name} | ${fmt(r.msgsPerSec)}${
+        ratio(r.msgsPerSec, b.msgsPerSec)
+      } | ` +
+        `${fmt(r.mbPerSec, 1)}${ratio(r.mbPerSec, b.mbPerSec)} | ` +
+        `${fmt(r.p50Ms, 2)}${ratio(r.p50Ms, b.p50Ms)} | ` +
+        `${fmt(r.p99Ms, 2)}${ratio(r.p99Ms, b.p99Ms)} | ` +
+        `${fmt(r.serverCpuUs, 1)}${ratio(r.serverCpuUs, b.serverCpuUs)} | ` +
+        `${fmt(r.serverCores, 2)} | ${fmt(r.generatorCores, 2)} | ${
+          fmt(r.otherCores, 2)
+        } |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Server side: every scenario, every server, repetitions interleaved. */
+async function loadSection(
+  flags: Flags,
+  raw: Record<string, unknown>,
+): Promise<string> {
+  const scenarios = SCENARIOS.filter((s) =>
+    (flags.only === null || flags.only.includes(s.id)) &&
+    (!flags.smoke || s.id === "S1" || s.id === "S3")
+  ).map((s) =>
+    flags.smoke ? { ...s, conns: 2, inflight: Math.min(s.inflight, 2) } : s
+  );
+  const results = new Map<string, LoadResult[]>();
+  for (let rep = 0; rep < flags.reps; rep++) {
+    for (const scenario of scenarios) {
+      // Rotate the order each repetition so that no server always runs first.
+      const order = scenario.servers.map((_, i, all) =>
+        all[(i + rep) % all.length]
+      );
+      for (const key of order) {
+        const result = await cell(SERVERS[key], scenario, flags);
+        const id = `${scenario.id}/${key}`;
+        results.set(id, [...(results.get(id) ?? []), result]);
+        console.error(
+          `rep ${rep + 1} ${id}: ${fmt(result.msgsPerSec)} msgs/s, ` +
+            `server ${fmt(result.serverCpuUs, 1)} µs/msg, other ${
+              fmt(result.otherCores, 2)
+            } cores`,
+        );
+      }
+    }
+  }
+  raw.load = Object.fromEntries(results);
+  const out: string[] = ["## Server side\n"];
+  for (const scenario of scenarios) {
+    const rows: [string, LoadResult][] = scenario.servers.map((key) => [
+      SERVERS[key].name,
+      medianOf(results.get(`${scenario.id}/${key}`)!),
+    ]);
+    const base = rows[0][1];
+    out.push(`### ${scenario.id}: ${scenario.title}\n`);
+    out.push(`Ratios to ${rows[0][0]}.\n`);
+    out.push(table(rows, base) + "\n");
+  }
+  return out.join("\n");
+}
+
+/** Client side: our client and `new WebSocket()` against Deno's built-in server. */
+async function clientSection(
+  flags: Flags,
+  raw: Record<string, unknown>,
+): Promise<string> {
+  const scenarios = SCENARIOS.filter((s) =>
+    !s.deflate && (flags.only === null || flags.only.includes(s.id)) &&
+    (!flags.smoke || s.id === "S1")
+  ).map((s) => flags.smoke ? { ...s, conns: 2 } : s);
+  const clients = ["websocket", "ours"] as const;
+  const results = new Map<string, LoadResult[]>();
+  for (let rep = 0; rep < flags.reps; rep++) {
+    for (const scenario of scenarios) {
+      for (const client of rep % 2 === 0 ? clients : [...clients].reverse()) {
+        const result = await cell(
+          SERVERS.deno,
+          scenario,
+          flags,
+          "client_load.ts",
+          { client },
+        );
+        const id = `${scenario.id}/${client}`;
+        results.set(id, [...(results.get(id) ?? []), result]);
+        console.error(
+          `rep ${rep + 1} client ${id}: ${fmt(result.msgsPerSec)} msgs/s`,
+        );
+      }
+    }
+  }
+  raw.client = Object.fromEntries(results);
+  const out = [
+    "## Client side (against Deno's built-in server)\n",
+    "The client is the load source; its CPU time per message compares the clients. Ratios to `new WebSocket()`.\n",
+    "| scenario | client | msgs/s | p50 ms | p99 ms | client µs/msg | client cores |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const scenario of scenarios) {
+    const base = medianOf(results.get(`${scenario.id}/websocket`)!);
+    for (const client of clients) {
+      const r = medianOf(results.get(`${scenario.id}/${client}`)!);
+      out.push(
+        `| ${scenario.id} | ${
+          client === "ours" ? "ours (Conn)" : "new WebSocket()"
+        } | ` +
+          `${fmt(r.msgsPerSec)}${ratio(r.msgsPerSec, base.msgsPerSec)} | ` +
+          `${fmt(r.p50Ms, 2)}${ratio(r.p50Ms, base.p50Ms)} | ` +
+          `${fmt(r.p99Ms, 2)}${ratio(r.p99Ms, base.p99Ms)} | ` +
+          `${fmt(r.generatorCpuUs, 1)}${
+            ratio(r.generatorCpuUs, base.generatorCpuUs)
+          } | ` +
+          `${fmt(r.generatorCores, 2)} |`,
+      );
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+interface Memory {
+  heap: number;
+  external: number;
+  rss: number;
+}
+
+/** Memory per idle connection: 10,000 handshaken connections held open. */
+async function idleMemory(key: string, conns: number): Promise<string> {
+  const server = SERVERS[key];
+  const { child, port } = await startServer(server);
+  try {
+    await sleep(300);
+    await child.send("mem");
+    const before = await child.nextJson<Memory>(10_000);
+    const holder = spawnDeno("generator.ts", [JSON.stringify(
+      {
+        port,
+        protocol: server.protocol,
+        size: 32,
+        payload: "ascii",
+        conns,
+        inflight: 1,
+        warmupMs: 0,
+        durationMs: 0,
+        idle: true,
+      } satisfies LoadConfig,
+    )]);
+    try {
+      await holder.nextJson<{ connected: number }>(120_000);
+      await sleep(1000);
+      await child.send("mem");
+      const after = await child.nextJson<Memory>(10_000);
+      const js = (after.heap + after.external - before.heap - before.external) /
+        conns;
+      const rss = (after.rss - before.rss) / conns;
+      return `| ${server.name} | ${fmt(conns)} | ${fmt(js)} | ${fmt(rss)} |`;
+    } finally {
+      await holder.kill();
+    }
+  } finally {
+    await child.kill();
+  }
+}
+
+/** Idle memory and throughput as the number of connections grows. */
+async function scaleSection(
+  flags: Flags,
+  raw: Record<string, unknown>,
+): Promise<string> {
+  const idleConns = flags.smoke ? 50 : 10_000;
+  const out = [
+    "## Scale\n",
+    `### Memory per idle connection (${
+      fmt(idleConns)
+    } connections, 4 KiB chunk preset)\n`,
+    "JS heap + external memory after a full GC, and resident set, per connection (bytes).\n",
+    "| server | connections | JS bytes/conn | RSS bytes/conn |",
+    "| --- | --- | --- | --- |",
+  ];
+  for (const key of ["ours", "deno", "ws"]) {
+    const row = await idleMemory(key, idleConns);
+    console.error(row);
+    out.push(row);
+  }
+  const counts = flags.smoke ? [1, 4] : [1, 100, 5000];
+  const results = new Map<string, LoadResult[]>();
+  for (let rep = 0; rep < flags.reps; rep++) {
+    for (const conns of counts) {
+      for (const key of rep % 2 === 0 ? ["deno", "ours"] : ["ours", "deno"]) {
+        const result = await cell(SERVERS[key], {
+          size: 32,
+          payload: "ascii",
+          conns,
+          inflight: 1,
+        }, flags);
+        const id = `${conns}/${key}`;
+        results.set(id, [...(results.get(id) ?? []), result]);
+        console.error(
+          `rep ${rep + 1} scale ${id}: ${fmt(result.msgsPerSec)} msgs/s`,
+        );
+      }
+    }
+  }
+  raw.scale = Object.fromEntries(results);
+  out.push(
+    "\n### Throughput by connection count (32 B text, 1 in flight each)\n",
+    "| connections | server | msgs/s | p50 ms | p99 ms | server µs/msg |",
+    "| --- | --- | --- | --- | --- | --- |",
+  );
+  for (const conns of counts) {
+    const base = medianOf(results.get(`${conns}/deno`)!);
+    for (const key of ["deno", "ours"]) {
+      const r = medianOf(results.get(`${conns}/${key}`)!);
+      out.push(
+        `| ${fmt(conns)} | ${SERVERS[key].name} | ${fmt(r.msgsPerSec)}${
+          ratio(r.msgsPerSec, base.msgsPerSec)
+        } | ` +
+          `${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.serverCpuUs, 1)}${
+            ratio(r.serverCpuUs, base.serverCpuUs)
+          } |`,
+      );
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+/** Runs the sections the flags ask for and returns the report. */
+export async function runAll(
+  args: string[],
+): Promise<{ markdown: string; raw: Record<string, unknown> }> {
+  const flags = parseFlags(args);
+  const raw: Record<string, unknown> = { flags };
+  const parts = [
+    `# Load results\n\nDeno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ` +
+    `${
+      new Date().toISOString().slice(0, 10)
+    }; ${flags.reps} repetitions (medians), ` +
+    `${flags.warmup} ms warm-up + ${flags.duration} ms per cell.\n`,
+  ];
+  if (flags.sections.includes("load")) {
+    parts.push(await loadSection(flags, raw));
+  }
+  if (flags.sections.includes("client")) {
+    parts.push(await clientSection(flags, raw));
+  }
+  if (flags.sections.includes("scale")) {
+    parts.push(await scaleSection(flags, raw));
+  }
+  return { markdown: parts.join("\n"), raw };
+}
+
+if (import.meta.main) {
+  const { markdown, raw } = await runAll(Deno.args);
+  console.log(markdown);
+  const flags = parseFlags(Deno.args);
+  if (flags.json !== null) {
+    await Deno.writeTextFile(flags.json, JSON.stringify(raw, null, 2));
+  }
+}
