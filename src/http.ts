@@ -251,7 +251,7 @@ const STATUS_LINE = /^(HTTP\/\d\.\d) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
  * import { assertEquals } from "@std/assert";
  *
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * const client = await Deno.connect(listener.addr);
+ * const client = await Deno.connect({ port: listener.addr.port });
  * const server = await listener.accept();
  * await client.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n!"));
  * const { head, rest } = await readRequest(new ByteSource(server, 8192));
@@ -291,7 +291,7 @@ export async function readRequest(
  * import { assertEquals } from "@std/assert";
  *
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * const client = await Deno.connect(listener.addr);
+ * const client = await Deno.connect({ port: listener.addr.port });
  * const server = await listener.accept();
  * await server.write(new TextEncoder().encode("HTTP/1.1 404 Not Found\r\n\r\n"));
  * const { head } = await readResponse(new ByteSource(client, 8192));

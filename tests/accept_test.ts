@@ -12,6 +12,7 @@ import {
   type HandshakeRequest,
 } from "../src/accept.ts";
 import type { Conn } from "../src/conn.ts";
+import { dial } from "../src/dial.ts";
 import { CloseError, HandshakeError, WebSocketError } from "../src/errors.ts";
 import { acceptKey, reject } from "../src/handshake.ts";
 import { OpCode } from "../src/opcode.ts";
@@ -736,4 +737,68 @@ Deno.test("our server negotiates a subprotocol with the built-in client", async 
     },
     ["chat.v2", "chat.v1"],
   );
+});
+
+// ---------------------------------------------------------------- example
+
+Deno.test("examples/echo_server.ts echoes up to 16 MiB and outlives a bad client", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "examples/echo_server.ts",
+      "--port",
+      "0",
+    ],
+    cwd: new URL("..", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let banner = "";
+    for (let i = 0; i < 20 && !banner.includes("\n"); i++) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      banner += value;
+    }
+    const port = Number(/:(\d+)\s/.exec(banner)?.[1]);
+    assert(port > 0, banner);
+
+    // A client that is not speaking WebSocket is refused...
+    const bad = await Deno.connect({ hostname: "127.0.0.1", port });
+    await bad.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assertEquals((await readRaw(bad)).status, 426);
+    bad.close();
+    // ...one that breaks the protocol is closed with 1002...
+    const rude = await dial(`ws://127.0.0.1:${port}`);
+    await rude.writeFrame(true, 0, 0x3, new Uint8Array(0)); // reserved opcode
+    const err = await assertRejects(() => rude.readMessage(), CloseError);
+    assertEquals(err.code, 1002);
+    // ...and the next client is served all the same.
+    const conn = await dial(`ws://127.0.0.1:${port}`, {
+      readLimit: 16 * 1024 * 1024,
+    });
+    for (const size of [0, 125, 65536, 16 * 1024 * 1024]) {
+      const data = pattern(size);
+      await conn.writeMessage(OpCode.Binary, data);
+      const msg = await conn.readMessage();
+      assertEquals([msg.opcode, msg.data.length], [OpCode.Binary, size]);
+      assertEquals(msg.data, data);
+    }
+    await conn.streamMessage(
+      OpCode.Text,
+      ReadableStream.from([enc.encode("in "), enc.encode("parts")]),
+    );
+    assertEquals(dec.decode((await conn.readMessage()).data), "in parts");
+    await conn.close(1000, "bye");
+  } finally {
+    child.kill("SIGTERM");
+    const status = await child.status;
+    lines.releaseLock();
+    await child.stdout.cancel().catch(() => {});
+    const log = await new Response(child.stderr).text();
+    assert(status.success || status.signal === "SIGTERM", log);
+  }
 });

@@ -605,3 +605,66 @@ Deno.test("our client reaches Deno.serve over TLS with a custom CA", async () =>
     await server.shutdown();
   }
 });
+
+// ---------------------------------------------------------------- example
+
+Deno.test("examples/autobahn_client.ts runs each case, echoing, then asks for reports", async () => {
+  const CASES = 3;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const seen: string[] = [];
+  const echoed: string[] = [];
+  const serveOne = async (tcp: Deno.Conn): Promise<boolean> => {
+    let target = "";
+    const conn = await accept(tcp, {
+      onRequest(request) {
+        target = request.target;
+        seen.push(target);
+      },
+    });
+    const url = new URL(target, "http://x");
+    if (url.pathname === "/getCaseCount") {
+      await conn.writeMessage(OpCode.Text, String(CASES));
+    } else if (url.pathname === "/runCase") {
+      const n = Number(url.searchParams.get("case"));
+      await conn.writeMessage(OpCode.Text, `case ${n}`);
+      echoed.push(dec.decode((await conn.readMessage()).data));
+      const parts = [pattern(70_000), pattern(3)];
+      await conn.streamMessage(OpCode.Binary, ReadableStream.from(parts), 4096);
+      assertEquals((await conn.readMessage()).data.length, 70_003);
+    }
+    await conn.close();
+    return url.pathname === "/updateReports";
+  };
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "examples/autobahn_client.ts",
+      `ws://127.0.0.1:${listener.addr.port}`,
+    ],
+    cwd: new URL("..", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    // Stop waiting for connections if the client exits early.
+    const exited = child.status.then(() => null);
+    for (let i = 0; i < CASES + 2; i++) {
+      const tcp = await Promise.race([listener.accept(), exited]);
+      if (tcp === null || await serveOne(tcp)) break;
+    }
+    const { code, stdout, stderr } = await child.output();
+    assertEquals(code, 0, dec.decode(stderr));
+    assertStringIncludes(dec.decode(stdout), "Reports updated");
+  } finally {
+    listener.close();
+  }
+  assertEquals(seen, [
+    "/getCaseCount",
+    "/runCase?case=1&agent=wsx",
+    "/runCase?case=2&agent=wsx",
+    "/runCase?case=3&agent=wsx",
+    "/updateReports?agent=wsx",
+  ]);
+  assertEquals(echoed, ["case 1", "case 2", "case 3"]);
+});

@@ -1,0 +1,62 @@
+/**
+ * The testee client for a conformance fuzzing server (the standard protocol of
+ * the field): asks for the number of cases, runs each one by echoing every
+ * message until the server closes, then asks the server to write its reports.
+ *
+ * ```sh
+ * deno run --allow-net examples/autobahn_client.ts [ws://127.0.0.1:9001] [agent]
+ * ```
+ *
+ * @module
+ */
+
+import {
+  CloseError,
+  dial,
+  ReadLimit,
+  type WebSocketConn,
+} from "@wsx/websocket";
+
+const base = (Deno.args[0] ?? "ws://127.0.0.1:9001").replace(/\/+$/, "");
+const agent = Deno.args[1] ?? "wsx";
+
+/** Reads messages until the server closes; returns the first text message. */
+async function readText(conn: WebSocketConn): Promise<string> {
+  let first = "";
+  for await (const msg of conn) first ||= new TextDecoder().decode(msg.data);
+  return first;
+}
+
+/** Echoes every message back until the peer closes or breaks the protocol. */
+async function echo(conn: WebSocketConn): Promise<void> {
+  try {
+    for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
+  } catch (err) {
+    // Cases that break the protocol on purpose end here; the connection has
+    // already answered with the right close code.
+    if (!(err instanceof CloseError)) conn.abort();
+  }
+}
+
+const countConn = await dial(`${base}/getCaseCount`);
+const count = Number(await readText(countConn));
+if (!Number.isInteger(count) || count < 0) {
+  throw new Error(`Server sent an invalid case count`);
+}
+console.log(`Running ${count} cases as ${agent}`);
+
+for (let i = 1; i <= count; i++) {
+  const url = `${base}/runCase?case=${i}&agent=${encodeURIComponent(agent)}`;
+  try {
+    await echo(await dial(url, { readLimit: ReadLimit.Large }));
+  } catch (err) {
+    console.error(`case ${i}: ${err instanceof Error ? err.message : err}`);
+  }
+  if (i % 50 === 0 || i === count) console.log(`${i}/${count}`);
+}
+
+const reports = await dial(
+  `${base}/updateReports?agent=${encodeURIComponent(agent)}`,
+);
+await readText(reports);
+console.log("Reports updated");
