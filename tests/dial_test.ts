@@ -538,6 +538,37 @@ Deno.test("our client's fragmented messages and pings reach Deno.serve", async (
   }
 });
 
+Deno.test("our client answers Deno.serve's keep-alive pings", async () => {
+  // With idleTimeout, Deno's server pings and drops a peer that does not pong.
+  const sockets: WebSocket[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => {
+      const { socket, response } = Deno.upgradeWebSocket(req, {
+        idleTimeout: 1,
+      });
+      sockets.push(socket);
+      socket.onopen = () => setTimeout(() => socket.send("still here"), 2_500);
+      return response;
+    },
+  );
+  try {
+    let pings = 0;
+    const conn: Conn = await dial(`ws://127.0.0.1:${server.addr.port}`, {
+      onPing: (payload) => {
+        pings++;
+        return conn.pong(payload);
+      },
+    });
+    assertEquals(dec.decode((await conn.readMessage()).data), "still here");
+    assert(pings >= 1, `pings: ${pings}`);
+    await conn.close();
+  } finally {
+    await server.shutdown();
+  }
+  assertEquals(sockets.length, 1);
+});
+
 Deno.test("close paths with Deno.serve: server closes, client aborts, limits", async () => {
   // The server closes with a code and reason: the read reports them.
   const closing = builtinServer((ws) => {
