@@ -22,6 +22,7 @@ import {
 import {
   Deadline,
   DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_HEAD_LIMITS,
   type HeadLimits,
   type HttpRequest,
   HttpStatus,
@@ -196,7 +197,7 @@ export async function accept(
   try {
     const source = new ByteSource(
       transport,
-      options.maxHeadBytes ?? 8 * 1024,
+      options.maxHeadBytes ?? DEFAULT_HEAD_LIMITS.maxHeadBytes,
       mode,
     );
     const { head, rest } = await readRequest(source, {
@@ -221,7 +222,9 @@ export async function accept(
     });
   } catch (err) {
     deadline.clear();
-    throw await refuse(transport, mode, refusalOf(err, stage), err);
+    const aborted = options.signal?.aborted && err === options.signal.reason;
+    const refusal = aborted ? null : refusalOf(err, stage);
+    throw await refuse(transport, mode, refusal, err);
   }
 }
 
@@ -231,7 +234,7 @@ function refusalOf(err: unknown, stage: string): Rejection | null {
   if (err instanceof HandshakeError && err.status >= 300) {
     return reject(err.status, { body: err.message });
   }
-  // A broken socket or an abort: nothing useful can be said.
+  // A broken socket: nothing can be said.
   if (stage !== "answer") return null;
   return reject(HttpStatus.InternalServerError, {
     message: `Handshake hook failed: ${

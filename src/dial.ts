@@ -19,6 +19,7 @@ import {
 import {
   Deadline,
   DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_HEAD_LIMITS,
   type HeadLimits,
   readResponse,
   writeHead,
@@ -133,7 +134,7 @@ export async function dial(
     );
     const source = new ByteSource(
       transport,
-      options.maxHeadBytes ?? 8 * 1024,
+      options.maxHeadBytes ?? DEFAULT_HEAD_LIMITS.maxHeadBytes,
       mode,
     );
     const { head, rest } = await readResponse(source, {
@@ -185,7 +186,8 @@ function parseTarget(url: string | URL): Target {
     );
   }
   return {
-    href: u.href,
+    // For messages: without credentials or fragment.
+    href: `${u.protocol}//${u.host}${u.pathname}${u.search}`,
     secure,
     // Deno.connect wants an IPv6 address without its brackets.
     hostname: u.hostname.replace(/^\[(.*)\]$/, "$1"),

@@ -109,12 +109,22 @@ export interface HeadLimits {
   maxLineBytes?: number;
 }
 
-/** The default {@linkcode HeadLimits} and handshake timeout. */
-const DEFAULTS = {
+/**
+ * The default {@linkcode HeadLimits}: 8 KiB per head, 64 fields, 4 KiB per line.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HEAD_LIMITS } from "./http.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(DEFAULT_HEAD_LIMITS.maxHeadBytes, 8192);
+ * ```
+ */
+export const DEFAULT_HEAD_LIMITS: Readonly<Required<HeadLimits>> = {
   maxHeadBytes: 8 * 1024,
   maxHeaders: 64,
   maxLineBytes: 4 * 1024,
-} as const;
+};
 
 /**
  * How long a handshake may take by default, in ms: a peer that sends its head
@@ -326,9 +336,9 @@ export async function readResponse(
 
 function resolveLimits(options: HeadLimits): Required<HeadLimits> {
   const limits = {
-    maxHeadBytes: options.maxHeadBytes ?? DEFAULTS.maxHeadBytes,
-    maxHeaders: options.maxHeaders ?? DEFAULTS.maxHeaders,
-    maxLineBytes: options.maxLineBytes ?? DEFAULTS.maxLineBytes,
+    maxHeadBytes: options.maxHeadBytes ?? DEFAULT_HEAD_LIMITS.maxHeadBytes,
+    maxHeaders: options.maxHeaders ?? DEFAULT_HEAD_LIMITS.maxHeaders,
+    maxLineBytes: options.maxLineBytes ?? DEFAULT_HEAD_LIMITS.maxLineBytes,
   };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 1) {

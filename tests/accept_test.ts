@@ -316,6 +316,21 @@ Deno.test("accept() stops on its signal, closing the socket, with the signal's r
   }
 });
 
+Deno.test("accept() aborted while a hook runs sends nothing and rejects with the reason", async () => {
+  const controller = new AbortController();
+  const { conn, error, res, eof } = await handshake(upgradeRequest(), {
+    signal: controller.signal,
+    async onRequest() {
+      controller.abort(new Error("Draining"));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    },
+  });
+  assertEquals(conn, undefined);
+  assertEquals((error as Error).message, "Draining");
+  assertEquals(res.head, ""); // no answer at all
+  assert(eof);
+});
+
 Deno.test("accept() sends a hook's rejection with its status, fields and body", async () => {
   const seen: HandshakeRequest[] = [];
   const { error, res } = await assertRefused(
