@@ -6,11 +6,13 @@
  * @module
  */
 
+import type { WireCount } from "./_proxy.ts";
 import {
   CHECK_NAMES,
   CLIENT_CLOSE,
   CLOSE_PATH,
   ECHO_PATH,
+  PAYLOAD_BYTES,
   PROTOCOL,
   SERVER_CLOSE,
 } from "./page/messages.js";
@@ -56,7 +58,7 @@ export function judge(
       true,
     );
     checkExtensions(problems, "server", echo.extensions, expect.deflate);
-    if (echo.extensions !== client.extensions) {
+    if (!sameExtensions(echo.extensions, client.extensions)) {
       problems.push(
         `extensions differ: server "${echo.extensions}", client "${client.extensions}"`,
       );
@@ -159,4 +161,64 @@ function checkProtocol(
   if (protocol !== PROTOCOL) {
     problems.push(`${side}: subprotocol "${protocol}", expected "${PROTOCOL}"`);
   }
+}
+
+/**
+ * Whether two sides report the same agreement. `ws` reports only the names of
+ * its extensions, so parameters are compared only when both sides list them.
+ */
+export function sameExtensions(a: string, b: string): boolean {
+  const parse = (value: string) =>
+    value.split(",").filter((e) => e.trim() !== "").map((e) =>
+      e.split(";").map((p) => p.trim().replace(/\s*=\s*/, "=")).filter((p) =>
+        p !== ""
+      )
+    );
+  const x = parse(a);
+  const y = parse(b);
+  if (x.length !== y.length) return false;
+  return x.every((ext, i) => {
+    const other = y[i];
+    if (ext[0] !== other[0]) return false;
+    if (ext.length === 1 || other.length === 1) return true;
+    return ext.slice(1).sort().join(";") === other.slice(1).sort().join(";");
+  });
+}
+
+/**
+ * The most wire bytes, as a share of the payload, that a compressed direction
+ * may carry: the scenario's payloads are mostly compressible (random bytes are
+ * about 6% of them).
+ */
+export const COMPRESSED_SHARE = 0.5;
+
+/**
+ * Checks the bytes a proxy counted against what the run negotiated: with
+ * permessage-deflate each direction must carry at most half the payload's
+ * bytes, without it at least all of them.
+ *
+ * @param count Bytes relayed in each direction.
+ * @param compressed Whether permessage-deflate was negotiated.
+ */
+export function judgeWire(count: WireCount, compressed: boolean): string[] {
+  const problems: string[] = [];
+  const limit = Math.round(PAYLOAD_BYTES * COMPRESSED_SHARE);
+  for (
+    const [way, bytes] of [["client → server", count.up], [
+      "server → client",
+      count.down,
+    ]] as const
+  ) {
+    if (compressed && bytes > limit) {
+      problems.push(
+        `wire ${way}: ${bytes} bytes for ${PAYLOAD_BYTES} bytes of payload (not compressed)`,
+      );
+    }
+    if (!compressed && bytes < PAYLOAD_BYTES) {
+      problems.push(
+        `wire ${way}: ${bytes} bytes, less than the ${PAYLOAD_BYTES} bytes of payload`,
+      );
+    }
+  }
+  return problems;
 }

@@ -100,6 +100,15 @@ export function specAt(index) {
   return i < BURST_COUNT ? burstSpec(i) : undefined;
 }
 
+/**
+ * The payload bytes of the echo connection, in each direction: a side that
+ * compresses sends far fewer, one that does not sends a little more (headers).
+ */
+export const PAYLOAD_BYTES = [
+  ...MESSAGES,
+  ...Array.from({ length: BURST_COUNT }, (_, i) => burstSpec(i)),
+].reduce((sum, spec) => sum + spec.size, 0);
+
 /** The names of the checks each side must report for the echo connection. */
 export const CHECK_NAMES = [...MESSAGES.map((m) => m.name), BURST_NAME];
 
@@ -151,8 +160,9 @@ export function payload(spec) {
       out[i] = x & 0xff;
     }
   } else {
+    // Runs of a 61-byte cycle that changes every 8 KiB: compressible, not trivial.
     for (let i = 0; i < out.length; i++) {
-      out[i] = (i ^ (i >>> 9) ^ (i >>> 17)) & 0xff;
+      out[i] = ((i % 61) * 4 ^ (i >>> 13)) & 0xff;
     }
   }
   return out;
