@@ -33,3 +33,21 @@ export type { ReadMode, Transport } from "./src/transport.ts";
 export * from "./src/websocket_conn.ts";
 export * from "./src/conn.ts";
 export * from "./src/prepared_message.ts";
+export { accept, allowOrigins } from "./src/accept.ts";
+export type {
+  AcceptOptions,
+  HandshakeRequest,
+  HookResult,
+  ProtocolSelector,
+} from "./src/accept.ts";
+export { dial } from "./src/dial.ts";
+export type { DialOptions } from "./src/dial.ts";
+export { acceptKey, reject, Rejection } from "./src/handshake.ts";
+export type {
+  ClientExtensions,
+  ExtensionAgreement,
+  RejectionInit,
+  ServerExtensions,
+} from "./src/handshake.ts";
+export { HttpStatus } from "./src/http.ts";
+export type { HeadLimits, HttpRequest } from "./src/http.ts";

@@ -285,7 +285,10 @@ export async function readRequest(
   const limits = resolveLimits(options);
   try {
     const { head, rest } = await readHead(source, limits, options.signal);
-    return { head: parseRequest(head, limits), rest };
+    return {
+      head: parseRequest(head, limits),
+      rest: withLeftover(rest, source.release()),
+    };
   } finally {
     source.release();
   }
@@ -323,7 +326,10 @@ export async function readResponse(
   const limits = resolveLimits(options);
   try {
     const { head, rest } = await readHead(source, limits, options.signal);
-    return { head: parseResponse(head, limits), rest };
+    return {
+      head: parseResponse(head, limits),
+      rest: withLeftover(rest, source.release()),
+    };
   } catch (err) {
     if (!(err instanceof HandshakeError) || err.status === 0) throw err;
     throw new HandshakeError(0, `Invalid handshake response: ${err.message}`, {
@@ -332,6 +338,18 @@ export async function readResponse(
   } finally {
     source.release();
   }
+}
+
+/** `rest` followed by bytes a non-BYOB stream handed over beyond the buffer. */
+function withLeftover(
+  rest: Uint8Array,
+  leftover: Uint8Array | null,
+): Uint8Array {
+  if (leftover === null || leftover.length === 0) return rest;
+  const out = new Uint8Array(rest.length + leftover.length);
+  out.set(rest);
+  out.set(leftover, rest.length);
+  return out;
 }
 
 function resolveLimits(options: HeadLimits): Required<HeadLimits> {

@@ -152,11 +152,19 @@ export class ByteSource {
     }
   }
 
-  /** Gives the stream back (releases its reader lock) so another reader can take it. */
-  release(): void {
+  /**
+   * Gives the stream back (releases its reader lock) so another reader can take it.
+   *
+   * @returns Bytes already taken from a non-BYOB stream but not yet read (they
+   * belong to whoever reads next), or `null`.
+   */
+  release(): Uint8Array | null {
     this.#byob?.releaseLock();
     this.#chunks?.releaseLock();
     this.#byob = this.#chunks = null;
+    const leftover = this.#leftover;
+    this.#leftover = null;
+    return leftover;
   }
 
   /** Stops reading: cancels the stream, which ends a pending read. */

@@ -817,3 +817,27 @@ Deno.test("examples/echo_server.ts echoes up to 16 MiB and outlives a bad client
     assert(status.success || status.signal === "SIGTERM", log);
   }
 });
+
+Deno.test("accept() over a plain stream keeps frames that arrived in the request's chunk", async () => {
+  const request = enc.encode(
+    "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  const frames: number[] = [];
+  for (let i = 0; i < 500; i++) frames.push(...frame(0x81, `message ${i}`));
+  const chunk = new Uint8Array(request.length + frames.length);
+  chunk.set(request);
+  chunk.set(frames, request.length);
+  // One chunk, far larger than the handshake buffer, from a non-byte stream.
+  const readable = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(chunk);
+    },
+  });
+  const writable = new WritableStream<Uint8Array>();
+  const conn = await accept({ readable, writable });
+  for (let i = 0; i < 500; i++) {
+    assertEquals(dec.decode((await conn.readMessage()).data), `message ${i}`);
+  }
+  conn.abort();
+});
