@@ -37,6 +37,8 @@ export interface LaunchOptions {
   startTimeout?: number;
   /** How long one protocol call may take, in ms (default 60,000). */
   callTimeout?: number;
+  /** More command-line flags. */
+  args?: string[];
 }
 
 /** Whether the browser binary exists, so a test can say why it cannot run. */
@@ -314,7 +316,12 @@ export class Chromium implements AsyncDisposable {
     const executable = options.executable ?? CHROMIUM_PATH;
     const profile = await Deno.makeTempDir({ prefix: "wsx-chromium-" });
     const child = new Deno.Command(executable, {
-      args: [...FLAGS, `--user-data-dir=${profile}`, "about:blank"],
+      args: [
+        ...FLAGS,
+        ...options.args ?? [],
+        `--user-data-dir=${profile}`,
+        "about:blank",
+      ],
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -24,6 +24,7 @@ import {
   zlibEngine,
 } from "../../deflate.ts";
 import { accept } from "../../src/accept.ts";
+import { CA_CERT, listenTls } from "../_tls.ts";
 import { dial } from "../../src/dial.ts";
 import {
   type DeflateVariant,
@@ -219,15 +220,19 @@ async function handle(
 }
 
 /**
- * Starts our server on 127.0.0.1: `Deno.listen` and `accept`, with
- * permessage-deflate when a variant is given.
+ * Starts our server on 127.0.0.1: `Deno.listen` (or `Deno.listenTls` with the
+ * test certificate when `secure`) and `accept`, with permessage-deflate when a
+ * variant is given.
  */
 export function startOurServer(
   variant?: DeflateVariant,
+  secure = false,
 ): Promise<ScenarioServer> {
   const deflate = ourDeflateOptions(variant);
   const box = new ReportBox();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = secure
+    ? listenTls()
+    : Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
   const loop = (async () => {
     for await (const tcp of listener) {
@@ -236,7 +241,7 @@ export function startOurServer(
     }
   })().catch(() => {});
   return Promise.resolve({
-    url: `ws://127.0.0.1:${listener.addr.port}`,
+    url: `${secure ? "wss" : "ws"}://127.0.0.1:${listener.addr.port}`,
     reports: (count) => box.take(count),
     async close() {
       listener.close();
@@ -336,6 +341,7 @@ export function ourClient(variant?: DeflateVariant): ScenarioClient {
         const raw = await dial(base + path, {
           readLimit: MAX_MESSAGE,
           protocols: OFFERED_PROTOCOLS,
+          caCerts: [CA_CERT],
           onPong: pongRecorder(report),
           extensionHandler: deflate && deflateClientExtensions(deflate),
         });

@@ -9,6 +9,8 @@
 
 // @ts-types="npm:@types/ws@8.18.2"
 import { WebSocket as NodeWebSocket, WebSocketServer } from "npm:ws@8.23.0";
+import { createServer as createHttpsServer } from "node:https";
+import { CA_CERT, SERVER_CERT, SERVER_KEY } from "../_tls.ts";
 import type { Chromium } from "./_chromium.ts";
 import { MAX_MESSAGE, PROTOCOL, within } from "./page/messages.js";
 import {
@@ -109,11 +111,15 @@ export function denoUpgrade(
   return { ...upgraded, protocol };
 }
 
-/** Starts `Deno.serve` with `Deno.upgradeWebSocket` on 127.0.0.1. */
-export function startDenoServer(): ScenarioServer {
+/**
+ * Starts `Deno.serve` with `Deno.upgradeWebSocket` on 127.0.0.1, with TLS (the
+ * test certificate of `tests/fixtures/`) when `secure`.
+ */
+export function startDenoServer(secure = false): ScenarioServer {
   const box = new ReportBox();
+  const tls = secure ? { cert: SERVER_CERT, key: SERVER_KEY } : {};
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    { hostname: "127.0.0.1", port: 0, onListen() {}, ...tls },
     (req) => {
       const { socket, response, protocol } = denoUpgrade(req);
       const path = new URL(req.url).pathname;
@@ -122,7 +128,7 @@ export function startDenoServer(): ScenarioServer {
     },
   );
   return {
-    url: `ws://127.0.0.1:${server.addr.port}`,
+    url: `${secure ? "wss" : "ws"}://127.0.0.1:${server.addr.port}`,
     reports: (count) => box.take(count),
     close: () => server.shutdown(),
   };
@@ -155,22 +161,38 @@ export function wsDeflateOption(
   return option;
 }
 
-/** Starts a `ws` server on 127.0.0.1. */
+/**
+ * Starts a `ws` server on 127.0.0.1, on an HTTPS server with the test
+ * certificate when `secure`.
+ */
 export async function startWsServer(
   variant?: DeflateVariant,
+  secure = false,
 ): Promise<ScenarioServer> {
   const box = new ReportBox();
+  const https = secure
+    ? createHttpsServer({ cert: SERVER_CERT, key: SERVER_KEY })
+    : undefined;
+  if (https) {
+    await within(
+      new Promise((resolve) =>
+        https.listen(0, "127.0.0.1", () => resolve(null))
+      ),
+      "https server listening",
+    );
+  }
   const wss = new WebSocketServer({
-    host: "127.0.0.1",
-    port: 0,
+    ...(https ? { server: https } : { host: "127.0.0.1", port: 0 }),
     maxPayload: MAX_MESSAGE,
     perMessageDeflate: wsDeflateOption(variant),
     handleProtocols: (offered) => offered.has(PROTOCOL) ? PROTOCOL : false,
   });
-  await within(
-    new Promise((resolve) => wss.once("listening", resolve)),
-    "ws server listening",
-  );
+  if (!https) {
+    await within(
+      new Promise((resolve) => wss.once("listening", resolve)),
+      "ws server listening",
+    );
+  }
   wss.on("connection", (socket, req) => {
     box.add(
       serveSocket(
@@ -179,19 +201,19 @@ export async function startWsServer(
       ),
     );
   });
-  const { port } = wss.address() as { port: number };
+  const { port } = (https ?? wss).address() as { port: number };
   return {
-    url: `ws://127.0.0.1:${port}`,
+    url: `${secure ? "wss" : "ws"}://127.0.0.1:${port}`,
     reports: (count) => box.take(count),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(() => resolve());
-      }),
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+      if (https) await new Promise((resolve) => https.close(resolve));
+    },
   };
 }
 
-/** `ws` as the scenario's client. */
+/** `ws` as the scenario's client (trusting the test CA for `wss://`). */
 export function wsClient(variant?: DeflateVariant): ScenarioClient {
   return (url) =>
     runClient(
@@ -199,6 +221,7 @@ export function wsClient(variant?: DeflateVariant): ScenarioClient {
         new NodeWebSocket(u, protocols, {
           maxPayload: MAX_MESSAGE,
           perMessageDeflate: wsDeflateOption(variant),
+          ca: CA_CERT,
         }) as unknown as SocketLike,
       url,
     );

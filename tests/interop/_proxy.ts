@@ -46,11 +46,12 @@ async function pump(
 }
 
 /**
- * Starts a proxy on 127.0.0.1 in front of `target` (a `ws://127.0.0.1:PORT`
- * URL).
+ * Starts a proxy on 127.0.0.1 in front of `target` (a `ws://` or `wss://` URL
+ * on 127.0.0.1). TLS passes through untouched, so the proxy's URL keeps the
+ * scheme and the certificate still matches.
  */
 export function startProxy(target: string): CountingProxy {
-  const { hostname, port } = new URL(target);
+  const { hostname, port, protocol } = new URL(target);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const count: WireCount = { up: 0, down: 0 };
   const open = new Set<Deno.Conn>();
@@ -77,7 +78,7 @@ export function startProxy(target: string): CountingProxy {
     for await (const client of listener) relays.push(relay(client));
   })().catch(() => {});
   return {
-    url: `ws://127.0.0.1:${listener.addr.port}`,
+    url: `${protocol}//127.0.0.1:${listener.addr.port}`,
     count,
     async close() {
       listener.close();

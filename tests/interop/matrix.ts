@@ -49,6 +49,8 @@ export interface Cell {
   ours: "client" | "server";
   /** The compression variant, or `undefined` for none. */
   deflate?: DeflateVariant;
+  /** Whether the cell runs over TLS (`wss://`, the test certificate). */
+  secure?: boolean;
   /** Starts the server of the cell. */
   server(ctx: MatrixContext): Promise<ScenarioServer>;
   /** The client of the cell. */
@@ -151,7 +153,58 @@ export function cells(options: { chromium: boolean }): Cell[] {
       });
     }
   }
+  list.push(...secureCells(options));
   return list;
+}
+
+/** The cells over TLS: each peer that can, in each role it can play. */
+function secureCells(options: { chromium: boolean }): Cell[] {
+  const list: Cell[] = [
+    {
+      peer: "Deno `upgradeWebSocket`",
+      ours: "client",
+      secure: true,
+      server: () => Promise.resolve(startDenoServer(true)),
+      client: () => ourClient(),
+    },
+    {
+      peer: `ws ${WS_VERSION}`,
+      ours: "server",
+      deflate: DEFLATE,
+      secure: true,
+      server: () => startOurServer(DEFLATE, true),
+      client: () => wsClient(DEFLATE),
+    },
+    {
+      peer: `ws ${WS_VERSION}`,
+      ours: "client",
+      deflate: DEFLATE,
+      secure: true,
+      server: () => startWsServer(DEFLATE, true),
+      client: () => ourClient(DEFLATE),
+    },
+  ];
+  if (options.chromium) {
+    list.push({
+      peer: "Chromium",
+      ours: "server",
+      deflate: DEFLATE,
+      secure: true,
+      server: () => startOurServer(DEFLATE, true),
+      client: (ctx) => chromiumClient(ctx.browser!, ctx.pageUrl),
+    });
+  }
+  return list;
+}
+
+/** A cell's name: peer, role, transport and compression. */
+export function cellName(cell: Cell): string {
+  return [
+    cell.peer,
+    roleLabel(cell),
+    cell.secure ? "TLS" : "TCP",
+    cell.deflate?.label ?? "off",
+  ].join(" / ");
 }
 
 /**
@@ -199,7 +252,13 @@ export async function openMatrix(
   const page = startPageServer();
   let browser: Chromium | undefined;
   try {
-    if (options.chromium) browser = await Chromium.launch();
+    // The page is plain HTTP on loopback; `wss://` cells use the test
+    // certificate, which this throwaway profile cannot be told to trust.
+    if (options.chromium) {
+      browser = await Chromium.launch({
+        args: ["--ignore-certificate-errors"],
+      });
+    }
   } catch (e) {
     await page.close();
     throw e;
@@ -241,10 +300,10 @@ function mib(bytes: number): string {
  */
 export function markdownTable(results: CellResult[]): string {
   const lines = [
-    `| peer | role | compression | result | wire MiB up / down (payload ${
+    `| peer | role | transport | compression | result | wire MiB up / down (payload ${
       mib(PAYLOAD_BYTES)
     }) |`,
-    "| --- | --- | --- | --- | --- |",
+    "| --- | --- | --- | --- | --- | --- |",
   ];
   for (const { cell, problems, wire } of results) {
     const result = problems.length === 0
@@ -252,9 +311,9 @@ export function markdownTable(results: CellResult[]): string {
       : `**fail** (${problems.length} problems)`;
     const deflate = cell.deflate?.label ?? "off";
     lines.push(
-      `| ${cell.peer} | ${roleLabel(cell)} | ${deflate} | ${result} | ${
-        mib(wire.up)
-      } / ${mib(wire.down)} |`,
+      `| ${cell.peer} | ${roleLabel(cell)} | ${
+        cell.secure ? "TLS" : "TCP"
+      } | ${deflate} | ${result} | ${mib(wire.up)} / ${mib(wire.down)} |`,
     );
   }
   return lines.join("\n");
@@ -267,9 +326,7 @@ if (import.meta.main) {
     results.push(r);
     const state = r.problems.length === 0 ? "pass" : "FAIL";
     console.error(
-      `${state} ${r.cell.peer} / ${roleLabel(r.cell)} / ${
-        r.cell.deflate?.label ?? "off"
-      } (${r.ms} ms)`,
+      `${state} ${cellName(r.cell)} (${r.ms} ms)`,
     );
     for (const p of r.problems) console.error(`  - ${p}`);
   }

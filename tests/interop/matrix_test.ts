@@ -11,17 +11,14 @@
 
 import { assertEquals } from "@std/assert";
 import { chromiumInstalled } from "./_chromium.ts";
-import { cells, openMatrix, roleLabel, runCell } from "./matrix.ts";
+import { cellName, cells, openMatrix, runCell } from "./matrix.ts";
 
 const chromium = chromiumInstalled();
 
 Deno.test("interop matrix: every peer, role and compression setting passes", async (t) => {
   await using ctx = await openMatrix({ chromium });
   for (const cell of cells({ chromium })) {
-    const name = `${cell.peer} / ${roleLabel(cell)} / ${
-      cell.deflate?.label ?? "off"
-    }`;
-    await t.step(name, async () => {
+    await t.step(cellName(cell), async () => {
       const { problems } = await runCell(cell, ctx);
       assertEquals(problems, []);
     });
