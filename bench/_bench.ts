@@ -6,8 +6,8 @@
  */
 
 /**
- * Whether the benchmarks run in smoke mode (`BENCH_SMOKE=1`): a handful of
- * iterations each, to prove they still work, not to time anything.
+ * Whether the benchmarks run in smoke mode (`BENCH_SMOKE=1 deno run -A FILE`): a
+ * handful of iterations each, to prove they still work, not to time anything.
  */
 export const SMOKE: boolean = (() => {
   try {
@@ -17,10 +17,33 @@ export const SMOKE: boolean = (() => {
   }
 })();
 
-/** Extra `Deno.bench` options: few iterations in smoke mode, the defaults otherwise. */
-export const benchOptions: { n?: number; warmup?: number } = SMOKE
-  ? { n: 3, warmup: 1 }
-  : {};
+/** Iterations of each benchmark in smoke mode. */
+const SMOKE_ITERATIONS = 3;
+let smokeQueue: Promise<void> = Promise.resolve();
+
+/** A benchmark: `Deno.bench`'s fields that these files use. */
+export interface BenchCase {
+  name: string;
+  group?: string;
+  baseline?: boolean;
+  fn: () => void | Promise<void>;
+}
+
+/**
+ * Registers a benchmark with `Deno.bench`; in smoke mode (run the file with
+ * `deno run`) runs it a few times instead, one after another, and prints
+ * `smoke ok | group | name` for each.
+ */
+export function bench(def: BenchCase): void {
+  if (!SMOKE) {
+    Deno.bench(def);
+    return;
+  }
+  smokeQueue = smokeQueue.then(async () => {
+    for (let i = 0; i < SMOKE_ITERATIONS; i++) await def.fn();
+    console.log(`smoke ok | ${def.group ?? ""} | ${def.name}`);
+  });
+}
 
 /** Copies below this size use a byte loop, which allocates no view. */
 const LOOP_COPY_BELOW = 256;

@@ -9,7 +9,7 @@
 import { Conn, encodeHeader, OpCode } from "../mod.ts";
 import { FrameWriter } from "../src/frame_writer.ts";
 import { ByteSink } from "../src/transport.ts";
-import { benchOptions, ReplayTransport } from "./_bench.ts";
+import { bench, ReplayTransport } from "./_bench.ts";
 import { asciiText } from "./_frames.ts";
 
 const BATCH = 16;
@@ -27,11 +27,10 @@ for (const size of SIZES) {
   const text = new TextDecoder().decode(payload);
   const group = `write ${BATCH} x ${size} B`;
   const flat = new Uint8Array(BATCH * (size + 14));
-  Deno.bench({
+  bench({
     name: `encodeHeader + copy, no writer (${size} B)`,
     group,
     baseline: true,
-    ...benchOptions,
     fn() {
       let at = 0;
       for (let i = 0; i < BATCH; i++) {
@@ -43,10 +42,9 @@ for (const size of SIZES) {
   });
   for (const role of ["server", "client"] as const) {
     const writer = writerFor(role);
-    Deno.bench({
+    bench({
       name: `FrameWriter.write ${role} (${size} B)`,
       group,
-      ...benchOptions,
       async fn() {
         for (let i = 0; i < BATCH; i++) writer.write(FIN_TEXT, payload);
         await writer.flush();
@@ -56,19 +54,17 @@ for (const size of SIZES) {
   const conn = new Conn(new ReplayTransport(new Uint8Array(0)), {
     role: "server",
   });
-  Deno.bench({
+  bench({
     name: `Conn.writeMessage server bytes (${size} B)`,
     group,
-    ...benchOptions,
     async fn() {
       for (let i = 0; i < BATCH; i++) conn.writeMessage(OpCode.Text, payload);
       await conn.flush();
     },
   });
-  Deno.bench({
+  bench({
     name: `Conn.writeMessage server string (${size} B)`,
     group,
-    ...benchOptions,
     async fn() {
       for (let i = 0; i < BATCH; i++) conn.writeMessage(OpCode.Text, text);
       await conn.flush();

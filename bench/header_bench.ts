@@ -6,7 +6,7 @@
  */
 
 import { decodeHeader, encodeHeader, newHeader } from "../mod.ts";
-import { benchOptions } from "./_bench.ts";
+import { bench } from "./_bench.ts";
 
 const CLASSES = [
   { name: "7-bit (125 B)", length: 125 },
@@ -23,20 +23,18 @@ for (const masked of [false, true]) {
   for (const { name, length } of CLASSES) {
     const bytes = new Uint8Array(14);
     const size = encodeHeader(bytes, 0, 0x82, length, masked ? KEY : null);
-    Deno.bench({
+    bench({
       name: `decode ${kind} ${name}`,
       group: `decode ${kind}`,
       baseline: length === 125,
-      ...benchOptions,
       fn() {
         sink += decodeHeader(bytes, 0, size, header);
       },
     });
-    Deno.bench({
+    bench({
       name: `encode ${kind} ${name}`,
       group: `encode ${kind}`,
       baseline: length === 125,
-      ...benchOptions,
       fn() {
         sink += encodeHeader(out, 0, 0x82, length, masked ? KEY : null);
       },

@@ -6,7 +6,7 @@
  */
 
 import { maskInPlace } from "../mod.ts";
-import { benchOptions, SMOKE } from "./_bench.ts";
+import { bench, SMOKE } from "./_bench.ts";
 
 const SIZES = [8, 64, 125, 1024, 4096, 65536, 1 << 20, 16 << 20];
 const KEY = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
@@ -31,20 +31,18 @@ for (const size of SMOKE ? SIZES.slice(0, 3) : SIZES) {
   // Three spare bytes so that every offset masks `size` bytes.
   const buf = new Uint8Array(size + 3);
   const group = `mask ${label(size)}`;
-  Deno.bench({
+  bench({
     name: `byte loop ${label(size)}`,
     group,
     baseline: true,
-    ...benchOptions,
     fn() {
       maskBytes(buf, KEY, 0, size);
     },
   });
   for (const offset of [0, 1, 3]) {
-    Deno.bench({
+    bench({
       name: `maskInPlace ${label(size)} at offset ${offset}`,
       group,
-      ...benchOptions,
       fn() {
         maskInPlace(buf, KEY, 0, offset, offset + size);
       },

@@ -7,7 +7,7 @@
  */
 
 import { Conn, ReadLimit } from "../mod.ts";
-import { benchOptions, ReplayTransport, SMOKE } from "./_bench.ts";
+import { bench, ReplayTransport, SMOKE } from "./_bench.ts";
 import {
   asciiText,
   BENCH_KEY,
@@ -65,11 +65,10 @@ for (const { name, frames } of SMOKE ? CASES.slice(0, 3) : CASES) {
   const group = `readMessage ${name}`;
   const raw = new ReplayTransport(bytes);
   const rawBuf = new Uint8Array(size);
-  Deno.bench({
+  bench({
     name: `raw transport read of the same ${size} B`,
     group,
     baseline: true,
-    ...benchOptions,
     async fn() {
       for (let got = 0; got < size;) {
         got += await raw.read(rawBuf.subarray(got));
@@ -78,20 +77,18 @@ for (const { name, frames } of SMOKE ? CASES.slice(0, 3) : CASES) {
   });
   const options = { role: "server" as const, readLimit: ReadLimit.Large };
   const inPlace = new Conn(new ReplayTransport(bytes), options);
-  Deno.bench({
+  bench({
     name: `readMessage() ${name}`,
     group,
-    ...benchOptions,
     async fn() {
       await inPlace.readMessage();
     },
   });
   const caller = new Conn(new ReplayTransport(bytes), options);
   const buf = new Uint8Array(2 << 20);
-  Deno.bench({
+  bench({
     name: `readMessage(buf) ${name}`,
     group,
-    ...benchOptions,
     async fn() {
       await caller.readMessage(buf);
     },

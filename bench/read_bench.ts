@@ -12,7 +12,7 @@
 
 import { Conn, ReadLimit } from "../mod.ts";
 import { ByteSource } from "../src/transport.ts";
-import { benchOptions } from "./_bench.ts";
+import { bench } from "./_bench.ts";
 import {
   BENCH_KEY,
   encodeFrame,
@@ -122,11 +122,10 @@ for (const size of [4096, 65536]) {
   for (const { name, make } of READERS) {
     const pair = await tcpPair();
     const read = make(pair, size);
-    Deno.bench({
+    bench({
       name: `${name} ${size >> 10} KiB buffer`,
       group: `read 1 MiB in ${size >> 10} KiB reads`,
       baseline: name === "Deno.Conn.read",
-      ...benchOptions,
       async fn() {
         await Promise.all([pump(pair.client), read()]);
       },
@@ -148,11 +147,10 @@ for (const mode of ["auto", "byob"] as const) {
     readLimit: ReadLimit.Small,
   });
   const buf = new Uint8Array(16384);
-  Deno.bench({
+  bench({
     name: `Conn.readMessage(buf) read: "${mode}"`,
     group: "readMessage 64 x 16 KiB over loopback",
     baseline: mode === "auto",
-    ...benchOptions,
     async fn() {
       const reading = (async () => {
         for (let i = 0; i < FRAMES; i++) await conn.readMessage(buf);

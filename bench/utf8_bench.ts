@@ -7,7 +7,7 @@
  */
 
 import { isValidUtf8, Utf8Validator } from "../mod.ts";
-import { benchOptions } from "./_bench.ts";
+import { bench } from "./_bench.ts";
 import { asciiText, multilingualText } from "./_frames.ts";
 
 const fatal = new TextDecoder("utf-8", { fatal: true });
@@ -24,27 +24,24 @@ const INPUTS = [
 ];
 
 for (const { name, bytes } of INPUTS) {
-  Deno.bench({
+  bench({
     name: `TextDecoder fatal ${name}`,
     group: name,
     baseline: true,
-    ...benchOptions,
     fn() {
       sink += fatal.decode(bytes).length;
     },
   });
-  Deno.bench({
+  bench({
     name: `isValidUtf8 ${name}`,
     group: name,
-    ...benchOptions,
     fn() {
       if (isValidUtf8(bytes)) sink++;
     },
   });
-  Deno.bench({
+  bench({
     name: `Utf8Validator in 4 KiB pieces ${name}`,
     group: name,
-    ...benchOptions,
     fn() {
       validator.reset();
       for (let at = 0; at < bytes.length; at += PIECE) {

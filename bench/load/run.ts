@@ -145,7 +145,7 @@ function parseFlags(args: string[]): Flags {
   return {
     smoke,
     reps: Number(value("--reps") ?? (smoke ? 1 : 3)),
-    duration: Number(value("--duration") ?? (smoke ? 300 : 3000)),
+    duration: Number(value("--duration") ?? (smoke ? 200 : 3000)),
     warmup: Number(value("--warmup") ?? (smoke ? 100 : 1000)),
     only: value("--only")?.split(",") ?? null,
     sections: value("--sections")?.split(",") ??
@@ -263,7 +263,7 @@ async function loadSection(
 ): Promise<string> {
   const scenarios = SCENARIOS.filter((s) =>
     (flags.only === null || flags.only.includes(s.id)) &&
-    (!flags.smoke || s.id === "S1" || s.id === "S3")
+    (!flags.smoke || s.id === "S1")
   ).map((s) =>
     flags.smoke ? { ...s, conns: 2, inflight: Math.min(s.inflight, 2) } : s
   );
@@ -323,7 +323,7 @@ async function clientSection(
           "client_load.ts",
           { client },
         );
-        const id = `${scenario.id}/${client}`;
+        const id = `${scenario.id}/client-${client}`;
         results.set(id, [...(results.get(id) ?? []), result]);
         console.error(
           `rep ${rep + 1} client ${id}: ${fmt(result.msgsPerSec)} msgs/s`,
@@ -339,9 +339,9 @@ async function clientSection(
     "| --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const scenario of scenarios) {
-    const base = medianOf(results.get(`${scenario.id}/websocket`)!);
+    const base = medianOf(results.get(`${scenario.id}/client-websocket`)!);
     for (const client of clients) {
-      const r = medianOf(results.get(`${scenario.id}/${client}`)!);
+      const r = medianOf(results.get(`${scenario.id}/client-${client}`)!);
       out.push(
         `| ${scenario.id} | ${
           client === "ours" ? "ours (Conn)" : "new WebSocket()"

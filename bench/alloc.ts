@@ -1,0 +1,398 @@
+/**
+ * JS heap bytes allocated per echoed message (`node:v8`
+ * `getHeapStatistics().total_allocated_bytes`), for our server against a raw
+ * `Deno.Conn` echo doing the same reads and writes: the runtime's own floor.
+ *
+ * 1. End to end: a server process echoes N messages from this process (one in
+ *    flight, pre-encoded masked frames) and reports its allocation over them,
+ *    after a warm-up, with its read and write calls counted.
+ * 2. Isolated: `readMessage` and `writeMessage` in a loop over an in-memory
+ *    transport, minus the same transport calls made bare.
+ *
+ * `deno run -A bench/alloc.ts [--messages N] [--sizes 32,1024,65536] [--smoke]`;
+ * `--profile` prints the top allocation sites of each server instead (V8's
+ * sampling heap profiler, collected objects included).
+ *
+ * @module
+ */
+
+import { getHeapStatistics } from "node:v8";
+import { Conn, OpCode, ReadLimit } from "../mod.ts";
+import { accept } from "../src/accept.ts";
+import { ReplayTransport } from "./_bench.ts";
+import { type Site, startSampling, stopSampling } from "./_heap_profile.ts";
+import {
+  BENCH_KEY,
+  encodeFrame,
+  FIN,
+  Op,
+  randomBytes,
+  repeat,
+} from "./_frames.ts";
+import { upgrade } from "./load/_upgrade.ts";
+
+const allocated = () =>
+  (getHeapStatistics() as { total_allocated_bytes?: number })
+    .total_allocated_bytes ?? NaN;
+
+/** What a server measured over the counted messages. */
+interface ServerReport {
+  kind: "raw" | "ours";
+  size: number;
+  messages: number;
+  bytesPerMessage: number;
+  readsPerMessage: number;
+  writesPerMessage: number;
+  /** With `--profile`: the top allocation sites, in bytes per message. */
+  sites?: Site[];
+}
+
+/** A `Deno.Conn` that counts its `read` and `write` calls, allocating nothing. */
+class CountingConn {
+  reads = 0;
+  writes = 0;
+  #conn: Deno.Conn;
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#conn.readable;
+  }
+  get writable(): WritableStream<Uint8Array> {
+    return this.#conn.writable;
+  }
+  read(p: Uint8Array): Promise<number | null> {
+    this.reads++;
+    return this.#conn.read(p);
+  }
+  write(p: Uint8Array): Promise<number> {
+    this.writes++;
+    return this.#conn.write(p);
+  }
+  close(): void {
+    this.#conn.close();
+  }
+}
+
+/** The floor: reads each whole frame into a buffer of its size, writes it back. */
+async function rawEcho(
+  conn: CountingConn,
+  frameSize: number,
+  onMessage: (n: number) => void,
+): Promise<void> {
+  const frame = new Uint8Array(frameSize);
+  for (let n = 1;; n++) {
+    let filled = 0;
+    while (filled < frameSize) {
+      const got = await conn.read(
+        filled === 0 ? frame : frame.subarray(filled),
+      );
+      if (got === null) return;
+      filled += got;
+    }
+    await conn.write(frame);
+    onMessage(n);
+  }
+}
+
+async function oursEcho(
+  conn: CountingConn,
+  onMessage: (n: number) => void,
+): Promise<void> {
+  const ws = await accept(conn, { readLimit: ReadLimit.Large });
+  try {
+    for (let n = 1;; n++) {
+      const msg = await ws.readMessage();
+      await ws.writeMessage(msg.opcode, msg.data);
+      onMessage(n);
+    }
+  } catch {
+    ws.abort();
+  }
+}
+
+/** Server mode: echo one connection, measure between `warmup` and `total` messages. */
+async function serve(
+  kind: "raw" | "ours",
+  size: number,
+  warmup: number,
+  total: number,
+  profile: boolean,
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  console.log(JSON.stringify({ port: listener.addr.port }));
+  const tcp = await listener.accept();
+  tcp.setNoDelay(true);
+  listener.close();
+  const conn = new CountingConn(tcp);
+  let start = 0, reads = 0, writes = 0;
+  let report: ServerReport | null = null;
+  let sampling: Promise<void> = Promise.resolve();
+  const onMessage = (n: number) => {
+    if (n === warmup) {
+      reads = conn.reads;
+      writes = conn.writes;
+      start = allocated();
+      if (profile) sampling = startSampling();
+    } else if (n === total) {
+      const counted = total - warmup;
+      if (profile) {
+        sampling = sampling.then(stopSampling).then((sites) => {
+          report!.sites = sites.slice(0, 12).map((site) => ({
+            stack: site.stack,
+            bytes: Math.round(site.bytes / counted),
+          }));
+        });
+      }
+      report = {
+        kind,
+        size,
+        messages: counted,
+        bytesPerMessage: (allocated() - start) / counted,
+        readsPerMessage: (conn.reads - reads) / counted,
+        writesPerMessage: (conn.writes - writes) / counted,
+      };
+    }
+  };
+  const frameSize = encodeFrame(FIN, new Uint8Array(size), BENCH_KEY).length;
+  await (kind === "raw"
+    ? rawEcho(conn, frameSize, onMessage)
+    : oursEcho(conn, onMessage));
+  await sampling;
+  console.log(JSON.stringify(report));
+}
+
+/** Client side: sends `total` messages one at a time, waiting for each echo. */
+async function drive(
+  port: number,
+  kind: "raw" | "ours",
+  size: number,
+  total: number,
+) {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+  tcp.setNoDelay(true);
+  if (kind === "ours") await upgrade(tcp, `127.0.0.1:${port}`);
+  const frame = encodeFrame(FIN | Op.Binary, randomBytes(size), BENCH_KEY);
+  // Echoes come back as long as the frame (masked, raw) or 4 bytes shorter (ours).
+  const expect = kind === "raw" ? frame.length : frame.length - 4;
+  const buf = new Uint8Array(Math.max(expect, 65536));
+  for (let i = 0; i < total; i++) {
+    for (let at = 0; at < frame.length;) {
+      at += await tcp.write(frame.subarray(at));
+    }
+    for (let got = 0; got < expect;) {
+      const n = await tcp.read(buf.subarray(0, expect - got));
+      if (n === null) throw new Error("Server closed early");
+      got += n;
+    }
+  }
+  tcp.close();
+}
+
+async function endToEnd(
+  kind: "raw" | "ours",
+  size: number,
+  total: number,
+  profile = false,
+): Promise<ServerReport> {
+  const warmup = Math.min(5000, Math.floor(total / 10));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      import.meta.filename!,
+      "--serve",
+      kind,
+      String(size),
+      String(warmup),
+      String(total),
+      profile ? "--profile" : "",
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const nextLine = async () => {
+    for (;;) {
+      const end = text.indexOf("\n");
+      if (end >= 0) {
+        const line = text.slice(0, end);
+        text = text.slice(end + 1);
+        return JSON.parse(line);
+      }
+      const { value, done } = await lines.read();
+      if (done) throw new Error("Server exited early");
+      text += value;
+    }
+  };
+  try {
+    const { port } = await nextLine();
+    await drive(port, kind, size, total);
+    return await nextLine() as ServerReport;
+  } finally {
+    try {
+      Deno.kill(child.pid, "SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await child.status;
+    await lines.cancel().catch(() => {});
+  }
+}
+
+/** Bytes allocated per iteration of `step`, over `n` iterations after a warm-up. */
+async function perCall(
+  n: number,
+  step: () => Promise<unknown>,
+): Promise<number> {
+  for (let i = 0; i < Math.min(n, 2000); i++) await step();
+  const start = allocated();
+  for (let i = 0; i < n; i++) await step();
+  return (allocated() - start) / n;
+}
+
+/**
+ * In-memory isolation: framing bytes per message beyond the transport calls it
+ * makes. Each figure is the loop's allocation per message, minus the empty loop's
+ * (the harness), minus the bare transport calls' at the same calls per message.
+ */
+async function isolated(
+  size: number,
+  n: number,
+): Promise<Record<string, number>> {
+  const frame = encodeFrame(FIN | Op.Binary, randomBytes(size), BENCH_KEY);
+  const stream = repeat(frame, Math.max(1, Math.ceil(65536 / frame.length)));
+  const payload = randomBytes(size);
+  const done = Promise.resolve();
+  const harness = await perCall(n, () => done);
+
+  const bare = new ReplayTransport(stream);
+  const chunk = new Uint8Array(4096);
+  const perRead = await perCall(n, () => bare.read(chunk)) - harness;
+  const perWrite = await perCall(n, () => bare.write(chunk)) - harness;
+
+  const reading = new ReplayTransport(stream);
+  const reader = new Conn(reading, {
+    role: "server",
+    readLimit: ReadLimit.Large,
+  });
+  const inPlace = await perCall(n, () => reader.readMessage()) - harness;
+  const readsPerMessage = reading.reads / (n + Math.min(n, 2000));
+  const callerReader = new Conn(new ReplayTransport(stream), {
+    role: "server",
+    readLimit: ReadLimit.Large,
+  });
+  const buf = new Uint8Array(size);
+  const intoBuf = await perCall(n, () => callerReader.readMessage(buf)) -
+    harness;
+
+  const writing = new ReplayTransport(new Uint8Array(0));
+  const writer = new Conn(writing, { role: "server" });
+  const write =
+    await perCall(n, () => writer.writeMessage(OpCode.Binary, payload)) -
+    harness;
+  const writesPerMessage = writing.writes / (n + Math.min(n, 2000));
+  const client = new Conn(new ReplayTransport(new Uint8Array(0)), {
+    role: "client",
+  });
+  const clientWrite =
+    await perCall(n, () => client.writeMessage(OpCode.Binary, payload)) -
+    harness;
+  return {
+    size,
+    readInPlace: inPlace - readsPerMessage * perRead,
+    readIntoBuf: intoBuf - readsPerMessage * perRead,
+    readsPerMessage,
+    writeServer: write - writesPerMessage * perWrite,
+    writeClient: clientWrite - writesPerMessage * perWrite,
+    writesPerMessage,
+    perRead,
+    perWrite,
+  };
+}
+
+const fmt = (v: number) => v.toFixed(v < 10 ? 2 : 0);
+
+/** Runs both measurements and returns the report as Markdown. */
+export async function measure(
+  messages: number,
+  sizes: number[],
+): Promise<string> {
+  const lines = [
+    `Allocation per echoed message, ${
+      messages.toLocaleString("en-US")
+    } messages ` +
+    `(Deno ${Deno.version.deno}).\n`,
+    "### End to end (server process)\n",
+    "| size | raw echo B/msg | ours B/msg | ours − raw | reads/msg raw, ours | writes/msg raw, ours |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const size of sizes) {
+    const raw = await endToEnd("raw", size, messages);
+    const ours = await endToEnd("ours", size, messages);
+    lines.push(
+      `| ${size} | ${fmt(raw.bytesPerMessage)} | ${
+        fmt(ours.bytesPerMessage)
+      } | ` +
+        `${fmt(ours.bytesPerMessage - raw.bytesPerMessage)} | ` +
+        `${fmt(raw.readsPerMessage)}, ${fmt(ours.readsPerMessage)} | ` +
+        `${fmt(raw.writesPerMessage)}, ${fmt(ours.writesPerMessage)} |`,
+    );
+  }
+  lines.push(
+    "\n### Isolated, in memory (bytes per message over the bare transport calls)\n",
+    "| size | readMessage() | readMessage(buf) | reads/msg | writeMessage server | writeMessage client | writes/msg | bare read, write |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  );
+  for (const size of sizes) {
+    const r = await isolated(size, messages);
+    lines.push(
+      `| ${size} | ${fmt(r.readInPlace)} | ${fmt(r.readIntoBuf)} | ${
+        fmt(r.readsPerMessage)
+      } | ` +
+        `${fmt(r.writeServer)} | ${fmt(r.writeClient)} | ` +
+        `${fmt(r.writesPerMessage)} | ${fmt(r.perRead)}, ${fmt(r.perWrite)} |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+if (import.meta.main) {
+  const args = Deno.args;
+  if (args[0] === "--serve") {
+    const [, kind, size, warmup, total] = args;
+    await serve(
+      kind as "raw" | "ours",
+      Number(size),
+      Number(warmup),
+      Number(total),
+      args[5] === "--profile",
+    );
+    Deno.exit(0);
+  }
+  const value = (name: string) => {
+    const at = args.indexOf(name);
+    return at >= 0 ? args[at + 1] : undefined;
+  };
+  const smoke = args.includes("--smoke");
+  const messages = Number(value("--messages") ?? (smoke ? 2000 : 100_000));
+  const sizes = (value("--sizes") ?? (smoke ? "32" : "32,1024,65536")).split(
+    ",",
+  ).map(Number);
+  if (args.includes("--profile")) {
+    for (const size of sizes) {
+      for (const kind of ["raw", "ours"] as const) {
+        const report = await endToEnd(kind, size, messages, true);
+        console.log(
+          `\n${kind}, ${size} B: top allocation sites (bytes/message)`,
+        );
+        for (const site of report.sites ?? []) {
+          console.log(`${String(site.bytes).padStart(6)}  ${site.stack}`);
+        }
+      }
+    }
+  } else {
+    console.log(await measure(messages, sizes));
+  }
+}
