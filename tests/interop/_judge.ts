@@ -14,6 +14,7 @@ import {
   ECHO_PATH,
   PAYLOAD_BYTES,
   PROTOCOL,
+  QUIET_PATH,
   SERVER_CLOSE,
 } from "./page/messages.js";
 import type { ClientReport, CloseSeen, ServerReport } from "./page/scenario.js";
@@ -98,7 +99,41 @@ export function judge(
       SERVER_CLOSE,
       false,
     );}
+  checkQuietClose(problems, client, servers.find((s) => s.path === QUIET_PATH));
   return problems;
+}
+
+/**
+ * The close without arguments: a WHATWG client sends no status (1005), ours
+ * sends 1000. Either way the server must see what was sent, with no reason,
+ * and the client must see the same code echoed.
+ */
+function checkQuietClose(
+  problems: string[],
+  client: ClientReport,
+  server: ServerReport | undefined,
+): void {
+  const seen = client.quietClose;
+  if (!server) {
+    problems.push("server: no quiet-close connection");
+    return;
+  }
+  if (!server.close) problems.push("server saw quiet close: none");
+  if (!seen) problems.push("client saw quiet close echo: none");
+  if (!server.close || !seen) return;
+  if (![1000, 1005].includes(server.close.code) || server.close.reason !== "") {
+    problems.push(
+      `server saw quiet close: code ${server.close.code} "${server.close.reason}", expected 1005 or 1000 without a reason`,
+    );
+  }
+  if (seen.code !== server.close.code) {
+    problems.push(
+      `client saw quiet close echo: code ${seen.code}, expected ${server.close.code}`,
+    );
+  }
+  if (seen.wasClean === false) {
+    problems.push("client saw quiet close echo: not clean");
+  }
 }
 
 function checkAll(problems: string[], what: string, checks: Check[]): void {

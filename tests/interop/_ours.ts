@@ -48,6 +48,7 @@ import {
   payload,
   PING_PAYLOAD,
   PROTOCOL,
+  QUIET_PATH,
   record,
   SERVER_CLOSE,
   specAt,
@@ -173,7 +174,7 @@ async function serveConn(
       await conn.writeMessage(OpCode.Text, GOODBYE);
       await conn.close(SERVER_CLOSE.code, SERVER_CLOSE.reason);
     } else {
-      await conn.ping(PING_BYTES);
+      if (report.path === ECHO_PATH) await conn.ping(PING_BYTES);
       await echoAll(conn, report);
     }
     const seen = await within(conn.closed, `the end of ${report.path}`);
@@ -318,6 +319,16 @@ async function clientGoodbye(
   }
 }
 
+/** The quiet-close connection of our client: `close()` with no arguments. */
+async function clientQuiet(
+  conn: WebSocketConn,
+  report: ClientReport,
+): Promise<void> {
+  await conn.close();
+  const seen = await within(conn.closed, "the quiet-close connection's end");
+  report.quietClose = { code: seen.code, reason: seen.reason };
+}
+
 /** Our `dial` as the scenario's client, with permessage-deflate when a variant is given. */
 export function ourClient(variant?: DeflateVariant): ScenarioClient {
   const deflate = ourDeflateOptions(variant);
@@ -329,11 +340,13 @@ export function ourClient(variant?: DeflateVariant): ScenarioClient {
       close: null,
       goodbye: null,
       serverClose: null,
+      quietClose: null,
       errors: [],
     };
     const steps = [
       { path: ECHO_PATH, run: clientEcho },
       { path: CLOSE_PATH, run: clientGoodbye },
+      { path: QUIET_PATH, run: clientQuiet },
     ];
     for (const { path, run } of steps) {
       let conn: WebSocketConn | null = null;

@@ -34,7 +34,7 @@ async function play(
 ) {
   try {
     const report = await client(server.url);
-    return judge(report, await server.reports(2), { deflate });
+    return judge(report, await server.reports(3), { deflate });
   } finally {
     await server.close();
   }

@@ -225,7 +225,7 @@ export async function runCell(
     server = await cell.server(ctx);
     proxy = startProxy(server.url);
     const report = await cell.client(ctx)(proxy.url);
-    const servers = await server.reports(2);
+    const servers = await server.reports(3);
     problems.push(
       ...judge(report, servers, { deflate: compressed, pong: cell.ours }),
       ...judgeWire(proxy.count, compressed),

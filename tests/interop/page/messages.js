@@ -14,6 +14,11 @@
 export const ECHO_PATH = "/echo";
 /** The path of the connection the server closes. */
 export const CLOSE_PATH = "/server-close";
+/**
+ * The path of the connection the client closes with no arguments: a status-less
+ * close frame from a WHATWG client (1005 on both sides), 1000 from ours.
+ */
+export const QUIET_PATH = "/quiet-close";
 /** The subprotocols every client offers, most preferred first. */
 export const OFFERED_PROTOCOLS = ["wsx.v2", "wsx.v1"];
 /** The only subprotocol every server speaks: the one the handshake must settle on. */

@@ -9,6 +9,7 @@
  *   a burst of small messages before reading their echoes, then closes with
  *   `CLIENT_CLOSE`.
  * - `/server-close`: the server sends `GOODBYE` and closes with `SERVER_CLOSE`.
+ * - `/quiet-close`: the client closes at once, without a code.
  *
  * Both sides write what they saw into a report (types below); `_judge.ts` turns
  * a pair of reports into a list of problems.
@@ -28,6 +29,7 @@ import {
   MESSAGES,
   OFFERED_PROTOCOLS,
   payload,
+  QUIET_PATH,
   record,
   SERVER_CLOSE,
   specAt,
@@ -37,7 +39,7 @@ import {
 /**
  * @typedef {import("./messages.js").Check} Check
  * @typedef {{ code: number, reason: string, wasClean?: boolean }} CloseSeen
- * @typedef {{ extensions: string, protocol: string, echoes: Check[], close: CloseSeen | null, goodbye: Check | null, serverClose: CloseSeen | null, errors: string[], pong?: Check }} ClientReport
+ * @typedef {{ extensions: string, protocol: string, echoes: Check[], close: CloseSeen | null, goodbye: Check | null, serverClose: CloseSeen | null, quietClose: CloseSeen | null, errors: string[], pong?: Check }} ClientReport
  * @typedef {{ path: string, extensions: string, protocol: string, received: Check[], close: CloseSeen | null, errors: string[], pong?: Check }} ServerReport
  */
 
@@ -139,6 +141,7 @@ export async function runClient(connect, base) {
     close: null,
     goodbye: null,
     serverClose: null,
+    quietClose: null,
     errors: [],
   };
   try {
@@ -153,6 +156,14 @@ export async function runClient(connect, base) {
     );
   } catch (e) {
     report.errors.push(`server-close connection: ${errorText(e)}`);
+  }
+  try {
+    await quietConnection(
+      connect(base + QUIET_PATH, OFFERED_PROTOCOLS),
+      report,
+    );
+  } catch (e) {
+    report.errors.push(`quiet-close connection: ${errorText(e)}`);
   }
   return report;
 }
@@ -203,6 +214,17 @@ async function closeConnection(ws, report) {
 }
 
 /**
+ * @param {SocketLike} ws
+ * @param {ClientReport} report
+ */
+async function quietConnection(ws, report) {
+  const events = inbox(ws);
+  await events.expect("open", "open");
+  ws.close();
+  report.quietClose = closeSeen(await events.expect("close", "the close echo"));
+}
+
+/**
  * @param {any} ev
  * @returns {CloseSeen}
  */
@@ -250,7 +272,7 @@ export function serveSocket(ws, path, protocol) {
     if (path === CLOSE_PATH) {
       ws.send(GOODBYE);
       ws.close(SERVER_CLOSE.code, SERVER_CLOSE.reason);
-    } else if (path !== ECHO_PATH) {
+    } else if (path !== ECHO_PATH && path !== QUIET_PATH) {
       report.errors.push(`unknown path ${path}`);
       ws.close(1008, "unknown path");
     }
