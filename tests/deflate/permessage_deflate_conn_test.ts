@@ -1,0 +1,418 @@
+/**
+ * The permessage-deflate decorator over loopback TCP: the bytes on the wire (RFC
+ * 7692 §7.2.3), frames from a raw peer, limits, errors and a compressed echo
+ * between our client and our server.
+ */
+
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { deflateRawSync } from "node:zlib";
+import {
+  CloseError,
+  Conn,
+  type ConnOptions,
+  OpCode,
+  Rsv,
+  WebSocketError,
+} from "../../mod.ts";
+import { compressionStreamEngine } from "../../src/deflate/compression_stream.ts";
+import type { DeflateEngine } from "../../src/deflate/compressor.ts";
+import type {
+  DeflateOptions,
+  DeflateParams,
+} from "../../src/deflate/negotiate.ts";
+import {
+  PerMessageDeflateConn,
+  wrapDeflate,
+  wrapDeflateWith,
+  wrapNegotiated,
+} from "../../src/deflate/permessage_deflate_conn.ts";
+import { zlibEngine } from "../../src/deflate/zlib.ts";
+import {
+  closeCodeOf,
+  frame,
+  parseFrames,
+  readBytes,
+  readToEnd,
+  type TcpPair,
+  tcpPair,
+} from "../_pair.ts";
+
+const hex = (s: string) =>
+  new Uint8Array(s.split(" ").map((b) => parseInt(b, 16)));
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const encode = (s: string) => new TextEncoder().encode(s);
+
+const ENGINES: DeflateEngine[] = [compressionStreamEngine(), zlibEngine()];
+const PARAMS: DeflateParams = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
+
+function deflateConn(
+  tcp: Deno.TcpConn,
+  role: "client" | "server",
+  params: DeflateParams = PARAMS,
+  options: DeflateOptions = {},
+  conn: Partial<ConnOptions> = {},
+): PerMessageDeflateConn {
+  return new PerMessageDeflateConn(
+    new Conn(tcp, {
+      role,
+      rsvAllowed: Rsv.Rsv1,
+      extensions: "permessage-deflate",
+      closeTimeout: 1000,
+      ...conn,
+    }),
+    params,
+    options,
+  );
+}
+
+async function withPair(fn: (tcp: TcpPair) => Promise<void>): Promise<void> {
+  const tcp = await tcpPair();
+  try {
+    await fn(tcp);
+  } finally {
+    try {
+      tcp.client.close();
+    } catch { /* closed */ }
+    try {
+      tcp.server.close();
+    } catch { /* closed */ }
+  }
+}
+
+/** Writes raw frames to `raw` and returns the server's reaction as frames. */
+async function rejectFrom(
+  tcp: TcpPair,
+  frames: Uint8Array[],
+  conn: Partial<ConnOptions> = {},
+): Promise<{ error: unknown; closeCode: number | undefined }> {
+  const server = deflateConn(tcp.server, "server", PARAMS, {}, conn);
+  for (const f of frames) await tcp.client.write(f);
+  const error = await server.readMessage().then(() => null, (e) => e);
+  const { bytes } = await readToEnd(tcp.client, 2000);
+  const frames2 = parseFrames(bytes);
+  return { error, closeCode: closeCodeOf(frames2[frames2.length - 1]) };
+}
+
+for (const engine of ENGINES) {
+  const name = engine.name;
+
+  Deno.test(`${name}: the wire carries RFC 7692 §7.2.3.1-2 frames`, async () => {
+    await withPair(async (tcp) => {
+      const server = deflateConn(tcp.server, "server", PARAMS, {
+        engine,
+        threshold: 0,
+      });
+      await server.writeMessage(OpCode.Text, "Hello");
+      await server.writeMessage(OpCode.Text, encode("Hello"));
+      await server.flush();
+      assertEquals(
+        await readBytes(tcp.client, 16),
+        hex("c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00"),
+      );
+      server.abort();
+    });
+  });
+
+  Deno.test(`${name}: server_no_context_takeover sends each "Hello" afresh`, async () => {
+    await withPair(async (tcp) => {
+      const server = deflateConn(
+        tcp.server,
+        "server",
+        { ...PARAMS, serverNoContextTakeover: true },
+        { engine, threshold: 0 },
+      );
+      await server.writeMessage(OpCode.Text, "Hello");
+      await server.writeMessage(OpCode.Text, "Hello");
+      await server.flush();
+      assertEquals(
+        await readBytes(tcp.client, 18),
+        hex("c1 07 f2 48 cd c9 c9 07 00 c1 07 f2 48 cd c9 c9 07 00"),
+      );
+      server.abort();
+    });
+  });
+
+  Deno.test(`${name}: inflates the RFC 7692 §7.2.3 messages from a raw client`, async () => {
+    await withPair(async (tcp) => {
+      const server = deflateConn(tcp.server, "server", PARAMS, { engine });
+      const frames = [
+        frame(0xc1, hex("f2 48 cd c9 c9 07 00")), // 7.2.3.1
+        frame(0xc1, hex("f2 00 11 00 00")), // 7.2.3.2, takeover
+        frame(0xc1, hex("00 05 00 fa ff 48 65 6c 6c 6f 00")), // 7.2.3.3
+        frame(0xc1, hex("f3 48 cd c9 c9 07 00")), // 7.2.3.4, BFINAL
+        frame(0xc1, hex("f2 48 05 00 00 00 ff ff ca c9 c9 07 00")), // 7.2.3.5
+        frame(0xc1, hex("00")), // 7.2.3.6, empty
+        // 7.2.3.1 fragmented: RSV1 on the first frame only.
+        frame(0x41, hex("f2 48 cd")),
+        frame(0x80, hex("c9 c9 07 00")),
+        frame(0x81, encode("plain")), // uncompressed
+      ];
+      for (const f of frames) await tcp.client.write(f);
+      const got: [string, number][] = [];
+      for (let i = 0; i < 8; i++) {
+        const msg = await server.readMessage();
+        got.push([text(msg.data), msg.rsv]);
+      }
+      assertEquals(got, [
+        ["Hello", Rsv.Rsv1],
+        ["Hello", Rsv.Rsv1],
+        ["Hello", Rsv.Rsv1],
+        ["Hello", Rsv.Rsv1],
+        ["Hello", Rsv.Rsv1],
+        ["", Rsv.Rsv1],
+        ["Hello", Rsv.Rsv1],
+        ["plain", 0],
+      ]);
+      server.abort();
+    });
+  });
+
+  Deno.test(`${name}: a decompression bomb ends with 1009 at the read limit`, async () => {
+    await withPair(async (tcp) => {
+      const bomb = deflateRawSync(new Uint8Array(64 << 20));
+      const server = deflateConn(tcp.server, "server", PARAMS, { engine }, {
+        readLimit: 1 << 20,
+      });
+      await tcp.client.write(frame(0xc2, bomb));
+      const err = await assertRejects(
+        () => server.readMessage(),
+        WebSocketError,
+      );
+      assertEquals(err.code, "message_too_big");
+      const { bytes } = await readToEnd(tcp.client, 2000);
+      assertEquals(closeCodeOf(parseFrames(bytes).at(-1)), 1009);
+      // The error sticks.
+      await assertRejects(() => server.readMessage(), WebSocketError);
+    });
+  });
+
+  Deno.test(`${name}: invalid UTF-8 after inflation ends with 1007`, async () => {
+    await withPair(async (tcp) => {
+      const packed = deflateRawSync(new Uint8Array([0x48, 0xff, 0xfe]));
+      const r = await rejectFrom(tcp, [frame(0xc1, packed)]);
+      assertEquals((r.error as WebSocketError).code, "invalid_utf8");
+      assertEquals(r.closeCode, 1007);
+    });
+  });
+
+  Deno.test(`${name}: data that does not inflate ends with 1007`, async () => {
+    await withPair(async (tcp) => {
+      const r = await rejectFrom(tcp, [frame(0xc2, hex("ff ff ff ff"))]);
+      assertEquals(
+        (r.error as WebSocketError).code,
+        "invalid_compressed_data",
+      );
+      assertEquals(r.closeCode, 1007);
+    });
+  });
+}
+
+Deno.test("RSV1 on a control frame is a protocol error (1002)", async () => {
+  await withPair(async (tcp) => {
+    const r = await rejectFrom(tcp, [frame(0xc9, new Uint8Array(0))]);
+    assertEquals((r.error as WebSocketError).code, "reserved_bits");
+    assertEquals(r.closeCode, 1002);
+  });
+});
+
+Deno.test("RSV1 on a continuation frame is a protocol error (1002)", async () => {
+  await withPair(async (tcp) => {
+    const r = await rejectFrom(tcp, [
+      frame(0x41, hex("f2 48 cd")),
+      frame(0xc0, hex("c9 c9 07 00")),
+    ]);
+    assertEquals((r.error as WebSocketError).code, "reserved_bits");
+    assertEquals(r.closeCode, 1002);
+  });
+});
+
+Deno.test("RSV1 without negotiation is a protocol error (1002)", async () => {
+  await withPair(async (tcp) => {
+    const r = await rejectFrom(
+      tcp,
+      [frame(0xc1, hex("f2 48 cd c9 c9 07 00"))],
+      { rsvAllowed: 0 },
+    );
+    assertEquals((r.error as WebSocketError).code, "reserved_bits");
+    assertEquals(r.closeCode, 1002);
+  });
+});
+
+Deno.test("below the threshold messages go uncompressed; control frames never compress", async () => {
+  await withPair(async (tcp) => {
+    const client = deflateConn(tcp.client, "client", PARAMS, { threshold: 10 });
+    await client.writeMessage(OpCode.Text, "short");
+    await client.writeMessage(OpCode.Binary, new Uint8Array(9));
+    await client.writeMessage(OpCode.Text, "long enough");
+    await client.ping(encode("ping ping ping ping"));
+    await client.pong(encode("pong pong pong pong"));
+    await client.flush();
+    const { bytes } = await readToEnd(tcp.server, 500);
+    const frames = parseFrames(bytes);
+    assertEquals(
+      frames.map((f) => [f.opcode, f.rsv]),
+      [[1, 0], [2, 0], [1, Rsv.Rsv1], [9, 0], [10, 0]],
+    );
+    client.abort();
+  });
+});
+
+Deno.test("streamMessage compresses on the fly: RSV1 on the first frame only", async () => {
+  await withPair(async (tcp) => {
+    const client = deflateConn(tcp.client, "client");
+    const server = deflateConn(tcp.server, "server");
+    const chunks = Array.from(
+      { length: 10 },
+      (_, i) => encode(`chunk ${i} `.repeat(300)),
+    );
+    async function* source() {
+      for (const c of chunks) yield c;
+    }
+    // A raw view of the frames: read them with the low-level API.
+    await client.streamMessage(OpCode.Text, source(), 4096);
+    const buf = new Uint8Array(1 << 20);
+    const seen: [boolean, number, number][] = [];
+    let compressed = 0;
+    for (let i = 0; i < 100; i++) {
+      const f = await server.readFrame(buf);
+      seen.push([f.header.fin, f.header.rsv, f.header.opcode]);
+      compressed += f.payload.length;
+      if (f.header.fin) break;
+    }
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    assertEquals(seen[0], [false, Rsv.Rsv1, OpCode.Text]);
+    assert(seen.slice(1).every(([, rsv, op]) => rsv === 0 && op === 0));
+    assertEquals(seen.at(-1)![0], true);
+    assertEquals(seen.length, Math.ceil(total / 4096));
+    assert(compressed < total / 5, `${compressed} of ${total}`);
+    client.abort();
+  });
+});
+
+Deno.test("a streamed compressed message reads back whole", async () => {
+  await withPair(async (tcp) => {
+    const client = deflateConn(tcp.client, "client");
+    const server = deflateConn(tcp.server, "server");
+    const body = encode("0123456789abcdef".repeat(5000));
+    const stream = new Blob([body]).stream();
+    const sent = client.streamMessage(OpCode.Binary, stream, 1000);
+    const msg = await server.readMessage();
+    await sent;
+    assertEquals(msg.data, body);
+    // The context goes on after the streamed message.
+    await client.writeMessage(OpCode.Text, "after ".repeat(50));
+    assertEquals(text((await server.readMessage()).data), "after ".repeat(50));
+    client.abort();
+  });
+});
+
+Deno.test("readMessage(buf) fills the caller's buffer, compressed or not", async () => {
+  await withPair(async (tcp) => {
+    const client = deflateConn(tcp.client, "client", PARAMS, {
+      threshold: 100,
+    });
+    const server = deflateConn(tcp.server, "server");
+    const buf = new Uint8Array(1000);
+    await client.writeMessage(OpCode.Text, "x".repeat(500));
+    await client.writeMessage(OpCode.Text, "tiny");
+    let msg = await server.readMessage(buf);
+    assertEquals([msg.rsv, msg.data.length, msg.data.buffer], [
+      Rsv.Rsv1,
+      500,
+      buf.buffer,
+    ]);
+    msg = await server.readMessage(buf);
+    assertEquals([msg.rsv, text(msg.data), msg.data.buffer], [
+      0,
+      "tiny",
+      buf.buffer,
+    ]);
+    await client.writeMessage(OpCode.Text, "y".repeat(2000));
+    const err = await assertRejects(
+      () => server.readMessage(buf),
+      WebSocketError,
+    );
+    assertEquals(err.code, "buffer_too_small");
+    client.abort();
+  });
+});
+
+const MODES: [string, Partial<DeflateParams>][] = [
+  ["context takeover", {}],
+  ["no context takeover", {
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+  }],
+];
+
+for (const engine of ENGINES) {
+  for (const [mode, params] of MODES) {
+    Deno.test(`echo between our client and our server: ${engine.name}, ${mode}`, async () => {
+      await withPair(async (tcp) => {
+        const p = { ...PARAMS, ...params };
+        const client = deflateConn(tcp.client, "client", p, { engine });
+        const server = deflateConn(tcp.server, "server", p, { engine });
+        const echo = (async () => {
+          for await (const msg of server) {
+            await server.writeMessage(msg.opcode, msg.data.slice());
+          }
+        })();
+        const sizes = [0, 1, 127, 128, 4096, 20_000, 100_000, 300_000];
+        const sent: Uint8Array[] = [];
+        // Written back to back without awaiting: order must hold.
+        const writes = sizes.map((n, i) => {
+          const body = encode(
+            `{"n":${i},"pad":"${"abc".repeat(n)}"}`.slice(0, n),
+          );
+          sent.push(body);
+          return client.writeMessage(OpCode.Binary, body);
+        });
+        await Promise.all(writes);
+        for (const body of sent) {
+          const msg = await client.readMessage();
+          assertEquals(msg.data.length, body.length);
+          assertEquals(msg.data, body);
+        }
+        await client.close();
+        await echo;
+        assertEquals((await client.closed).code, 1000);
+      });
+    });
+  }
+}
+
+Deno.test("wrapDeflate, wrapDeflateWith and wrapNegotiated", async () => {
+  await withPair(async (tcp) => {
+    const base = new Conn(tcp.server, {
+      role: "server",
+      rsvAllowed: Rsv.Rsv1,
+      extensions: "permessage-deflate; server_no_context_takeover",
+    });
+    const a = wrapDeflate(base, 1);
+    assertEquals(a.params.serverNoContextTakeover, true);
+    const b = wrapDeflateWith(base, zlibEngine(), 9);
+    assertEquals(b.params.serverNoContextTakeover, true);
+    const c = wrapNegotiated(base, { engine: zlibEngine() });
+    assert(c instanceof PerMessageDeflateConn);
+    const plain = new Conn(tcp.client, { role: "client" });
+    assert(wrapNegotiated(plain) === plain);
+    base.abort();
+    plain.abort();
+  });
+});
+
+Deno.test("the peer's close is reported as CloseError through the decorator", async () => {
+  await withPair(async (tcp) => {
+    const client = deflateConn(tcp.client, "client");
+    const server = deflateConn(tcp.server, "server");
+    const closing = client.close(4001, "bye");
+    const err = await assertRejects(() => server.readMessage(), CloseError);
+    assertEquals([err.code, err.reason], [4001, "bye"]);
+    await closing;
+  });
+});
