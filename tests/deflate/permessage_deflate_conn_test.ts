@@ -403,6 +403,7 @@ Deno.test("wrapDeflate, wrapDeflateWith and wrapNegotiated", async () => {
     assert(wrapNegotiated(plain) === plain);
     base.abort();
     plain.abort();
+    assertEquals((await a.closed).code, 1006);
   });
 });
 
