@@ -2,7 +2,7 @@
  * A reference echo server on `npm:ws`, known to be conformant, used to prove the
  * harness: it must score no FAILED case.
  *
- * Usage: `deno run -A tests/conformance/peers/ws_echo_server.ts [--port N] [--no-deflate]`
+ * Usage: `deno run -A tests/conformance/peers/ws_echo_server.ts [--port N] [--no-deflate] [--skip-utf8]`
  *
  * @module
  */
@@ -20,6 +20,8 @@ const server = new WebSocketServer({
   // testee accepts any number (4 MiB in 64-byte fragments is 65536).
   maxFragments: 0,
   perMessageDeflate: args.includes("--no-deflate") ? false : { threshold: 0 },
+  // A deliberately broken variant, to check that the harness notices.
+  skipUTF8Validation: args.includes("--skip-utf8"),
 });
 server.on("connection", (ws) => {
   ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
