@@ -38,9 +38,9 @@ export interface SuiteSettings {
 
 /** Defaults that keep a healthy run fast and a broken testee bounded. */
 export const DEFAULT_SETTINGS: SuiteSettings = {
-  waitMs: 2000,
-  closeMs: 2000,
-  tcpMs: 2000,
+  waitMs: 5000,
+  closeMs: 5000,
+  tcpMs: 3000,
   caseMs: 60_000,
   handshakeMs: 5000,
   writeTimeoutMs: 15_000,

@@ -7,6 +7,7 @@
  */
 
 import { type DeflateParams, Deflater, Inflater } from "./_deflate.ts";
+import { scanDeflate } from "./_deflate_scan.ts";
 import { withTimeout } from "./_handshake.ts";
 import {
   closePayload,
@@ -404,6 +405,7 @@ export class Peer {
     compressed: boolean,
   ): Promise<void> {
     let data = payload;
+    if (compressed && this.#inflater) this.#checkWindow(payload);
     if (compressed && this.#inflater) {
       try {
         data = await this.#inflater.inflate(payload);
@@ -430,6 +432,32 @@ export class Peer {
       compressed,
       atMs: this.now(),
     });
+  }
+
+  /** A peer must not reach back further than its negotiated window (RFC 7692 §7.1.2). */
+  #checkWindow(payload: Uint8Array): void {
+    const d = this.deflate!;
+    const bits = this.role === "client"
+      ? d.serverMaxWindowBits
+      : d.clientMaxWindowBits;
+    if (bits >= 15) return;
+    const input = new Uint8Array(payload.length + 4);
+    input.set(payload);
+    input.set([0x00, 0x00, 0xff, 0xff], payload.length);
+    try {
+      const { maxDistance } = scanDeflate(input, this.#options.maxMessage);
+      if (maxDistance > 1 << bits) {
+        this.violations.push(
+          `back-reference distance ${maxDistance} beyond the negotiated window of ${
+            1 << bits
+          } (${bits} bits)`,
+        );
+      }
+    } catch (e) {
+      this.notes.push(
+        `DEFLATE walk failed: ${e instanceof Error ? e.message : e}`,
+      );
+    }
   }
 
   #onControl(f: WireFrame): void {

@@ -9,7 +9,14 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import type { CaseResult } from "./_case.ts";
 import { pongEvent, textEvent } from "./_case.ts";
-import { answerOffer, checkResponse, Deflater, Inflater } from "./_deflate.ts";
+import {
+  answerOffer,
+  checkResponse,
+  compressStored,
+  Deflater,
+  Inflater,
+} from "./_deflate.ts";
+import { scanDeflate } from "./_deflate_scan.ts";
 import { startServer } from "./_processes.ts";
 import { judge, type Observation } from "./_verdict.ts";
 import {
@@ -125,6 +132,30 @@ Deno.test("inflation is bounded and reports invalid data", async () => {
     (e) => assert(e instanceof Error),
   );
   j.close();
+});
+
+Deno.test("the DEFLATE walk finds the longest back-reference", async () => {
+  const block = pseudoRandom(3000, 1);
+  const twice = new Uint8Array(6000);
+  twice.set(block);
+  twice.set(block, 3000);
+  const tail = [0x00, 0x00, 0xff, 0xff];
+  for (const bits of [9, 12, 15]) {
+    const z = await new Deflater(bits, true).compress(twice);
+    const scan = scanDeflate(new Uint8Array([...z, ...tail]), 1 << 20);
+    assertEquals(scan.outputLength, 6000);
+    assertEquals(scan.maxDistance, bits >= 12 ? 3000 : scan.maxDistance);
+    assert(scan.maxDistance <= 1 << bits);
+  }
+  const stored = new Uint8Array([...compressStored(block), ...tail]);
+  assertEquals(scanDeflate(stored, 1 << 20), {
+    maxDistance: 0,
+    outputLength: 3000,
+  });
+  assertThrows(
+    () => scanDeflate(new Uint8Array([0xff, 0xff]), 100),
+    RangeError,
+  );
 });
 
 Deno.test("server answers are checked against the offer (RFC 7692 §7.1)", () => {

@@ -124,7 +124,7 @@ export function echoOf(opcode: number, data: Uint8Array): Expected {
 
 /** A wait long enough for `bytes` to travel both ways on a slow machine. */
 export function waitFor(bytes: number): number {
-  return 3000 + Math.ceil(bytes / 4000);
+  return 5000 + Math.ceil(bytes / 2000);
 }
 
 /**

@@ -10,7 +10,16 @@ import type { Case, DeflateSetup, Expected } from "../_case.ts";
 import { textEvent } from "../_case.ts";
 import { compressAlone, compressFinal, compressStored } from "../_deflate.ts";
 import type { Peer } from "../_peer.ts";
-import { asciiText, Code, hex, Op, pseudoRandom, Rsv, utf8 } from "../_wire.ts";
+import {
+  asciiText,
+  Code,
+  concat,
+  hex,
+  Op,
+  pseudoRandom,
+  Rsv,
+  utf8,
+} from "../_wire.ts";
 import {
   echoOf,
   framesOfSize,
@@ -31,6 +40,8 @@ const EXCHANGE: [number, Uint8Array][] = [
   [Op.Text, new Uint8Array(0)],
   [Op.Text, asciiText(64 * 1024)],
   [Op.Binary, asciiText(3000)],
+  // A repeat 3000 bytes back: only a window of 12 bits or more can reach it.
+  [Op.Binary, concat([pseudoRandom(3000, 5), pseudoRandom(3000, 5)])],
 ];
 const EXCHANGE_ECHO: Expected[] = EXCHANGE.map(([op, d]) => echoOf(op, d));
 
@@ -87,7 +98,7 @@ function offerCases(): Case[] {
     [`${PMD}; client_max_window_bits="12"`, "optional"],
   ];
   return offers.map(([offer, require], i) =>
-    negotiation(`10.1.${i + 1}`, `offer "${offer}", then 7 messages`, {
+    negotiation(`10.1.${i + 1}`, `offer "${offer}", then 8 messages`, {
       offer,
       require,
     }, "server")
@@ -121,7 +132,7 @@ function answerCases(): Case[] {
     }],
   ];
   return wishes.map(([what, wish], i) =>
-    negotiation(`10.2.${i + 1}`, `accept with ${what}, then 7 messages`, {
+    negotiation(`10.2.${i + 1}`, `accept with ${what}, then 8 messages`, {
       wish,
       require: "yes",
     }, "client")
@@ -142,7 +153,7 @@ function invalidOfferCases(): Case[] {
   return offers.map((offer, i) => ({
     ...negotiation(
       `10.3.${i + 1}`,
-      `invalid offer "${offer}" (must be declined), then 7 messages uncompressed`,
+      `invalid offer "${offer}" (must be declined), then 8 messages uncompressed`,
       { offer, require: "decline" },
       "server",
     ),
