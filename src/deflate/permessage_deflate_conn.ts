@@ -67,7 +67,11 @@ const encoder = new TextEncoder();
  * import { assertEquals } from "@std/assert";
  *
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * const [tcp, peer] = await Promise.all([Deno.connect(listener.addr), listener.accept()]);
+ * const { port } = listener.addr;
+ * const [tcp, peer] = await Promise.all([
+ *   Deno.connect({ hostname: "127.0.0.1", port }),
+ *   listener.accept(),
+ * ]);
  * listener.close();
  * const extensions = "permessage-deflate";
  * const client = new PerMessageDeflateConn(
