@@ -417,3 +417,61 @@ Deno.test("the peer's close is reported as CloseError through the decorator", as
     await closing;
   });
 });
+
+Deno.test("accept and dial negotiate through the extension handlers, then echo compressed", async () => {
+  const { accept, dial } = await import("../../mod.ts");
+  const { deflateClientExtensions, deflateServerExtensions } = await import(
+    "../../src/deflate/extension_handler.ts"
+  );
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serverOptions: DeflateOptions = {
+    engine: zlibEngine(),
+    clientNoContextTakeover: true,
+  };
+  const clientOptions: DeflateOptions = {
+    engine: zlibEngine(),
+    serverMaxWindowBits: 10,
+  };
+  try {
+    const served = (async () => {
+      const conn = wrapNegotiated(
+        await accept(await listener.accept(), {
+          extensionHandler: deflateServerExtensions(serverOptions),
+        }),
+        serverOptions,
+      );
+      for await (const msg of conn) {
+        await conn.writeMessage(msg.opcode, msg.data.slice());
+      }
+    })();
+    const client = wrapNegotiated(
+      await dial(`ws://127.0.0.1:${listener.addr.port}`, {
+        extensionHandler: deflateClientExtensions(clientOptions),
+      }),
+      clientOptions,
+    );
+    if (!(client instanceof PerMessageDeflateConn)) throw new Error("Plain");
+    assertEquals(
+      client.extensions,
+      "permessage-deflate; client_no_context_takeover; server_max_window_bits=10",
+    );
+    assertEquals(client.params, {
+      serverNoContextTakeover: false,
+      clientNoContextTakeover: true,
+      serverMaxWindowBits: 10,
+      clientMaxWindowBits: 15,
+    });
+    for (let i = 0; i < 20; i++) {
+      const body = `{"seq":${i},"data":"${"xyz".repeat(100 * i)}"}`;
+      await client.writeMessage(OpCode.Text, body);
+      const msg = await client.readMessage();
+      assertEquals(text(msg.data), body);
+      // Below the default threshold (128 bytes) the echo goes uncompressed.
+      assertEquals(msg.rsv, body.length < 128 ? 0 : Rsv.Rsv1);
+    }
+    await client.close();
+    await served;
+  } finally {
+    listener.close();
+  }
+});
