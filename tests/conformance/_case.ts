@@ -7,6 +7,7 @@
 
 import type { DeflateWish } from "./_deflate.ts";
 import type { Peer, Role } from "./_peer.ts";
+import type { FrameSpec } from "./_wire.ts";
 
 /** The areas the field's standard suite covers, in report order. */
 export const AREAS = [
@@ -93,6 +94,8 @@ export interface Case {
   deflate?: DeflateSetup;
   /** How long to wait for the expected events or close; scaled for large messages. */
   waitMs?: number;
+  /** Frames sent in the same TCP write as the upgrade request (or the 101 answer). */
+  early?: FrameSpec[];
   /** Sends the case's frames. */
   run(peer: Peer): Promise<void>;
 }

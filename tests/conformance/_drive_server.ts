@@ -11,18 +11,24 @@ import { checkResponse, type DeflateParams } from "./_deflate.ts";
 import { executeCase, result, type SuiteSettings } from "./_execute.ts";
 import { clientHandshake } from "./_handshake.ts";
 import { Peer } from "./_peer.ts";
+import { joinFrames } from "./_wire.ts";
 
 /** The offer made by compression cases that do not set their own. */
 export const DEFAULT_OFFER = "permessage-deflate; client_max_window_bits";
 
-async function connect(url: URL, offer: string | undefined, s: SuiteSettings) {
+async function connect(
+  url: URL,
+  offer: string | undefined,
+  s: SuiteSettings,
+  early?: Uint8Array,
+) {
   const conn = await Deno.connect({
     hostname: url.hostname.replace(/^\[|\]$/g, ""),
     port: Number(url.port || 80),
   });
   conn.setNoDelay(true);
   try {
-    const hs = await clientHandshake(conn, url, offer, s.handshakeMs);
+    const hs = await clientHandshake(conn, url, offer, s.handshakeMs, early);
     return { conn, hs };
   } catch (e) {
     conn.close();
@@ -80,7 +86,8 @@ async function runOne(
   let params: DeflateParams | undefined;
   let answer: string | null = null;
   try {
-    const { conn: opened, hs } = await connect(url, offer, s);
+    const early = joinFrames(c.early ?? [], true);
+    const { conn: opened, hs } = await connect(url, offer, s, early);
     conn = opened;
     rest = hs.rest;
     answer = hs.extensions;
@@ -126,6 +133,7 @@ async function runOne(
     maxMessage: s.maxMessage,
     writeTimeoutMs: s.writeTimeoutMs,
   });
+  for (const f of c.early ?? []) peer.noteSent(f);
   if (c.deflate) peer.notes.push(`answer: ${answer ?? "no extension"}`);
   return await executeCase(c, peer, s);
 }

@@ -19,7 +19,7 @@ import {
 } from "./_execute.ts";
 import { acceptUpgrade, readUpgradeRequest, writeAll } from "./_handshake.ts";
 import { Peer } from "./_peer.ts";
-import { Code, Op, utf8 } from "./_wire.ts";
+import { Code, joinFrames, Op, utf8 } from "./_wire.ts";
 
 /** A fuzzing server that tests the WebSocket clients connecting to it. */
 export class FuzzingServer {
@@ -190,13 +190,19 @@ export class FuzzingServer {
       if ("skip" in answer) skip = answer.skip;
       else ({ header, params } = answer);
     }
-    await acceptUpgrade(conn, req.key, header);
+    await acceptUpgrade(
+      conn,
+      req.key,
+      header,
+      joinFrames(c.early ?? [], false),
+    );
     const peer = new Peer(conn, req.rest, {
       role: "server",
       deflate: params,
       maxMessage: this.#settings.maxMessage,
       writeTimeoutMs: this.#settings.writeTimeoutMs,
     });
+    for (const f of c.early ?? []) peer.noteSent(f);
     if (skip !== undefined && c.deflate?.require === "yes") {
       peer.start();
       await peer.close(Code.Normal);

@@ -109,7 +109,8 @@ export interface ClientHandshake {
 }
 
 /**
- * Sends an upgrade request for `url` and checks the 101 answer (status, `Upgrade`,
+ * Sends an upgrade request for `url` (with `early` frame bytes in the same write)
+ * and checks the 101 answer (status, `Upgrade`,
  * `Connection` and `Sec-WebSocket-Accept`).
  */
 export async function clientHandshake(
@@ -117,6 +118,7 @@ export async function clientHandshake(
   url: URL,
   offer: string | undefined,
   timeoutMs: number,
+  early: Uint8Array = new Uint8Array(0),
 ): Promise<ClientHandshake> {
   const key = btoa(
     String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
@@ -130,10 +132,7 @@ export async function clientHandshake(
     "Sec-WebSocket-Version: 13",
   ];
   if (offer !== undefined) lines.push(`Sec-WebSocket-Extensions: ${offer}`);
-  await writeAll(
-    conn,
-    new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"),
-  );
+  await writeAll(conn, withEarly(lines, early));
   const head = await readHead(conn, timeoutMs);
   const status = Number(head.line.split(" ")[1]);
   if (status !== 101) throw new Error(`upgrade refused: ${head.line}`);
@@ -189,11 +188,12 @@ export async function readUpgradeRequest(
   };
 }
 
-/** Answers an upgrade request with 101, optionally accepting an extension. */
+/** Answers an upgrade request with 101, optionally accepting an extension, with `early` frames in the same write. */
 export async function acceptUpgrade(
   conn: Deno.Conn,
   key: string,
   extensions: string | undefined,
+  early: Uint8Array = new Uint8Array(0),
 ): Promise<void> {
   const lines = [
     "HTTP/1.1 101 Switching Protocols",
@@ -204,8 +204,14 @@ export async function acceptUpgrade(
   if (extensions !== undefined) {
     lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
   }
-  await writeAll(
-    conn,
-    new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"),
-  );
+  await writeAll(conn, withEarly(lines, early));
+}
+
+/** The head's lines and the frames sent in the same write, right after the blank line. */
+function withEarly(lines: string[], early: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n");
+  const out = new Uint8Array(head.length + early.length);
+  out.set(head);
+  out.set(early, head.length);
+  return out;
 }

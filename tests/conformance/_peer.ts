@@ -150,7 +150,7 @@ export class Peer {
     const parts = specs.map((s) => this.frame(s));
     const closeAt = specs.findIndex((s) => s.opcode === Op.Close);
     return this.#enqueue(async () => {
-      if (closeAt >= 0) this.#noteCloseSent(specs[closeAt]);
+      if (closeAt >= 0) this.noteSent(specs[closeAt]);
       for (const p of parts) await this.#writeBytes(p);
     });
   }
@@ -166,7 +166,7 @@ export class Peer {
       : joinBytes(what.map((s) => this.frame(s)));
     if (!(what instanceof Uint8Array)) {
       const close = what.find((s) => s.opcode === Op.Close);
-      if (close) this.#noteCloseSent(close);
+      if (close) this.noteSent(close);
     }
     return this.#enqueue(async () => {
       for (let at = 0; at < bytes.length; at += chunk) {
@@ -236,7 +236,9 @@ export class Peer {
     await this.#loop;
   }
 
-  #noteCloseSent(spec: FrameSpec): void {
+  /** Records frames sent outside {@linkcode Peer.send} (with the handshake): a close counts. */
+  noteSent(spec: FrameSpec): void {
+    if (spec.opcode !== Op.Close) return;
     if (this.closeSent) return;
     const p = spec.payload ?? new Uint8Array(0);
     this.closeSent = {

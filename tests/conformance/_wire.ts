@@ -103,6 +103,11 @@ export function encodeFrame(spec: FrameSpec, roleMasks: boolean): Uint8Array {
   return out;
 }
 
+/** Bytes for several frames, back to back. */
+export function joinFrames(specs: FrameSpec[], mask: boolean): Uint8Array {
+  return concat(specs.map((s) => encodeFrame(s, mask)));
+}
+
 /** Masks or unmasks `data` in place with a 4-byte key (RFC 6455 §5.3). */
 export function xorMask(data: Uint8Array, key: Uint8Array): void {
   const aligned = data.byteOffset % 4 === 0;

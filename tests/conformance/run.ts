@@ -138,4 +138,13 @@ async function main(): Promise<number> {
   return bad.length > 0 ? 1 : 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(
+      `conformance run failed: ${e instanceof Error ? e.message : e}`,
+    );
+    Deno.exit(2);
+  }
+}

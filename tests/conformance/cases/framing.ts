@@ -6,6 +6,7 @@
  */
 
 import type { Case } from "../_case.ts";
+import { pongEvent } from "../_case.ts";
 import { Code, Op } from "../_wire.ts";
 import {
   echoOf,
@@ -55,7 +56,12 @@ export function framingCases(profile: SuiteProfile): Case[] {
     waitMs: waitFor(whole.length),
     run: (p) => sendMessage(p, Op.Binary, whole),
   });
-  cases.push(...splitHeaderCases(), ...oddLengthCases(), ...maskingCases());
+  cases.push(
+    ...splitHeaderCases(),
+    ...oddLengthCases(),
+    ...maskingCases(),
+    ...earlyCases(),
+  );
   return cases;
 }
 
@@ -176,6 +182,45 @@ function maskingCases(): Case[] {
       testee: ["client"],
       expect: { kind: "close", codes: [Code.ProtocolError] },
       run: (p) => p.send({ opcode: Op.Text, payload: hello, mask: true }),
+    },
+  ];
+}
+
+function earlyCases(): Case[] {
+  const hello = payload(Op.Text, 20);
+  const big = payload(Op.Binary, 100_000);
+  return [
+    {
+      id: "1.7.1",
+      area: "framing",
+      title:
+        "text and ping in the same TCP write as the upgrade request / 101 answer",
+      early: [{ opcode: Op.Text, payload: hello }, {
+        opcode: Op.Ping,
+        payload: hello,
+      }],
+      expect: {
+        kind: "echo",
+        events: [echoOf(Op.Text, hello), pongEvent(hello)],
+      },
+      run: () => Promise.resolve(),
+    },
+    {
+      id: "1.7.2",
+      area: "framing",
+      title:
+        "a 100000-byte binary frame in the same TCP write as the handshake",
+      early: [{ opcode: Op.Binary, payload: big }],
+      expect: { kind: "echo", events: [echoOf(Op.Binary, big)] },
+      run: () => Promise.resolve(),
+    },
+    {
+      id: "1.7.3",
+      area: "framing",
+      title: "close 1000 in the same TCP write as the handshake",
+      early: [{ opcode: Op.Close, payload: new Uint8Array([0x03, 0xe8]) }],
+      expect: { kind: "close", codes: [Code.Normal] },
+      run: () => Promise.resolve(),
     },
   ];
 }

@@ -5,11 +5,13 @@
  * @module
  */
 
-import type { Case } from "../_case.ts";
-import { Code, Op } from "../_wire.ts";
+import type { Case, Expected } from "../_case.ts";
+import { pongEvent } from "../_case.ts";
+import { Code, type FrameSpec, Op } from "../_wire.ts";
 import {
   echoOf,
   failFast,
+  framesOfSize,
   payload,
   sendMessage,
   type SuiteProfile,
@@ -88,7 +90,7 @@ export function largeCases(profile: SuiteProfile): Case[] {
       });
     });
   });
-  cases.push(...overLimit(profile));
+  cases.push(...overLimit(profile), interleavedPings());
   return cases;
 }
 
@@ -138,4 +140,28 @@ function overLimit(profile: SuiteProfile): Case[] {
       },
     },
   ];
+}
+
+/** 4 MiB in 1 KiB fragments with a ping after every 256th fragment. */
+function interleavedPings(): Case {
+  const data = payload(Op.Binary, 4 * MiB);
+  const frames: FrameSpec[] = [];
+  const pongs: Expected[] = [];
+  framesOfSize(Op.Binary, data, KiB).forEach((f, i) => {
+    frames.push(f);
+    if (i % 256 === 255 && !f.fin) {
+      const ping = new TextEncoder().encode(`ping after fragment ${i + 1}`);
+      frames.push({ opcode: Op.Ping, payload: ping });
+      pongs.push(pongEvent(ping));
+    }
+  });
+  return {
+    id: "8.8.1",
+    area: "large messages",
+    title:
+      `binary message of 4 MiB in 1 KiB fragments with ${pongs.length} pings between them`,
+    expect: { kind: "echo", events: [...pongs, echoOf(Op.Binary, data)] },
+    waitMs: waitFor(4 * MiB),
+    run: (p) => p.send(...frames),
+  };
 }

@@ -7,7 +7,7 @@
  */
 
 import type { Case } from "../_case.ts";
-import { textEvent } from "../_case.ts";
+import { pongEvent, textEvent } from "../_case.ts";
 import { Code, concat, type FrameSpec, hex, Op, utf8 } from "../_wire.ts";
 import type { SuiteProfile } from "./_helpers.ts";
 import { failFast } from "./_helpers.ts";
@@ -127,7 +127,10 @@ export function utf8Cases(profile: SuiteProfile): Case[] {
       run: (p) => p.send(...perByte(s.bytes)),
     });
   });
-  cases.push(...failFastCases(profile, SAMPLES.length + 1));
+  cases.push(
+    ...failFastCases(profile, SAMPLES.length + 1),
+    ...splitWithPing(SAMPLES.length + 2),
+  );
   return cases;
 }
 
@@ -203,4 +206,35 @@ function failFastCases(profile: SuiteProfile, section: number): Case[] {
     });
   });
   return cases;
+}
+
+/** Multi-byte characters split across fragments with a ping between the halves. */
+function splitWithPing(section: number): Case[] {
+  const samples: [string, Uint8Array, boolean][] = [
+    ["4-byte character U+1F600 split after its 2nd byte", utf8("a😀b"), true],
+    ["3-byte character U+20AC split after its 1st byte", utf8("x€y"), true],
+    ["surrogate U+D800 split after ED", hex("61 ed a0 80 62"), false],
+  ];
+  return samples.map(([name, bytes, valid], i) => {
+    const cut = valid ? (i === 0 ? 3 : 2) : 2;
+    const ping = utf8("ping");
+    return {
+      id: `6.${section}.${i + 1}`,
+      area: "utf-8" as const,
+      title: `${name}, with a ping between the fragments`,
+      expect: valid
+        ? { kind: "echo" as const, events: [pongEvent(ping), textEvent(bytes)] }
+        : {
+          kind: "close" as const,
+          codes: [Code.InvalidPayload],
+          before: [pongEvent(ping)],
+        },
+      run: (p) =>
+        p.send(
+          { opcode: Op.Text, payload: bytes.subarray(0, cut), fin: false },
+          { opcode: Op.Ping, payload: ping },
+          { opcode: Op.Continuation, payload: bytes.subarray(cut) },
+        ),
+    };
+  });
 }
