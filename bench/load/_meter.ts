@@ -6,7 +6,7 @@
  * @module
  */
 
-import { cpuMs, machineBusyMs, quantile } from "./_proc.ts";
+import { cpuMs, machineMs, quantile } from "./_proc.ts";
 
 /** What one run measured. */
 export interface LoadResult {
@@ -30,6 +30,8 @@ export interface LoadResult {
   generatorCpuUs: number;
   /** CPU used by other processes over the window, in cores: noise. */
   otherCores: number;
+  /** CPU spent in interrupts (mostly loopback TCP in softirq), in cores. */
+  kernelCores: number;
   /** Connections that failed or ended early. */
   errors: number;
 }
@@ -69,7 +71,7 @@ export class Meter {
     await sleep(warmupMs);
     const serverStart = serverPid ? cpuMs(serverPid) : NaN;
     const selfStart = cpuMs("self");
-    const machineStart = machineBusyMs();
+    const machineStart = machineMs();
     const t0 = performance.now();
     this.measuring = true;
     await sleep(durationMs);
@@ -77,8 +79,10 @@ export class Meter {
     const seconds = (performance.now() - t0) / 1000;
     const serverMs = serverPid ? cpuMs(serverPid) - serverStart : NaN;
     const selfMs = cpuMs("self") - selfStart;
-    const machineMs = machineBusyMs() - machineStart;
-    const others = machineMs - selfMs - (Number.isNaN(serverMs) ? 0 : serverMs);
+    const machineEnd = machineMs();
+    const others = machineEnd.processes - machineStart.processes - selfMs -
+      (Number.isNaN(serverMs) ? 0 : serverMs);
+    const kernel = machineEnd.interrupts - machineStart.interrupts;
     const rtts = this.#samples.subarray(0, this.#count).sort();
     const messages = this.messages;
     return {
@@ -92,6 +96,7 @@ export class Meter {
       generatorCores: selfMs / 1000 / seconds,
       generatorCpuUs: (selfMs * 1000) / messages,
       otherCores: Math.max(0, others) / 1000 / seconds,
+      kernelCores: kernel / 1000 / seconds,
       errors: this.errors,
     };
   }

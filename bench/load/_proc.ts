@@ -27,19 +27,21 @@ export function cpuMs(pid: number | "self"): number {
 }
 
 /**
- * CPU time used by the whole machine so far (every core, not idle), in ms: with
- * the server's and the generator's, it tells how much other processes took.
+ * CPU time the whole machine has spent so far, in ms: in processes (user, nice and
+ * system time, which per-process figures add up to) and in interrupts (irq and
+ * softirq time, where the kernel does much of loopback TCP and charges no process).
  */
-export function machineBusyMs(): number {
+export function machineMs(): { processes: number; interrupts: number } {
   try {
     const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
-    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const t = line.trim().split(/\s+/).slice(1).map(Number);
     // user nice system idle iowait irq softirq steal ...
-    const busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] +
-      (ticks[7] ?? 0);
-    return (busy * 1000) / TICKS_PER_SECOND;
+    return {
+      processes: ((t[0] + t[1] + t[2]) * 1000) / TICKS_PER_SECOND,
+      interrupts: ((t[5] + t[6]) * 1000) / TICKS_PER_SECOND,
+    };
   } catch {
-    return NaN;
+    return { processes: NaN, interrupts: NaN };
   }
 }
 

@@ -51,6 +51,12 @@ const SERVERS: Record<string, Server> = {
     args: [],
     protocol: "raw",
   },
+  oursNagle: {
+    name: "ours, Nagle on (accept() as is)",
+    file: "server_ours.ts",
+    args: ["--nagle"],
+    protocol: "ws",
+  },
   oursDeflate: {
     name: "ours + deflate (CompressionStream engine)",
     file: "server_ours.ts",
@@ -235,8 +241,8 @@ const ratio = (v: number, base: number) =>
 /** A Markdown table of median results, every figure also as a ratio to `base`. */
 function table(rows: [string, LoadResult][], base: LoadResult | null): string {
   const lines = [
-    "| server | msgs/s | MB/s | p50 ms | p99 ms | server µs/msg | server cores | generator cores | other cores |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| server | msgs/s | MB/s | p50 ms | p99 ms | server µs/msg | server cores | generator cores | softirq cores | other cores |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const [name, r] of rows) {
     const b = base ?? r;
@@ -248,9 +254,8 @@ function table(rows: [string, LoadResult][], base: LoadResult | null): string {
         `${fmt(r.p50Ms, 2)}${ratio(r.p50Ms, b.p50Ms)} | ` +
         `${fmt(r.p99Ms, 2)}${ratio(r.p99Ms, b.p99Ms)} | ` +
         `${fmt(r.serverCpuUs, 1)}${ratio(r.serverCpuUs, b.serverCpuUs)} | ` +
-        `${fmt(r.serverCores, 2)} | ${fmt(r.generatorCores, 2)} | ${
-          fmt(r.otherCores, 2)
-        } |`,
+        `${fmt(r.serverCores, 2)} | ${fmt(r.generatorCores, 2)} | ` +
+        `${fmt(r.kernelCores, 2)} | ${fmt(r.otherCores, 2)} |`,
     );
   }
   return lines.join("\n");
