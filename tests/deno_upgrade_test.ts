@@ -1,0 +1,348 @@
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+} from "@std/assert";
+import { CloseCode } from "../src/close_code.ts";
+import {
+  type DenoWebSocketConn,
+  upgradeWebSocket,
+  type UpgradeWebSocketOptions,
+} from "../src/deno_upgrade.ts";
+import { dial } from "../src/dial.ts";
+import { CloseError, WebSocketError } from "../src/errors.ts";
+import { OpCode } from "../src/opcode.ts";
+import { PreparedMessage } from "../src/prepared_message.ts";
+import type { WebSocketConn } from "../src/websocket_conn.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/**
+ * A Deno.serve server whose upgrades go through upgradeWebSocket; each
+ * connection is handed to `handler`, and its outcome is kept.
+ */
+function start(
+  handler: (conn: DenoWebSocketConn) => Promise<void>,
+  options: UpgradeWebSocketOptions = {},
+) {
+  const done: Promise<unknown>[] = [];
+  const conns: DenoWebSocketConn[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => {
+      if (req.headers.get("upgrade") !== "websocket") {
+        return new Response("not a WebSocket", { status: 400 });
+      }
+      const { response, conn } = upgradeWebSocket(req, options);
+      conns.push(conn);
+      done.push(handler(conn).then(() => "ok", (err) => err));
+      return response;
+    },
+  );
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}`,
+    conns,
+    /** The handlers' outcomes: "ok" or what they threw. */
+    outcomes: () => Promise.all(done),
+    stop: () => server.shutdown(),
+  };
+}
+
+async function echo(conn: WebSocketConn): Promise<void> {
+  for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
+}
+
+Deno.test("upgradeWebSocket() echoes through the message-level API with our client", async () => {
+  const s = start(echo);
+  try {
+    const conn = await dial(s.url);
+    await conn.writeMessage(OpCode.Text, "héllo");
+    let msg = await conn.readMessage();
+    assertEquals([msg.opcode, dec.decode(msg.data)], [OpCode.Text, "héllo"]);
+    const bin = new Uint8Array(300_000).map((_, i) => i % 251);
+    await conn.writeMessage(OpCode.Binary, bin);
+    msg = await conn.readMessage();
+    assertEquals(msg.opcode, OpCode.Binary);
+    assertEquals(msg.data, bin);
+    await conn.close(CloseCode.NormalClosure, "done");
+    assertEquals(await s.outcomes(), ["ok"]);
+    assertEquals(await s.conns[0].closed, {
+      code: CloseCode.NormalClosure,
+      reason: "done",
+    });
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("readMessage(buf) fills the caller's buffer, text and binary", async () => {
+  const views: boolean[] = [];
+  const s = start(async (conn) => {
+    const buf = new Uint8Array(1024);
+    for (let i = 0; i < 2; i++) {
+      const msg = await conn.readMessage(buf);
+      views.push(msg.data.buffer === buf.buffer);
+      await conn.writeMessage(msg.opcode, msg.data);
+    }
+  });
+  try {
+    const conn = await dial(s.url);
+    await conn.writeMessage(OpCode.Text, "into buf ✓");
+    await conn.writeMessage(OpCode.Binary, new Uint8Array([1, 2, 3]));
+    assertEquals(dec.decode((await conn.readMessage()).data), "into buf ✓");
+    assertEquals((await conn.readMessage()).data, new Uint8Array([1, 2, 3]));
+    assertEquals(views, [true, true]);
+    await conn.close();
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("upgradeWebSocket() talks to Deno's built-in client and picks a subprotocol", async () => {
+  const s = start(echo, { protocols: ["v2", "v1"] });
+  try {
+    const ws = new WebSocket(s.url, ["v1", "v3"]);
+    ws.binaryType = "arraybuffer";
+    const got: unknown[] = [];
+    const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+    ws.onopen = () => {
+      ws.send("text");
+      ws.send(new Uint8Array([9, 8]));
+    };
+    ws.onmessage = (e) => {
+      got.push(
+        typeof e.data === "string" ? e.data : [...new Uint8Array(e.data)],
+      );
+      if (got.length === 2) ws.close(4000, "enough");
+    };
+    const ev = await closed;
+    assertEquals(ws.protocol, "v1");
+    assertEquals(s.conns[0].protocol, "v1");
+    assertEquals(got, ["text", [9, 8]]);
+    assertEquals([ev.code, ev.reason], [4000, "enough"]);
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("a message over the read limit closes with 1009", async () => {
+  const s = start(async (conn) => {
+    await conn.readMessage();
+  }, { readLimit: 1000 });
+  try {
+    const conn = await dial(s.url);
+    await conn.writeMessage(OpCode.Binary, new Uint8Array(1001));
+    const err = await assertRejects(() => conn.readMessage());
+    assertInstanceOf(err, CloseError);
+    assertEquals(err.code, CloseCode.MessageTooBig);
+    const [outcome] = await s.outcomes();
+    assertInstanceOf(outcome, WebSocketError);
+    assertEquals((outcome as WebSocketError).code, "message_too_big");
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("text over the read limit, and a message bigger than buf, close with 1009", async () => {
+  const s = start(async (conn) => {
+    const small = new Uint8Array(8);
+    const ok = await conn.readMessage(small);
+    assertEquals(dec.decode(ok.data), "12345678");
+    await conn.readMessage(small);
+  }, { readLimit: 100 });
+  try {
+    const conn = await dial(s.url);
+    await conn.writeMessage(OpCode.Text, "12345678");
+    await conn.writeMessage(OpCode.Text, "123456789");
+    const err = await assertRejects(() => conn.readMessage());
+    assertInstanceOf(err, CloseError);
+    assertEquals(err.code, CloseCode.MessageTooBig);
+    const [outcome] = await s.outcomes();
+    assertEquals((outcome as WebSocketError).code, "buffer_too_small");
+
+    const s2 = start(async (conn) => {
+      await conn.readMessage();
+    }, { readLimit: 100 });
+    const c2 = await dial(s2.url);
+    await c2.writeMessage(OpCode.Text, "é".repeat(51)); // 102 bytes
+    assertEquals(
+      ((await assertRejects(() => c2.readMessage())) as CloseError).code,
+      CloseCode.MessageTooBig,
+    );
+    assertEquals(
+      ((await s2.outcomes())[0] as WebSocketError).code,
+      "message_too_big",
+    );
+    await s2.stop();
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("the client's close ends reads with CloseError and iteration quietly", async () => {
+  const seen: unknown[] = [];
+  const s = start(async (conn) => {
+    const err = await conn.readMessage().catch((e) => e);
+    seen.push(err);
+    // After the close, iteration ends at once.
+    for await (const _ of conn) seen.push("unexpected");
+    seen.push(await conn.closed);
+  });
+  try {
+    const conn = await dial(s.url);
+    await conn.close(4001, "client leaves");
+    await s.outcomes();
+    const closeError = seen[0] as CloseError;
+    assertInstanceOf(closeError, CloseError);
+    assertEquals([closeError.code, closeError.reason], [4001, "client leaves"]);
+    assertEquals(seen[1], { code: 4001, reason: "client leaves" });
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("the server's close reaches the client with its code, and later writes fail", async () => {
+  let writeAfter: unknown;
+  const s = start(async (conn) => {
+    await conn.writeMessage(OpCode.Text, "written before open completes");
+    await conn.close(CloseCode.GoingAway, "restarting");
+    writeAfter = await conn.writeMessage(OpCode.Text, "late").catch((e) => e);
+  });
+  try {
+    const conn = await dial(s.url);
+    assertEquals(
+      dec.decode((await conn.readMessage()).data),
+      "written before open completes",
+    );
+    const err = await assertRejects(() => conn.readMessage());
+    assertInstanceOf(err, CloseError);
+    assertEquals([err.code, err.reason], [CloseCode.GoingAway, "restarting"]);
+    await s.outcomes();
+    assertInstanceOf(writeAfter, WebSocketError);
+    assertEquals((writeAfter as WebSocketError).code, "closed");
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("messages that arrive before a read queue up in order", async () => {
+  const s = start(async (conn) => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const got: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      got.push(dec.decode((await conn.readMessage()).data));
+    }
+    await conn.writeMessage(OpCode.Text, got.join(","));
+  });
+  try {
+    const conn = await dial(s.url);
+    for (let i = 0; i < 5; i++) await conn.writeMessage(OpCode.Text, `m${i}`);
+    assertEquals(dec.decode((await conn.readMessage()).data), "m0,m1,m2,m3,m4");
+    await conn.close();
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("the stated limits: no ping, streams gathered, prepared re-encoded, one read at a time", async () => {
+  const checks: unknown[] = [];
+  const s = start(async (conn) => {
+    checks.push(await conn.ping().catch((e) => e));
+    const pending = conn.readMessage();
+    checks.push(await conn.readMessage().catch((e) => e));
+    await pending;
+    checks.push(
+      await conn.writeMessage(OpCode.Text, new Uint8Array([0xff])).catch((e) =>
+        e
+      ),
+    );
+    await conn.streamMessage(
+      OpCode.Binary,
+      ReadableStream.from([new Uint8Array([1, 2]), new Uint8Array([3])]),
+    );
+    await conn.writePrepared(new PreparedMessage(OpCode.Text, "prepared"));
+    await conn.flush();
+    checks.push(conn.bufferedAmount);
+    await conn.close();
+  });
+  try {
+    const conn = await dial(s.url);
+    await conn.writeMessage(OpCode.Text, "go");
+    const streamed = await conn.readMessage();
+    assertEquals(streamed.data, new Uint8Array([1, 2, 3]));
+    assertEquals(dec.decode((await conn.readMessage()).data), "prepared");
+    await assertRejects(() => conn.readMessage(), CloseError);
+    await s.outcomes();
+    assertInstanceOf(checks[0], TypeError);
+    assertInstanceOf(checks[1], TypeError);
+    assertInstanceOf(checks[2], TypeError);
+    assertEquals(checks[3], 0);
+    assertEquals(s.conns[0].extensions, "");
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("abort() resolves closed with 1006 and fails the pending read", async () => {
+  let pending: Promise<unknown> | undefined;
+  const s = start(async (conn) => {
+    await conn.readMessage();
+    pending = conn.readMessage().catch((e) => e);
+    conn.abort();
+  });
+  try {
+    const conn = await dial(s.url);
+    await conn.writeMessage(OpCode.Text, "x");
+    await s.outcomes();
+    assertEquals((await s.conns[0].closed).code, CloseCode.AbnormalClosure);
+    const err = await pending as WebSocketError;
+    assertInstanceOf(err, WebSocketError);
+    assertEquals(err.code, "closed");
+    // The client still hears a close frame.
+    const closed = await conn.readMessage().catch((e) => e);
+    assertInstanceOf(closed, CloseError);
+    assertEquals(closed.code, CloseCode.GoingAway);
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("close() refuses invalid codes and reasons", async () => {
+  const errors: unknown[] = [];
+  const s = start(async (conn) => {
+    errors.push(await conn.close(1005).catch((e) => e));
+    errors.push(await conn.close(1000, "x".repeat(124)).catch((e) => e));
+    await conn.close();
+  });
+  try {
+    const conn = await dial(s.url);
+    await assertRejects(() => conn.readMessage(), CloseError);
+    await s.outcomes();
+    assert(errors.every((e) => e instanceof RangeError));
+    assertEquals(errors.length, 2);
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("the same handler code runs over serve-style Conn and the Deno adapter", async () => {
+  // Message-level code written against WebSocketConn needs no change.
+  const upper = async (conn: WebSocketConn) => {
+    for await (const msg of conn) {
+      await conn.writeMessage(OpCode.Text, dec.decode(msg.data).toUpperCase());
+    }
+  };
+  const s = start(upper);
+  try {
+    const conn = await dial(s.url);
+    await conn.writeMessage(OpCode.Text, "shout");
+    assertEquals(dec.decode((await conn.readMessage()).data), "SHOUT");
+    await conn.writeMessage(OpCode.Binary, enc.encode("bytes too"));
+    assertEquals(dec.decode((await conn.readMessage()).data), "BYTES TOO");
+    await conn.close();
+  } finally {
+    await s.stop();
+  }
+});
