@@ -35,9 +35,12 @@ const allocated = () =>
   (getHeapStatistics() as { total_allocated_bytes?: number })
     .total_allocated_bytes ?? NaN;
 
+/** The floor, our server reading in place, or reading into its own buffer. */
+type Kind = "raw" | "ours" | "ours-buf";
+
 /** What a server measured over the counted messages. */
 interface ServerReport {
-  kind: "raw" | "ours";
+  kind: Kind;
   size: number;
   messages: number;
   bytesPerMessage: number;
@@ -98,11 +101,12 @@ async function rawEcho(
 async function oursEcho(
   conn: CountingConn,
   onMessage: (n: number) => void,
+  buf?: Uint8Array,
 ): Promise<void> {
   const ws = await accept(conn, { readLimit: ReadLimit.Large });
   try {
     for (let n = 1;; n++) {
-      const msg = await ws.readMessage();
+      const msg = await ws.readMessage(buf);
       await ws.writeMessage(msg.opcode, msg.data);
       onMessage(n);
     }
@@ -113,7 +117,7 @@ async function oursEcho(
 
 /** Server mode: echo one connection, measure between `warmup` and `total` messages. */
 async function serve(
-  kind: "raw" | "ours",
+  kind: Kind,
   size: number,
   warmup: number,
   total: number,
@@ -155,9 +159,11 @@ async function serve(
     }
   };
   const frameSize = encodeFrame(FIN, new Uint8Array(size), BENCH_KEY).length;
-  await (kind === "raw"
-    ? rawEcho(conn, frameSize, onMessage)
-    : oursEcho(conn, onMessage));
+  await (kind === "raw" ? rawEcho(conn, frameSize, onMessage) : oursEcho(
+    conn,
+    onMessage,
+    kind === "ours-buf" ? new Uint8Array(size) : undefined,
+  ));
   await sampling;
   console.log(JSON.stringify(report));
 }
@@ -165,7 +171,7 @@ async function serve(
 /** Client side: sends `total` messages one at a time, waiting for each echo. */
 async function drive(
   port: number,
-  kind: "raw" | "ours",
+  kind: Kind,
   size: number,
   total: number,
 ) {
@@ -190,7 +196,7 @@ async function drive(
 }
 
 async function endToEnd(
-  kind: "raw" | "ours",
+  kind: Kind,
   size: number,
   total: number,
   profile = false,
@@ -325,17 +331,19 @@ export async function measure(
     } messages ` +
     `(Deno ${Deno.version.deno}).\n`,
     "### End to end (server process)\n",
-    "| size | raw echo B/msg | ours B/msg | ours − raw | reads/msg raw, ours | writes/msg raw, ours |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| size | raw echo B/msg | ours B/msg | ours − raw | ours, readMessage(buf) − raw | reads/msg raw, ours | writes/msg raw, ours |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const size of sizes) {
     const raw = await endToEnd("raw", size, messages);
     const ours = await endToEnd("ours", size, messages);
+    const intoBuf = await endToEnd("ours-buf", size, messages);
     lines.push(
       `| ${size} | ${fmt(raw.bytesPerMessage)} | ${
         fmt(ours.bytesPerMessage)
       } | ` +
         `${fmt(ours.bytesPerMessage - raw.bytesPerMessage)} | ` +
+        `${fmt(intoBuf.bytesPerMessage - raw.bytesPerMessage)} | ` +
         `${fmt(raw.readsPerMessage)}, ${fmt(ours.readsPerMessage)} | ` +
         `${fmt(raw.writesPerMessage)}, ${fmt(ours.writesPerMessage)} |`,
     );
@@ -363,7 +371,7 @@ if (import.meta.main) {
   if (args[0] === "--serve") {
     const [, kind, size, warmup, total] = args;
     await serve(
-      kind as "raw" | "ours",
+      kind as Kind,
       Number(size),
       Number(warmup),
       Number(total),
@@ -382,7 +390,7 @@ if (import.meta.main) {
   ).map(Number);
   if (args.includes("--profile")) {
     for (const size of sizes) {
-      for (const kind of ["raw", "ours"] as const) {
+      for (const kind of ["raw", "ours", "ours-buf"] as const) {
         const report = await endToEnd(kind, size, messages, true);
         console.log(
           `\n${kind}, ${size} B: top allocation sites (bytes/message)`,
