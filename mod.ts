@@ -42,6 +42,12 @@ export type {
 } from "./src/accept.ts";
 export { dial } from "./src/dial.ts";
 export type { DialOptions } from "./src/dial.ts";
+export type { DeflateOption } from "./src/deflate_option.ts";
+export type { DeflateOptions } from "./src/deflate/negotiate.ts";
+export { serve, WebSocketServer } from "./src/serve.ts";
+export type { ServeOptions, WebSocketHandler } from "./src/serve.ts";
+export { DenoWebSocketConn, upgradeWebSocket } from "./src/deno_upgrade.ts";
+export type { UpgradeWebSocketOptions } from "./src/deno_upgrade.ts";
 export { acceptKey, reject, Rejection } from "./src/handshake.ts";
 export type {
   ClientExtensions,

@@ -2,9 +2,11 @@
  * The testee client for a conformance fuzzing server (the standard protocol of
  * the field): asks for the number of cases, runs each one by echoing every
  * message until the server closes, then asks the server to write its reports.
+ * Each case offers permessage-deflate (on the `node:zlib` engine, so that every
+ * window size the server may choose is honoured) unless `--no-deflate` is given.
  *
  * ```sh
- * deno run --allow-net examples/autobahn_client.ts [ws://127.0.0.1:9001] [agent]
+ * deno run --allow-net examples/autobahn_client.ts [ws://127.0.0.1:9001] [agent] [--no-deflate]
  * ```
  *
  * @module
@@ -16,9 +18,12 @@ import {
   ReadLimit,
   type WebSocketConn,
 } from "@wsx/websocket";
+import { zlibEngine } from "@wsx/websocket/deflate";
 
-const base = (Deno.args[0] ?? "ws://127.0.0.1:9001").replace(/\/+$/, "");
-const agent = Deno.args[1] ?? "wsx";
+const args = Deno.args.filter((a) => a !== "--no-deflate");
+const deflate = args.length === Deno.args.length && { engine: zlibEngine() };
+const base = (args[0] ?? "ws://127.0.0.1:9001").replace(/\/+$/, "");
+const agent = args[1] ?? "wsx";
 
 /** Reads messages until the server closes; returns the first text message. */
 async function readText(conn: WebSocketConn): Promise<string> {
@@ -48,7 +53,7 @@ console.log(`Running ${count} cases as ${agent}`);
 for (let i = 1; i <= count; i++) {
   const url = `${base}/runCase?case=${i}&agent=${encodeURIComponent(agent)}`;
   try {
-    await echo(await dial(url, { readLimit: ReadLimit.Large }));
+    await echo(await dial(url, { readLimit: ReadLimit.Large, deflate }));
   } catch (err) {
     console.error(`case ${i}: ${err instanceof Error ? err.message : err}`);
   }

@@ -2,9 +2,15 @@
  * An echo server: every text or binary message (up to 16 MiB) comes back as it
  * was sent. It is also the testee for conformance fuzzers.
  *
+ * permessage-deflate is negotiated by default, on the `node:zlib` engine, which
+ * honours every window size a client may ask for (`--deflate-engine stream` uses
+ * `CompressionStream`, which declines offers for windows under 15 bits);
+ * `--no-deflate` turns compression off.
+ *
  * ```sh
  * deno run --allow-net --allow-read examples/echo_server.ts [--port 9001] \
- *   [--hostname 127.0.0.1] [--cert cert.pem --key key.pem] [--quiet]
+ *   [--hostname 127.0.0.1] [--cert cert.pem --key key.pem] [--quiet] \
+ *   [--no-deflate | --deflate-engine zlib|stream]
  * ```
  *
  * @module
@@ -19,6 +25,7 @@ import {
   type WebSocketConn,
   WebSocketError,
 } from "@wsx/websocket";
+import { compressionStreamEngine, zlibEngine } from "@wsx/websocket/deflate";
 
 interface Flags {
   hostname: string;
@@ -26,6 +33,7 @@ interface Flags {
   cert?: string;
   key?: string;
   quiet: boolean;
+  deflate: "zlib" | "stream" | "off";
 }
 
 function readFlags(args: string[]): Flags {
@@ -37,8 +45,16 @@ function readFlags(args: string[]): Flags {
       cert: { type: "string" },
       key: { type: "string" },
       quiet: { type: "boolean", default: false },
+      "no-deflate": { type: "boolean", default: false },
+      "deflate-engine": { type: "string", default: "zlib" },
     },
   });
+  const engine = values["deflate-engine"];
+  if (engine !== "zlib" && engine !== "stream") {
+    throw new TypeError(
+      `--deflate-engine must be zlib or stream, not ${engine}`,
+    );
+  }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`Invalid port: ${values.port}`);
@@ -52,6 +68,7 @@ function readFlags(args: string[]): Flags {
     cert: values.cert,
     key: values.key,
     quiet: values.quiet,
+    deflate: values["no-deflate"] ? "off" : engine,
   };
 }
 
@@ -112,15 +129,25 @@ async function main(): Promise<void> {
   const flags = readFlags(Deno.args);
   const log = flags.quiet ? () => {} : (line: string) => console.error(line);
   // Messages up to 16 MiB, as conformance fuzzers send.
-  const options: AcceptOptions = { readLimit: ReadLimit.Large };
+  const options: AcceptOptions = {
+    readLimit: ReadLimit.Large,
+    deflate: flags.deflate !== "off" && {
+      engine: flags.deflate === "zlib"
+        ? zlibEngine()
+        : compressionStreamEngine(),
+    },
+  };
   const listener = listen(flags);
   const stop = () => listener.close();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   const addr = listener.addr as Deno.NetAddr;
   const scheme = flags.cert ? "wss" : "ws";
+  const compression = flags.deflate === "off"
+    ? "compression off"
+    : `permessage-deflate on ${flags.deflate}`;
   console.log(
-    `Echo server listening on ${scheme}://${addr.hostname}:${addr.port}`,
+    `Echo server listening on ${scheme}://${addr.hostname}:${addr.port} (${compression})`,
   );
   for (;;) {
     let socket: Deno.Conn;

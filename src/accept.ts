@@ -7,6 +7,7 @@
  */
 
 import { Conn, type ConnOptions } from "./conn.ts";
+import { type DeflateOption, serverDeflate } from "./deflate_option.ts";
 import { HandshakeError } from "./errors.ts";
 import {
   acceptKey,
@@ -29,10 +30,12 @@ import {
   readRequest,
   writeHead,
 } from "./http.ts";
+import type { FrameConn } from "./websocket_conn.ts";
 import {
   ByteSource,
   closeTransport,
   type ReadMode,
+  setNoDelay,
   type Transport,
 } from "./transport.ts";
 
@@ -138,7 +141,15 @@ export interface AcceptOptions extends
   onRequest?: (
     request: HandshakeRequest,
   ) => HookResult | HeadersInit | Promise<HookResult | HeadersInit>;
-  /** The extension seam: answers the client's `Sec-WebSocket-Extensions` offer. */
+  /**
+   * permessage-deflate: `true` (or options) accepts the client's offer when the
+   * options can honour it, and the connection returned compresses. Off by default.
+   */
+  deflate?: DeflateOption;
+  /**
+   * The extension seam: answers the client's `Sec-WebSocket-Extensions` offer
+   * (for other extensions; not with `deflate`).
+   */
   extensionHandler?: ServerExtensions;
 }
 
@@ -179,10 +190,35 @@ const LINGER_BYTES = 64 * 1024;
  * invalid, too big or too slow (408), or a hook refused it; 500 when a hook threw
  * something other than a {@linkcode Rejection}.
  */
+export function accept(
+  transport: Transport,
+  options?: AcceptOptions & { deflate?: false },
+): Promise<Conn>;
+/**
+ * Completes the server side of the opening handshake, with permessage-deflate
+ * when `options.deflate` asks for it and the client offers it.
+ *
+ * @example
+ * ```ts ignore
+ * import { accept } from "@wsx/websocket";
+ *
+ * const conn = await accept(tcp, { deflate: { level: 1 } });
+ * console.log(conn.extensions); // "permessage-deflate" when negotiated
+ * ```
+ *
+ * @param transport A `Deno.Conn`, `Deno.TlsConn` or any byte stream pair, fresh.
+ * @param options Hooks, limits, compression, and the connection's options.
+ * @returns The connection, in the server role: compressing when negotiated.
+ * @throws {HandshakeError} Carrying the HTTP status sent.
+ */
+export function accept(
+  transport: Transport,
+  options: AcceptOptions,
+): Promise<FrameConn>;
 export async function accept(
   transport: Transport,
   options: AcceptOptions = {},
-): Promise<Conn> {
+): Promise<FrameConn> {
   const mode = options.read ?? "auto";
   const deadline = new Deadline(
     options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
@@ -195,6 +231,10 @@ export async function accept(
   );
   let stage: "read" | "answer" | "write" = "read";
   try {
+    const deflate = await serverDeflate(
+      options.deflate,
+      options.extensionHandler,
+    );
     const source = new ByteSource(
       transport,
       options.maxHeadBytes ?? DEFAULT_HEAD_LIMITS.maxHeadBytes,
@@ -207,12 +247,17 @@ export async function accept(
       signal: deadline.signal,
     });
     stage = "answer";
-    const answer = await answerRequest(head, options);
+    const answer = await answerRequest(
+      head,
+      options,
+      deflate?.extensions ?? options.extensionHandler,
+    );
     deadline.signal.throwIfAborted();
     stage = "write";
     await writeHead(transport, answer.bytes, mode);
     deadline.clear();
-    return new Conn(transport, {
+    setNoDelay(transport);
+    const conn = new Conn(transport, {
       ...options,
       role: "server",
       head: rest,
@@ -220,6 +265,7 @@ export async function accept(
       extensions: answer.agreement.extensions,
       rsvAllowed: answer.agreement.rsvAllowed,
     });
+    return deflate === null ? conn : deflate.wrap(conn);
   } catch (err) {
     deadline.clear();
     const aborted = options.signal?.aborted && err === options.signal.reason;
@@ -301,6 +347,7 @@ interface Answer {
 async function answerRequest(
   head: HttpRequest,
   options: AcceptOptions,
+  extensionHandler: ServerExtensions | undefined,
 ): Promise<Answer> {
   const offer = checkRequest(head);
   const request: HandshakeRequest = { ...head, protocols: offer.protocols };
@@ -310,7 +357,7 @@ async function answerRequest(
   if (extra instanceof Rejection) throw extra;
   const protocol = chooseProtocol(options.protocols, request);
   const agreement = (offer.extensions !== "" &&
-    options.extensionHandler?.negotiate(offer.extensions)) ||
+    extensionHandler?.negotiate(offer.extensions)) ||
     { extensions: "", rsvAllowed: 0 };
   const bytes = encodeSwitchingProtocols({
     accept: await acceptKey(offer.key),

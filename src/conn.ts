@@ -40,10 +40,10 @@ import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 import type {
   CloseHandler,
   Frame,
+  FrameConn,
   Message,
   PingHandler,
   PongHandler,
-  WebSocketConn,
 } from "./websocket_conn.ts";
 
 /**
@@ -134,7 +134,7 @@ const encoder = new TextEncoder();
  * }
  * ```
  */
-export class Conn implements WebSocketConn {
+export class Conn implements FrameConn {
   /** Which side of the connection this is. */
   readonly role: "client" | "server";
   /** The subprotocol the handshake settled on, or `""`. */
@@ -261,6 +261,11 @@ export class Conn implements WebSocketConn {
   /** Bytes written by the caller but not yet handed to the transport. */
   get bufferedAmount(): number {
     return this.#writer.bufferedAmount;
+  }
+
+  /** The RSV bits the peer may set on a message's first frame (`Rsv.Rsv1` …). */
+  get rsvAllowed(): number {
+    return this.#rsvAllowed;
   }
 
   // ---------------------------------------------------------------- reading
@@ -820,7 +825,30 @@ export class Conn implements WebSocketConn {
     return this.#readError!;
   }
 
-  /** Fails the connection: sends the error's close code, then drops the transport. */
+  /**
+   * Fails the connection for a protocol error found above the framing layer, as
+   * an extension does: sends the error's close code, drops the transport without
+   * waiting for the peer's close, and makes every later read throw `error`.
+   *
+   * @example
+   * ```ts
+   * import { CloseCode, Conn, WebSocketError } from "@wsx/websocket";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+   * const conn = new Conn({ readable, writable }, { role: "server" });
+   * const sent = readable.getReader().read();
+   * await conn.fail(new WebSocketError("invalid_compressed_data", "Bad data"));
+   * assertEquals((await conn.closed).code, CloseCode.InvalidFramePayloadData);
+   * assertEquals((await sent).value?.[0], 0x88); // the close frame went out
+   * ```
+   *
+   * @param error The error: its `closeCode` is sent.
+   */
+  fail(error: WebSocketError): Promise<void> {
+    return this.#fail(error);
+  }
+
   async #fail(error: WebSocketError): Promise<void> {
     this.#readError ??= error;
     if (!this.#closeSent && !this.#finished) {

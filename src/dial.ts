@@ -7,6 +7,7 @@
  */
 
 import { Conn, type ConnOptions } from "./conn.ts";
+import { clientDeflate, type DeflateOption } from "./deflate_option.ts";
 import { HandshakeError } from "./errors.ts";
 import {
   acceptKey,
@@ -24,7 +25,13 @@ import {
   readResponse,
   writeHead,
 } from "./http.ts";
-import { ByteSource, closeTransport, type Transport } from "./transport.ts";
+import {
+  ByteSource,
+  closeTransport,
+  setNoDelay,
+  type Transport,
+} from "./transport.ts";
+import type { FrameConn } from "./websocket_conn.ts";
 
 /**
  * How {@linkcode dial} connects and what it asks for, and the options of the
@@ -59,7 +66,15 @@ export interface DialOptions extends
   timeout?: number;
   /** PEM certificates to trust for `wss://`, besides the system's roots. */
   caCerts?: string[];
-  /** The extension seam: the `Sec-WebSocket-Extensions` offer and its check. */
+  /**
+   * permessage-deflate: `true` (or options) offers it, and the connection returned
+   * compresses when the server accepts. Off by default.
+   */
+  deflate?: DeflateOption;
+  /**
+   * The extension seam: the `Sec-WebSocket-Extensions` offer and its check (for
+   * other extensions; not with `deflate`).
+   */
   extensionHandler?: ClientExtensions;
 }
 
@@ -97,10 +112,41 @@ export interface DialOptions extends
  * @throws {HandshakeError} Carrying the server's status when its answer is not a
  * valid 101 (status 0 when no valid HTTP answer arrived or the time ran out).
  */
+export function dial(
+  url: string | URL,
+  options?: DialOptions & { deflate?: false },
+): Promise<Conn>;
+/**
+ * Connects to a WebSocket server and completes the opening handshake, offering
+ * permessage-deflate when `options.deflate` asks for it.
+ *
+ * @example
+ * ```ts ignore
+ * import { dial } from "@wsx/websocket";
+ *
+ * const conn = await dial("ws://127.0.0.1:9001", { deflate: true });
+ * console.log(conn.extensions); // "permessage-deflate" when the server agreed
+ * ```
+ *
+ * @param url A `ws://` or `wss://` URL.
+ * @param options Offers, compression, headers, time limit, TLS roots and
+ * connection options.
+ * @returns The connection, in the client role: compressing when negotiated.
+ * @throws {HandshakeError} Carrying the server's status for an invalid answer.
+ */
+export function dial(
+  url: string | URL,
+  options: DialOptions,
+): Promise<FrameConn>;
 export async function dial(
   url: string | URL,
   options: DialOptions = {},
-): Promise<Conn> {
+): Promise<FrameConn> {
+  const deflate = await clientDeflate(
+    options.deflate,
+    options.extensionHandler,
+  );
+  const extensions = deflate?.extensions ?? options.extensionHandler;
   const target = parseTarget(url);
   const protocols = options.protocols ?? [];
   checkProtocols(protocols);
@@ -127,7 +173,7 @@ export async function dial(
         target: target.path,
         key,
         protocols,
-        extensions: options.extensionHandler?.offer,
+        extensions: extensions?.offer,
         headers,
       }),
       mode,
@@ -146,10 +192,10 @@ export async function dial(
     const agreed = checkResponse(head, {
       accept: await acceptKey(key),
       protocols,
-      extensions: options.extensionHandler,
+      extensions,
     });
     deadline.clear();
-    return new Conn(transport, {
+    const conn = new Conn(transport, {
       ...options,
       role: "client",
       head: rest,
@@ -157,6 +203,7 @@ export async function dial(
       extensions: agreed.extensions,
       rsvAllowed: agreed.rsvAllowed,
     });
+    return deflate === null ? conn : deflate.wrap(conn);
   } catch (err) {
     deadline.clear();
     if (transport !== undefined) closeTransport(transport);
@@ -212,13 +259,16 @@ async function connect(
   signal: AbortSignal,
 ): Promise<Transport> {
   signal.throwIfAborted();
-  const pending = target.secure
-    ? Deno.connectTls({
-      hostname: target.hostname,
-      port: target.port,
-      caCerts,
-    })
-    : Deno.connect({ hostname: target.hostname, port: target.port, signal });
+  // TLS goes over a socket of our own, so that Nagle can be turned off for it too.
+  const pending = Deno.connect({
+    hostname: target.hostname,
+    port: target.port,
+    signal,
+  }).then((tcp): Transport | Promise<Transport> => {
+    setNoDelay(tcp);
+    if (!target.secure) return tcp;
+    return Deno.startTls(tcp, { hostname: target.hostname, caCerts });
+  });
   return await new Promise<Transport>((resolve, reject) => {
     const onAbort = () => {
       // A connection that completes after the abort is closed at once.

@@ -33,6 +33,7 @@ import { CloseCode } from "./close_code.ts";
  * | `pong_timeout` | 1006 | the peer did not answer a keep-alive ping in time |
  * | `idle_timeout` | 1001 | nothing arrived for the idle timeout while a read waited |
  * | `write_buffer_full` | 1013 | queued writes would exceed the write buffer limit |
+ * | `internal_error` | 1011 | an extension failed in a way the peer did not cause |
  *
  * @example
  * ```ts
@@ -65,7 +66,8 @@ export type ErrorCode =
   | "close_timeout"
   | "pong_timeout"
   | "idle_timeout"
-  | "write_buffer_full";
+  | "write_buffer_full"
+  | "internal_error";
 
 const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
   message_too_big: CloseCode.MessageTooBig,
@@ -90,6 +92,7 @@ const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
   pong_timeout: CloseCode.AbnormalClosure,
   idle_timeout: CloseCode.GoingAway,
   write_buffer_full: CloseCode.TryAgainLater,
+  internal_error: CloseCode.InternalServerError,
 };
 
 /**

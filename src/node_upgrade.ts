@@ -16,11 +16,10 @@ import {
 import type { Duplex } from "node:stream";
 import { accept, type AcceptOptions } from "./accept.ts";
 import { CloseCode } from "./close_code.ts";
-import type { Conn } from "./conn.ts";
 import { CloseError, WebSocketError } from "./errors.ts";
 import { encodeHead, HttpStatus } from "./http.ts";
 import { NodeSocketTransport } from "./node_socket.ts";
-import type { WebSocketConn } from "./websocket_conn.ts";
+import type { FrameConn } from "./websocket_conn.ts";
 
 /**
  * Completes a WebSocket handshake on the socket of a `node:http` server's
@@ -64,7 +63,7 @@ export function acceptNode(
   socket: Duplex,
   head: Uint8Array = new Uint8Array(0),
   options: AcceptOptions = {},
-): Promise<Conn> {
+): Promise<FrameConn> {
   // node:http has parsed the request already; hand accept() the same bytes so
   // that every check, hook and limit applies exactly as on a raw socket.
   const requestHead = encodeRequest(request);
@@ -113,7 +112,7 @@ export interface NodeServerOptions extends Omit<AcceptOptions, "signal"> {
    * returns, the connection is closed with 1000 if still open; when it throws,
    * with 1011.
    */
-  websocket: (conn: WebSocketConn, request: Request) => void | Promise<void>;
+  websocket: (conn: FrameConn, request: Request) => void | Promise<void>;
   /**
    * Called with each failure: a `fetch` handler that threw (the client gets 500),
    * a refused handshake, a WebSocket handler that threw. By default only handler
@@ -183,7 +182,7 @@ async function upgrade(
   handler: NodeServerOptions["websocket"],
   report: (err: unknown, quiet: boolean) => void,
 ): Promise<void> {
-  let conn: WebSocketConn;
+  let conn: FrameConn;
   try {
     conn = await acceptNode(req, socket, head, options);
   } catch (err) {

@@ -12,7 +12,7 @@
 import { accept, type AcceptOptions, type HandshakeRequest } from "./accept.ts";
 import { CloseCode } from "./close_code.ts";
 import { CloseError, HandshakeError, WebSocketError } from "./errors.ts";
-import type { WebSocketConn } from "./websocket_conn.ts";
+import type { FrameConn } from "./websocket_conn.ts";
 
 /**
  * Handles one WebSocket connection. When it returns, the connection is closed
@@ -30,7 +30,7 @@ import type { WebSocketConn } from "./websocket_conn.ts";
  * ```
  */
 export type WebSocketHandler = (
-  conn: WebSocketConn,
+  conn: FrameConn,
   request: HandshakeRequest,
 ) => void | Promise<void>;
 
@@ -130,7 +130,7 @@ export class WebSocketServer implements AsyncDisposable {
   #options: AcceptOptions;
   #onError: (error: unknown) => void;
   #stop = new AbortController();
-  #conns = new Set<WebSocketConn>();
+  #conns = new Set<FrameConn>();
   #tasks = new Set<Promise<void>>();
   #stopping: Promise<void> | null = null;
 
@@ -228,7 +228,7 @@ export class WebSocketServer implements AsyncDisposable {
   async #serveOne(socket: Deno.Conn): Promise<void> {
     let request: HandshakeRequest | undefined;
     const onRequest = this.#options.onRequest;
-    let conn: WebSocketConn;
+    let conn: FrameConn;
     try {
       conn = await accept(socket, {
         ...this.#options,

@@ -118,6 +118,10 @@ export interface WebSocketConn extends AsyncIterable<Message> {
   readonly protocol: string;
   /** The extensions the handshake settled on, as a header value, or `""`. */
   readonly extensions: string;
+  /** The largest message accepted, in bytes. */
+  readonly readLimit: number;
+  /** Bytes written but not yet handed to the transport. */
+  readonly bufferedAmount: number;
   /** Resolves once the connection is closed, with the code and reason it closed with. */
   readonly closed: Promise<{ code: CloseCode; reason: string }>;
   /**
@@ -159,4 +163,55 @@ export interface WebSocketConn extends AsyncIterable<Message> {
   close(code?: CloseCode, reason?: string): Promise<void>;
   /** Closes the transport at once, without a closing handshake. */
   abort(): void;
+}
+
+/**
+ * A {@linkcode WebSocketConn} that owns its socket, so it also offers frame-level
+ * access, pongs, keep-alive and control-frame handlers. {@linkcode Conn}
+ * implements it, and so does the permessage-deflate decorator: this is what
+ * `accept` and `dial` return.
+ *
+ * @example Keep-alive and a pong handler, with or without compression
+ * ```ts ignore
+ * import { accept, type FrameConn } from "@wsx/websocket";
+ *
+ * const conn: FrameConn = await accept(tcp, { deflate: true });
+ * let lastPong = Date.now();
+ * conn.onPong = () => { lastPong = Date.now(); };
+ * conn.keepAlive(30_000, AbortSignal.timeout(3_600_000)).catch(() => conn.abort());
+ * ```
+ */
+export interface FrameConn extends WebSocketConn {
+  /** The read buffer, scratchpad and default fragment size, in bytes. */
+  readonly chunkSize: number;
+  /** Called for each ping; the default (`undefined`) answers with a pong. */
+  onPing: PingHandler | undefined;
+  /** Called for each pong. */
+  onPong: PongHandler | undefined;
+  /** Called when the peer's close frame arrives. */
+  onClose: CloseHandler | undefined;
+  /**
+   * Reads and validates the next frame header; its payload must then be read with
+   * `readPayload`, or the next read skips it. Control frames are returned, not
+   * answered.
+   */
+  readHeader(): Promise<Header>;
+  /** Reads (the rest of) the payload of the frame whose header was just read. */
+  readPayload(buf: Uint8Array): Promise<Uint8Array>;
+  /** Reads one whole frame into `buf` (no extension decoding). */
+  readFrame(buf: Uint8Array): Promise<Frame>;
+  /** Writes one frame with explicit FIN, RSV bits and opcode (no extension encoding). */
+  writeFrame(
+    fin: boolean,
+    rsv: number,
+    opcode: number,
+    payload: Uint8Array,
+  ): Promise<void>;
+  /** Sends an unsolicited pong (payload up to 125 bytes). */
+  pong(payload?: Uint8Array): Promise<void>;
+  /**
+   * Pings every `intervalMs` until the signal aborts or the connection closes,
+   * aborting the connection when a pong has not arrived by the next ping.
+   */
+  keepAlive(intervalMs: number, signal?: AbortSignal): Promise<void>;
 }

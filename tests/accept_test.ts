@@ -11,7 +11,7 @@ import {
   allowOrigins,
   type HandshakeRequest,
 } from "../src/accept.ts";
-import type { Conn } from "../src/conn.ts";
+import type { FrameConn } from "../src/websocket_conn.ts";
 import { dial } from "../src/dial.ts";
 import { CloseError, HandshakeError, WebSocketError } from "../src/errors.ts";
 import { acceptKey, reject } from "../src/handshake.ts";
@@ -105,7 +105,7 @@ async function handshake(
 ): Promise<
   {
     client: Deno.Conn;
-    conn?: Conn;
+    conn?: FrameConn;
     error?: unknown;
     res: RawResponse;
     eof: boolean;
@@ -592,7 +592,7 @@ Deno.test("acceptKey() matches what accept() sends for a random key", async () =
 /** Our server on a loopback listener, one connection, driven by `serve`. */
 async function withBuiltinClient(
   options: AcceptOptions,
-  serve: (conn: Conn) => Promise<void>,
+  serve: (conn: FrameConn) => Promise<void>,
   drive: (ws: WebSocket) => Promise<void>,
   protocols?: string[],
 ): Promise<void> {
@@ -634,7 +634,7 @@ function pattern(n: number): Uint8Array {
 }
 
 /** Echoes messages until the peer closes. */
-async function echo(conn: Conn): Promise<void> {
+async function echo(conn: FrameConn): Promise<void> {
   try {
     for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
   } catch (err) {

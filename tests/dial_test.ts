@@ -7,6 +7,7 @@ import {
 } from "@std/assert";
 import { accept } from "../src/accept.ts";
 import type { Conn } from "../src/conn.ts";
+import type { FrameConn } from "../src/websocket_conn.ts";
 import { dial, type DialOptions } from "../src/dial.ts";
 import { CloseError, HandshakeError, WebSocketError } from "../src/errors.ts";
 import { acceptKey, isValidKey } from "../src/handshake.ts";
@@ -485,7 +486,11 @@ function pattern(n: number): Uint8Array {
   return out;
 }
 
-async function roundTrip(conn: Conn, opcode: 1 | 2, data: Uint8Array | string) {
+async function roundTrip(
+  conn: FrameConn,
+  opcode: 1 | 2,
+  data: Uint8Array | string,
+) {
   await conn.writeMessage(opcode, data);
   const msg = await conn.readMessage();
   assertEquals(msg.opcode, opcode);

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { AcceptOptions } from "../src/accept.ts";
 import { CloseCode } from "../src/close_code.ts";
-import type { Conn } from "../src/conn.ts";
+import type { FrameConn } from "../src/websocket_conn.ts";
 import { dial } from "../src/dial.ts";
 import { CloseError, HandshakeError } from "../src/errors.ts";
 import { reject } from "../src/handshake.ts";
@@ -44,7 +44,7 @@ async function echo(conn: WebSocketConn): Promise<void> {
 }
 
 interface Upgraded {
-  conn?: Conn;
+  conn?: FrameConn;
   error?: unknown;
   head: number;
 }
@@ -52,7 +52,7 @@ interface Upgraded {
 /** A node:http server whose upgrades go through acceptNode and then `then`. */
 async function nodeServer(
   options: AcceptOptions = {},
-  then: (conn: Conn) => Promise<void> = echo,
+  then: (conn: FrameConn) => Promise<void> = echo,
 ) {
   const upgrades: Upgraded[] = [];
   const tasks: Promise<void>[] = [];

@@ -22,7 +22,14 @@ import { type Header, Rsv } from "../header.ts";
 import { type DataOpCode, OpCode } from "../opcode.ts";
 import type { PreparedMessage } from "../prepared_message.ts";
 import { isValidUtf8 } from "../utf8.ts";
-import type { Frame, Message, WebSocketConn } from "../websocket_conn.ts";
+import type {
+  CloseHandler,
+  Frame,
+  FrameConn,
+  Message,
+  PingHandler,
+  PongHandler,
+} from "../websocket_conn.ts";
 import { compressionStreamEngine } from "./compression_stream.ts";
 import {
   type Compressor,
@@ -87,7 +94,7 @@ const encoder = new TextEncoder();
  * await Promise.all([client.close(), server.readMessage().catch(() => {})]);
  * ```
  */
-export class PerMessageDeflateConn implements WebSocketConn {
+export class PerMessageDeflateConn implements FrameConn {
   /** Which side of the connection this is. */
   readonly role: "client" | "server";
   /** The subprotocol the handshake settled on, or `""`. */
@@ -171,9 +178,43 @@ export class PerMessageDeflateConn implements WebSocketConn {
     base.closed.then(() => this.#release());
   }
 
-  /** The wrapped connection, for its handlers (`onPing`, `onPong`, `onClose`). */
+  /** The wrapped connection. */
   get base(): Conn {
     return this.#base;
+  }
+
+  /** The largest message accepted, after inflation, in bytes. */
+  get readLimit(): number {
+    return this.#base.readLimit;
+  }
+
+  /** The base connection's chunk size, in bytes. */
+  get chunkSize(): number {
+    return this.#base.chunkSize;
+  }
+
+  /** Called for each ping (the base connection's handler). */
+  get onPing(): PingHandler | undefined {
+    return this.#base.onPing;
+  }
+  set onPing(handler: PingHandler | undefined) {
+    this.#base.onPing = handler;
+  }
+
+  /** Called for each pong (the base connection's handler). */
+  get onPong(): PongHandler | undefined {
+    return this.#base.onPong;
+  }
+  set onPong(handler: PongHandler | undefined) {
+    this.#base.onPong = handler;
+  }
+
+  /** Called when the peer's close frame arrives (the base connection's handler). */
+  get onClose(): CloseHandler | undefined {
+    return this.#base.onClose;
+  }
+  set onClose(handler: CloseHandler | undefined) {
+    this.#base.onClose = handler;
   }
 
   /** Bytes written but not yet handed to the transport. */
@@ -257,11 +298,12 @@ export class PerMessageDeflateConn implements WebSocketConn {
   async #fail(err: unknown): Promise<Error> {
     const error = err instanceof Error ? err : new Error(String(err));
     this.#readError = error;
-    const code = error instanceof WebSocketError
-      ? error.closeCode
-      : CloseCode.InternalServerError;
-    await this.#base.close(code, truncate(error.message)).catch(() =>
-      this.#base.abort()
+    await this.#base.fail(
+      error instanceof WebSocketError ? error : new WebSocketError(
+        "internal_error",
+        truncate(error.message),
+        { cause: error },
+      ),
     );
     return error;
   }
@@ -597,7 +639,7 @@ export function wrapDeflateWith(
 export function wrapNegotiated(
   conn: Conn,
   options: DeflateOptions = {},
-): WebSocketConn {
+): FrameConn {
   const params = deflateParamsOf(conn.extensions);
   return params === null
     ? conn

@@ -1,0 +1,99 @@
+/**
+ * The `deflate` option of `accept`, `dial` and the servers built on them: turns
+ * permessage-deflate on with one flag, loading the compression code only when it
+ * is asked for.
+ *
+ * @module
+ */
+
+import type { Conn } from "./conn.ts";
+import type { DeflateOptions } from "./deflate/negotiate.ts";
+import type { ClientExtensions, ServerExtensions } from "./handshake.ts";
+import type { FrameConn } from "./websocket_conn.ts";
+
+/**
+ * permessage-deflate for a handshake: `true` for the defaults, or the options
+ * (level, threshold, context takeover, window bits, engine). `false`, absent or
+ * `{ enabled: false }`: no compression.
+ *
+ * @example
+ * ```ts
+ * import type { DeflateOption } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const fast: DeflateOption = { level: 1, threshold: 256 };
+ * assertEquals(fast.threshold, 256);
+ * ```
+ */
+export type DeflateOption = boolean | DeflateOptions;
+
+/** The compression code a handshake needs: its extension handler and decorator. */
+export interface DeflatePlan<E> {
+  extensions: E;
+  wrap(conn: Conn): FrameConn;
+}
+
+type Modules = [
+  typeof import("./deflate/extension_handler.ts"),
+  typeof import("./deflate/permessage_deflate_conn.ts"),
+];
+let loading: Promise<Modules> | undefined;
+
+function load(): Promise<Modules> {
+  return loading ??= Promise.all([
+    import("./deflate/extension_handler.ts"),
+    import("./deflate/permessage_deflate_conn.ts"),
+  ]);
+}
+
+function optionsOf(option: DeflateOption | undefined): DeflateOptions | null {
+  if (option === undefined || option === false) return null;
+  const options = option === true ? {} : option;
+  return options.enabled === false ? null : options;
+}
+
+/**
+ * The server's plan for a `deflate` option, or null when compression is off.
+ *
+ * @throws {TypeError} When `extensionHandler` is given as well.
+ * @throws {RangeError} For invalid options.
+ */
+export async function serverDeflate(
+  option: DeflateOption | undefined,
+  extensionHandler: unknown,
+): Promise<DeflatePlan<ServerExtensions> | null> {
+  const options = optionsOf(option);
+  if (options === null) return null;
+  exclusive(extensionHandler);
+  const [handlers, decorator] = await load();
+  return {
+    extensions: handlers.deflateServerExtensions(options),
+    wrap: (conn) => decorator.wrapNegotiated(conn, options),
+  };
+}
+
+/**
+ * The client's plan for a `deflate` option, or null when compression is off.
+ *
+ * @throws {TypeError} When `extensionHandler` is given as well.
+ * @throws {RangeError} For invalid options.
+ */
+export async function clientDeflate(
+  option: DeflateOption | undefined,
+  extensionHandler: unknown,
+): Promise<DeflatePlan<ClientExtensions> | null> {
+  const options = optionsOf(option);
+  if (options === null) return null;
+  exclusive(extensionHandler);
+  const [handlers, decorator] = await load();
+  return {
+    extensions: handlers.deflateClientExtensions(options),
+    wrap: (conn) => decorator.wrapNegotiated(conn, options),
+  };
+}
+
+function exclusive(extensionHandler: unknown): void {
+  if (extensionHandler !== undefined) {
+    throw new TypeError("Give either deflate or extensionHandler, not both");
+  }
+}
