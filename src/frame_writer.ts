@@ -11,6 +11,7 @@ import { maskInPlace, nextMaskKey } from "./mask.ts";
 import type { ByteSink } from "./transport.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const MAX_CONTROL_PAYLOAD = 125;
 /** Strings up to this length are encoded by hand: no view or result object. */
 const SHORT_TEXT = 256;
 
@@ -89,7 +90,10 @@ export class FrameWriter {
     if (n < this.#out.length) {
       // A short write: send the rest before the buffer is reused.
       this.#out = this.#out.subarray(n);
-      return this.#sink.writeSome(this.#out).then(this.#onWritten);
+      return this.#sink.writeSome(this.#out).then(
+        this.#onWritten,
+        this.#onFailed,
+      );
     }
     this.#spare = this.#flushed;
     this.#flushed = null;
@@ -165,8 +169,10 @@ export class FrameWriter {
       );
     }
     // Small payloads are copied so that the caller (or the connection's control
-    // buffer) may reuse them at once.
-    const bytes = size <= this.#capacity ? payload.slice() : payload;
+    // buffer, up to 125 bytes whatever the chunk size) may reuse them at once.
+    const bytes = size <= Math.max(this.#capacity, MAX_CONTROL_PAYLOAD)
+      ? payload.slice()
+      : payload;
     this.#queuedBytes += size;
     return this.#enqueue(() => this.#writeSlow(first, bytes), size);
   }
