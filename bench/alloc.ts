@@ -177,7 +177,7 @@ async function drive(
 ) {
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
   tcp.setNoDelay(true);
-  if (kind === "ours") await upgrade(tcp, `127.0.0.1:${port}`);
+  if (kind !== "raw") await upgrade(tcp, `127.0.0.1:${port}`);
   const frame = encodeFrame(FIN | Op.Binary, randomBytes(size), BENCH_KEY);
   // Echoes come back as long as the frame (masked, raw) or 4 bytes shorter (ours).
   const expect = kind === "raw" ? frame.length : frame.length - 4;

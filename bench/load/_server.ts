@@ -17,6 +17,8 @@ export const deflate: boolean = Deno.args.includes("--deflate");
 
 /** Tells the runner where to connect, then starts answering memory queries. */
 export function announce(port: number): void {
+  // A clean exit on SIGTERM, so that `--cpu-prof` writes its profile.
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
   console.log(JSON.stringify({ port }));
   answerMemoryQueries().catch(() => {});
 }

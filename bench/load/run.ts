@@ -13,7 +13,7 @@
 
 import { median } from "./_proc.ts";
 import type { LoadResult } from "./_meter.ts";
-import { type Child, sleep, spawnDeno } from "./_spawn.ts";
+import { type Child, spawnDeno } from "./_spawn.ts";
 import type { LoadConfig } from "./generator.ts";
 
 /** A server under test. */
@@ -34,6 +34,8 @@ interface Scenario {
   inflight: number;
   deflate?: boolean;
   servers: string[];
+  /** The goal: `ours` against `versus` in msgs/s, at least `times`. */
+  target: { ours: string; versus: string; times: number };
 }
 
 const SERVERS: Record<string, Server> = {
@@ -51,10 +53,10 @@ const SERVERS: Record<string, Server> = {
     args: [],
     protocol: "raw",
   },
-  oursNagle: {
-    name: "ours, Nagle on (accept() as is)",
+  oursChunk32: {
+    name: "ours, 32 KiB chunk (ChunkSize.Streaming)",
     file: "server_ours.ts",
-    args: ["--nagle"],
+    args: ["--chunk", "32768"],
     protocol: "ws",
   },
   oursDeflate: {
@@ -86,6 +88,7 @@ const SCENARIOS: Scenario[] = [
     payload: "ascii",
     conns: 64,
     inflight: 1,
+    target: { ours: "ours", versus: "deno", times: 1.0 },
     servers: ALL,
   },
   {
@@ -95,6 +98,7 @@ const SCENARIOS: Scenario[] = [
     payload: "ascii",
     conns: 16,
     inflight: 64,
+    target: { ours: "ours", versus: "deno", times: 3.0 },
     servers: ALL,
   },
   {
@@ -104,7 +108,8 @@ const SCENARIOS: Scenario[] = [
     payload: "random",
     conns: 16,
     inflight: 4,
-    servers: [...ALL, "oursNagle"],
+    target: { ours: "ours", versus: "raw", times: 0.9 },
+    servers: [...ALL, "oursChunk32"],
   },
   {
     id: "S4",
@@ -113,7 +118,8 @@ const SCENARIOS: Scenario[] = [
     payload: "random",
     conns: 4,
     inflight: 1,
-    servers: [...ALL, "oursNagle"],
+    target: { ours: "ours", versus: "raw", times: 0.9 },
+    servers: [...ALL, "oursChunk32"],
   },
   {
     id: "S5",
@@ -124,6 +130,7 @@ const SCENARIOS: Scenario[] = [
     conns: 16,
     inflight: 4,
     deflate: true,
+    target: { ours: "oursDeflate", versus: "wsDeflate", times: 2.0 },
     servers: ["wsDeflate", "oursDeflate", "oursZlib"],
   },
 ];
@@ -186,7 +193,7 @@ async function runSource<T>(
 /** One cell: a fresh server process, one generator run, both ended by PID. */
 async function cell(
   server: Server,
-  scenario: Omit<Scenario, "servers" | "id" | "title">,
+  scenario: Omit<Scenario, "servers" | "id" | "title" | "target">,
   flags: Flags,
   source = "generator.ts",
   extra: object = {},
@@ -261,6 +268,11 @@ function table(rows: [string, LoadResult][], base: LoadResult | null): string {
   return lines.join("\n");
 }
 
+/** `keys` rotated by `rep`, so that no server always runs first. */
+function rotate(keys: string[], rep: number): string[] {
+  return keys.map((_, i) => keys[(i + rep) % keys.length]);
+}
+
 /** Server side: every scenario, every server, repetitions interleaved. */
 async function loadSection(
   flags: Flags,
@@ -275,11 +287,7 @@ async function loadSection(
   const results = new Map<string, LoadResult[]>();
   for (let rep = 0; rep < flags.reps; rep++) {
     for (const scenario of scenarios) {
-      // Rotate the order each repetition so that no server always runs first.
-      const order = scenario.servers.map((_, i, all) =>
-        all[(i + rep) % all.length]
-      );
-      for (const key of order) {
+      for (const key of rotate(scenario.servers, rep)) {
         const result = await cell(SERVERS[key], scenario, flags);
         const id = `${scenario.id}/${key}`;
         results.set(id, [...(results.get(id) ?? []), result]);
@@ -303,6 +311,25 @@ async function loadSection(
     out.push(`### ${scenario.id}: ${scenario.title}\n`);
     out.push(`Ratios to ${rows[0][0]}.\n`);
     out.push(table(rows, base) + "\n");
+  }
+  out.push(
+    "### Targets (msgs/s ratios of the medians)\n",
+    "| scenario | ours | versus | target | measured | ours vs ws |",
+    "| --- | --- | --- | --- | --- | --- |",
+  );
+  for (const { id, target } of scenarios) {
+    const rate = (key: string) =>
+      median((results.get(`${id}/${key}`) ?? []).map((r) => r.msgsPerSec));
+    const measured = rate(target.ours) / rate(target.versus);
+    const ws = rate(target.ours) / rate(id === "S5" ? "wsDeflate" : "ws");
+    out.push(
+      `| ${id} | ${SERVERS[target.ours].name} | ${
+        SERVERS[target.versus].name
+      } | ` +
+        `≥ ${target.times.toFixed(1)}x | ${measured.toFixed(2)}x ${
+          measured >= target.times ? "(met)" : "(missed)"
+        } | ${ws.toFixed(2)}x |`,
+    );
   }
   return out.join("\n");
 }
@@ -364,75 +391,19 @@ async function clientSection(
   return out.join("\n") + "\n";
 }
 
-interface Memory {
-  heap: number;
-  external: number;
-  rss: number;
-}
+const SCALE_SERVERS = ["deno", "ours", "ws"];
 
-/** Memory per idle connection: 10,000 handshaken connections held open. */
-async function idleMemory(key: string, conns: number): Promise<string> {
-  const server = SERVERS[key];
-  const { child, port } = await startServer(server);
-  try {
-    await sleep(300);
-    await child.send("mem");
-    const before = await child.nextJson<Memory>(10_000);
-    const holder = spawnDeno("generator.ts", [JSON.stringify(
-      {
-        port,
-        protocol: server.protocol,
-        size: 32,
-        payload: "ascii",
-        conns,
-        inflight: 1,
-        warmupMs: 0,
-        durationMs: 0,
-        idle: true,
-      } satisfies LoadConfig,
-    )]);
-    try {
-      await holder.nextJson<{ connected: number }>(120_000);
-      await sleep(1000);
-      await child.send("mem");
-      const after = await child.nextJson<Memory>(10_000);
-      const js = (after.heap + after.external - before.heap - before.external) /
-        conns;
-      const rss = (after.rss - before.rss) / conns;
-      return `| ${server.name} | ${fmt(conns)} | ${fmt(js)} | ${fmt(rss)} |`;
-    } finally {
-      await holder.kill();
-    }
-  } finally {
-    await child.kill();
-  }
-}
-
-/** Idle memory and throughput as the number of connections grows. */
+/** Throughput as the number of connections grows. */
 async function scaleSection(
   flags: Flags,
   raw: Record<string, unknown>,
 ): Promise<string> {
-  const idleConns = flags.smoke ? 50 : 10_000;
-  const out = [
-    "## Scale\n",
-    `### Memory per idle connection (${
-      fmt(idleConns)
-    } connections, 4 KiB chunk preset)\n`,
-    "JS heap + external memory after a full GC, and resident set, per connection (bytes).\n",
-    "| server | connections | JS bytes/conn | RSS bytes/conn |",
-    "| --- | --- | --- | --- |",
-  ];
-  for (const key of ["ours", "deno", "ws"]) {
-    const row = await idleMemory(key, idleConns);
-    console.error(row);
-    out.push(row);
-  }
+  const out = ["## Scale\n"];
   const counts = flags.smoke ? [1, 4] : [1, 100, 5000];
   const results = new Map<string, LoadResult[]>();
   for (let rep = 0; rep < flags.reps; rep++) {
     for (const conns of counts) {
-      for (const key of rep % 2 === 0 ? ["deno", "ours"] : ["ours", "deno"]) {
+      for (const key of rotate(SCALE_SERVERS, rep)) {
         const result = await cell(SERVERS[key], {
           size: 32,
           payload: "ascii",
@@ -449,13 +420,13 @@ async function scaleSection(
   }
   raw.scale = Object.fromEntries(results);
   out.push(
-    "\n### Throughput by connection count (32 B text, 1 in flight each)\n",
+    "### Throughput by connection count (32 B text, 1 in flight each)\n",
     "| connections | server | msgs/s | p50 ms | p99 ms | server µs/msg |",
     "| --- | --- | --- | --- | --- | --- |",
   );
   for (const conns of counts) {
     const base = medianOf(results.get(`${conns}/deno`)!);
-    for (const key of ["deno", "ours"]) {
+    for (const key of SCALE_SERVERS) {
       const r = medianOf(results.get(`${conns}/${key}`)!);
       out.push(
         `| ${fmt(conns)} | ${SERVERS[key].name} | ${fmt(r.msgsPerSec)}${

@@ -1,52 +1,36 @@
 /**
- * Our echo server: `Deno.listen`, `accept()` and a `Conn` per connection, reading
+ * Our echo server: `Deno.listen`, `accept()` and a connection per socket, reading
  * each message in place and writing it back. Chunk size 4 KiB (the default
- * preset), read limit 16 MiB.
+ * preset), read limit 16 MiB. The socket is used as `accept()` leaves it (with
+ * TCP_NODELAY, as `ws` and `Deno.serve` set it on theirs).
  *
  * Flags: `--deflate` negotiates permessage-deflate with the default engine
  * (`CompressionStream`), `--zlib` with the `node:zlib` engine; `--byob` reads
- * through the stream reader instead of `Deno.Conn.read`.
- *
- * The socket gets TCP_NODELAY, as `ws` and `Deno.serve` set it on theirs; `--nagle`
- * leaves it off, as `accept()` does today. (Without it, a frame larger than the
- * scratchpad goes out as a header write then a payload write, and Nagle's
- * algorithm holds the payload's tail until the peer's delayed ACK: about 40 ms per
- * message when one is in flight.)
+ * through the stream reader instead of `Deno.Conn.read`; `--chunk N` sets the
+ * chunk size (read buffer and scratchpad) to N bytes.
  *
  * @module
  */
 
-import { ReadLimit, type WebSocketConn } from "../../mod.ts";
-import { accept } from "../../src/accept.ts";
-import {
-  deflateServerExtensions,
-} from "../../src/deflate/extension_handler.ts";
-import type { DeflateOptions } from "../../src/deflate/negotiate.ts";
-import { wrapNegotiated } from "../../src/deflate/permessage_deflate_conn.ts";
-import { zlibEngine } from "../../src/deflate/zlib.ts";
+import { accept, type DeflateOption, ReadLimit } from "@wsx/websocket";
+import { zlibEngine } from "@wsx/websocket/deflate";
 import { announce, deflate } from "./_server.ts";
 
-const read = Deno.args.includes("--byob") ? "byob" : "auto";
-const zlib = Deno.args.includes("--zlib");
-const nagle = Deno.args.includes("--nagle");
-const deflateOptions: DeflateOptions | null = zlib
+const args = Deno.args;
+const read = args.includes("--byob") ? "byob" : "auto";
+const chunkAt = args.indexOf("--chunk");
+const chunkSize = chunkAt >= 0 ? Number(args[chunkAt + 1]) : undefined;
+const deflateOption: DeflateOption = args.includes("--zlib")
   ? { engine: zlibEngine() }
-  : deflate
-  ? {}
-  : null;
+  : deflate;
 
 async function echo(tcp: Deno.TcpConn): Promise<void> {
-  if (!nagle) tcp.setNoDelay(true);
-  const base = await accept(tcp, {
+  const conn = await accept(tcp, {
     readLimit: ReadLimit.Large,
+    chunkSize,
     read,
-    extensionHandler: deflateOptions === null
-      ? undefined
-      : deflateServerExtensions(deflateOptions),
+    deflate: deflateOption,
   });
-  const conn: WebSocketConn = deflateOptions === null
-    ? base
-    : wrapNegotiated(base, deflateOptions);
   try {
     for (;;) {
       const msg = await conn.readMessage();
