@@ -46,10 +46,29 @@ function load(): Promise<Modules> {
   ]);
 }
 
-function optionsOf(option: DeflateOption | undefined): DeflateOptions | null {
+interface Loaded {
+  handlers: Modules[0];
+  wrap(conn: Conn): FrameConn;
+  options: DeflateOptions;
+}
+
+/** Loads the compression code when the option turns compression on. */
+async function loadFor(
+  option: DeflateOption | undefined,
+  extensionHandler: unknown,
+): Promise<Loaded | null> {
   if (option === undefined || option === false) return null;
   const options = option === true ? {} : option;
-  return options.enabled === false ? null : options;
+  if (options.enabled === false) return null;
+  if (extensionHandler !== undefined) {
+    throw new TypeError("Give either deflate or extensionHandler, not both");
+  }
+  const [handlers, decorator] = await load();
+  return {
+    handlers,
+    wrap: (conn) => decorator.wrapNegotiated(conn, options),
+    options,
+  };
 }
 
 /**
@@ -62,14 +81,10 @@ export async function serverDeflate(
   option: DeflateOption | undefined,
   extensionHandler: unknown,
 ): Promise<DeflatePlan<ServerExtensions> | null> {
-  const options = optionsOf(option);
-  if (options === null) return null;
-  exclusive(extensionHandler);
-  const [handlers, decorator] = await load();
-  return {
-    extensions: handlers.deflateServerExtensions(options),
-    wrap: (conn) => decorator.wrapNegotiated(conn, options),
-  };
+  const loaded = await loadFor(option, extensionHandler);
+  if (loaded === null) return null;
+  const { handlers, wrap, options } = loaded;
+  return { extensions: handlers.deflateServerExtensions(options), wrap };
 }
 
 /**
@@ -82,18 +97,8 @@ export async function clientDeflate(
   option: DeflateOption | undefined,
   extensionHandler: unknown,
 ): Promise<DeflatePlan<ClientExtensions> | null> {
-  const options = optionsOf(option);
-  if (options === null) return null;
-  exclusive(extensionHandler);
-  const [handlers, decorator] = await load();
-  return {
-    extensions: handlers.deflateClientExtensions(options),
-    wrap: (conn) => decorator.wrapNegotiated(conn, options),
-  };
-}
-
-function exclusive(extensionHandler: unknown): void {
-  if (extensionHandler !== undefined) {
-    throw new TypeError("Give either deflate or extensionHandler, not both");
-  }
+  const loaded = await loadFor(option, extensionHandler);
+  if (loaded === null) return null;
+  const { handlers, wrap, options } = loaded;
+  return { extensions: handlers.deflateClientExtensions(options), wrap };
 }
