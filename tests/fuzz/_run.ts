@@ -196,6 +196,8 @@ export class Loopback {
       Deno.connect({ hostname: "127.0.0.1", port: this.listener.addr.port }),
       this.listener.accept(),
     ]);
+    // Small writes go out at once, as a hostile peer's would.
+    peer.setNoDelay(true);
     return { ours, peer };
   }
 
