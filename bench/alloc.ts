@@ -9,7 +9,8 @@
  * 2. Isolated: `readMessage` and `writeMessage` in a loop over an in-memory
  *    transport, minus the same transport calls made bare.
  *
- * `deno run -A bench/alloc.ts [--messages N] [--sizes 32,1024,65536] [--smoke]`;
+ * `deno run -A bench/alloc.ts [--messages N] [--sizes 32,1024,65536] [--reps 3]
+ * [--smoke]`;
  * `--profile` prints the top allocation sites of each server instead (V8's
  * sampling heap profiler, collected objects included).
  *
@@ -35,8 +36,12 @@ const allocated = () =>
   (getHeapStatistics() as { total_allocated_bytes?: number })
     .total_allocated_bytes ?? NaN;
 
-/** The floor, our server reading in place, or reading into its own buffer. */
-type Kind = "raw" | "ours" | "ours-buf";
+/**
+ * The floor (`raw`), the floor with one `.then()` layer on each read and write
+ * (`raw-then`: what any promise-returning API over `Deno.Conn` pays at least), our
+ * server reading in place, or reading into its own buffer.
+ */
+type Kind = "raw" | "raw-then" | "ours" | "ours-buf";
 
 /** What a server measured over the counted messages. */
 interface ServerReport {
@@ -77,23 +82,29 @@ class CountingConn {
   }
 }
 
-/** The floor: reads each whole frame into a buffer of its size, writes it back. */
+const same = <T>(value: T): T => value;
+
+/**
+ * The floor: reads each whole frame into a buffer of its size, writes it back.
+ * With `layer`, each call's promise goes through one `.then()` before the await.
+ */
 async function rawEcho(
   conn: CountingConn,
   frameSize: number,
   onMessage: (n: number) => void,
+  layer: boolean,
 ): Promise<void> {
   const frame = new Uint8Array(frameSize);
   for (let n = 1;; n++) {
     let filled = 0;
     while (filled < frameSize) {
-      const got = await conn.read(
-        filled === 0 ? frame : frame.subarray(filled),
-      );
+      const reading = conn.read(filled === 0 ? frame : frame.subarray(filled));
+      const got = await (layer ? reading.then(same) : reading);
       if (got === null) return;
       filled += got;
     }
-    await conn.write(frame);
+    const writing = conn.write(frame);
+    await (layer ? writing.then(same) : writing);
     onMessage(n);
   }
 }
@@ -142,7 +153,7 @@ async function serve(
       const counted = total - warmup;
       if (profile) {
         sampling = sampling.then(stopSampling).then((sites) => {
-          report!.sites = sites.slice(0, 12).map((site) => ({
+          report!.sites = sites.slice(0, 20).map((site) => ({
             stack: site.stack,
             bytes: Math.round(site.bytes / counted),
           }));
@@ -159,11 +170,13 @@ async function serve(
     }
   };
   const frameSize = encodeFrame(FIN, new Uint8Array(size), BENCH_KEY).length;
-  await (kind === "raw" ? rawEcho(conn, frameSize, onMessage) : oursEcho(
-    conn,
-    onMessage,
-    kind === "ours-buf" ? new Uint8Array(size) : undefined,
-  ));
+  await (kind.startsWith("raw")
+    ? rawEcho(conn, frameSize, onMessage, kind === "raw-then")
+    : oursEcho(
+      conn,
+      onMessage,
+      kind === "ours-buf" ? new Uint8Array(size) : undefined,
+    ));
   await sampling;
   console.log(JSON.stringify(report));
 }
@@ -177,10 +190,11 @@ async function drive(
 ) {
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
   tcp.setNoDelay(true);
-  if (kind !== "raw") await upgrade(tcp, `127.0.0.1:${port}`);
+  const raw = kind.startsWith("raw");
+  if (!raw) await upgrade(tcp, `127.0.0.1:${port}`);
   const frame = encodeFrame(FIN | Op.Binary, randomBytes(size), BENCH_KEY);
   // Echoes come back as long as the frame (masked, raw) or 4 bytes shorter (ours).
-  const expect = kind === "raw" ? frame.length : frame.length - 4;
+  const expect = raw ? frame.length : frame.length - 4;
   const buf = new Uint8Array(Math.max(expect, 65536));
   for (let i = 0; i < total; i++) {
     for (let at = 0; at < frame.length;) {
@@ -320,30 +334,56 @@ async function isolated(
 
 const fmt = (v: number) => v.toFixed(v < 10 ? 2 : 0);
 
+/** The median report of `reps` runs of one kind (by bytes per message). */
+function medianReport(reports: ServerReport[]): ServerReport {
+  const sorted = [...reports].sort((a, b) =>
+    a.bytesPerMessage - b.bytesPerMessage
+  );
+  return sorted[sorted.length >> 1];
+}
+
+const KINDS: Kind[] = ["raw", "raw-then", "ours", "ours-buf"];
+
 /** Runs both measurements and returns the report as Markdown. */
 export async function measure(
   messages: number,
   sizes: number[],
+  reps = 1,
 ): Promise<string> {
   const lines = [
     `Allocation per echoed message, ${
       messages.toLocaleString("en-US")
-    } messages ` +
+    } messages, median of ${reps} interleaved runs ` +
     `(Deno ${Deno.version.deno}).\n`,
     "### End to end (server process)\n",
-    "| size | raw echo B/msg | ours B/msg | ours − raw | ours, readMessage(buf) − raw | reads/msg raw, ours | writes/msg raw, ours |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "Floor per call: the raw echo's bytes per read or write call. " +
+    "Framing: ours minus that floor times our calls per message.\n",
+    "| size | raw echo B/msg | raw + then() per call | ours B/msg | ours − raw | ours, readMessage(buf) − raw | floor per call | framing, in place | framing, readMessage(buf) | reads/msg raw, ours | writes/msg raw, ours |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const size of sizes) {
-    const raw = await endToEnd("raw", size, messages);
-    const ours = await endToEnd("ours", size, messages);
-    const intoBuf = await endToEnd("ours-buf", size, messages);
+    const runs = new Map<Kind, ServerReport[]>(KINDS.map((k) => [k, []]));
+    for (let rep = 0; rep < reps; rep++) {
+      for (const kind of KINDS) {
+        runs.get(kind)!.push(await endToEnd(kind, size, messages));
+      }
+    }
+    const [raw, layered, ours, intoBuf] = KINDS.map((k) =>
+      medianReport(runs.get(k)!)
+    );
+    const perCall = raw.bytesPerMessage /
+      (raw.readsPerMessage + raw.writesPerMessage);
+    const framing = (r: ServerReport) =>
+      r.bytesPerMessage - perCall * (r.readsPerMessage + r.writesPerMessage);
     lines.push(
       `| ${size} | ${fmt(raw.bytesPerMessage)} | ${
-        fmt(ours.bytesPerMessage)
-      } | ` +
+        fmt(layered.bytesPerMessage)
+      } | ${fmt(ours.bytesPerMessage)} | ` +
         `${fmt(ours.bytesPerMessage - raw.bytesPerMessage)} | ` +
         `${fmt(intoBuf.bytesPerMessage - raw.bytesPerMessage)} | ` +
+        `${fmt(perCall)} | ${fmt(framing(ours))} | ${
+          fmt(framing(intoBuf))
+        } | ` +
         `${fmt(raw.readsPerMessage)}, ${fmt(ours.readsPerMessage)} | ` +
         `${fmt(raw.writesPerMessage)}, ${fmt(ours.writesPerMessage)} |`,
     );
@@ -390,7 +430,7 @@ if (import.meta.main) {
   ).map(Number);
   if (args.includes("--profile")) {
     for (const size of sizes) {
-      for (const kind of ["raw", "ours", "ours-buf"] as const) {
+      for (const kind of KINDS) {
         const report = await endToEnd(kind, size, messages, true);
         console.log(
           `\n${kind}, ${size} B: top allocation sites (bytes/message)`,
@@ -401,6 +441,7 @@ if (import.meta.main) {
       }
     }
   } else {
-    console.log(await measure(messages, sizes));
+    const reps = Number(value("--reps") ?? (smoke ? 1 : 3));
+    console.log(await measure(messages, sizes, reps));
   }
 }

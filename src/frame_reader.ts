@@ -24,6 +24,7 @@ export class FrameReader {
   #source: ByteSource;
   #pos = 0;
   #end = 0;
+  #view: Uint8Array = new Uint8Array(0);
   /** How many transport reads completed: progress, for idle detection. */
   reads = 0;
 
@@ -90,7 +91,16 @@ export class FrameReader {
     if (this.#end - this.#pos < length) return null;
     const start = this.#pos;
     this.#pos += length;
-    return this.#source.buffer.subarray(start, start + length);
+    // One message at a time lands at the same place: reuse the last view then.
+    const last = this.#view;
+    const buffer = this.#source.buffer;
+    if (
+      last.byteOffset === buffer.byteOffset + start &&
+      last.length === length && last.buffer === buffer.buffer
+    ) {
+      return last;
+    }
+    return this.#view = buffer.subarray(start, start + length);
   }
 
   /**
