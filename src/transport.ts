@@ -64,7 +64,9 @@ export class ByteSource {
   #byob: ReadableStreamBYOBReader | null = null;
   #chunks: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #leftover: Uint8Array | null = null;
-  #readable: ReadableStream<Uint8Array>;
+  // Streams are only touched in stream mode: on a `Deno.Conn` each getter
+  // creates one, a few KiB per idle connection that direct reads never use.
+  #transport: Transport;
 
   /**
    * Prepares to read from a transport into a buffer of `size` bytes.
@@ -77,7 +79,7 @@ export class ByteSource {
   constructor(transport: Transport, size: number, mode: ReadMode = "auto") {
     this.buffer = new Uint8Array(size);
     this.#direct = mode === "auto" ? asDirect(transport) : null;
-    this.#readable = transport.readable;
+    this.#transport = transport;
   }
 
   /** Whether reads go straight to the transport's `read()` (no buffer transfer). */
@@ -146,9 +148,9 @@ export class ByteSource {
 
   #lock(): void {
     try {
-      this.#byob = this.#readable.getReader({ mode: "byob" });
+      this.#byob = this.#transport.readable.getReader({ mode: "byob" });
     } catch {
-      this.#chunks = this.#readable.getReader();
+      this.#chunks = this.#transport.readable.getReader();
     }
   }
 
@@ -171,7 +173,9 @@ export class ByteSource {
   cancel(): void {
     if (this.#direct !== null) return;
     const reader = this.#byob ?? this.#chunks;
-    (reader ? reader.cancel() : this.#readable.cancel()).catch(() => {});
+    (reader ? reader.cancel() : this.#transport.readable.cancel()).catch(
+      () => {},
+    );
   }
 }
 
@@ -179,7 +183,7 @@ export class ByteSource {
 export class ByteSink {
   #direct: DirectConn | null;
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
-  #writable: WritableStream<Uint8Array>;
+  #transport: Transport;
 
   /**
    * Prepares to write to a transport.
@@ -189,7 +193,7 @@ export class ByteSink {
    */
   constructor(transport: Transport, mode: ReadMode = "auto") {
     this.#direct = mode === "auto" ? asDirect(transport) : null;
-    this.#writable = transport.writable;
+    this.#transport = transport;
   }
 
   /**
@@ -201,7 +205,7 @@ export class ByteSink {
    */
   writeSome(bytes: Uint8Array): Promise<number> {
     if (this.#direct !== null) return this.#direct.write(bytes);
-    this.#writer ??= this.#writable.getWriter();
+    this.#writer ??= this.#transport.writable.getWriter();
     return this.#writer.write(bytes).then(() => bytes.length);
   }
 
@@ -218,23 +222,24 @@ export class ByteSink {
       }
       return;
     }
-    this.#writer ??= this.#writable.getWriter();
+    this.#writer ??= this.#transport.writable.getWriter();
     await this.#writer.write(bytes);
   }
 
   /** Closes the writing side of a stream transport (a no-op in direct mode). */
   async close(): Promise<void> {
     if (this.#direct !== null) return;
-    this.#writer ??= this.#writable.getWriter();
+    this.#writer ??= this.#transport.writable.getWriter();
     await this.#writer.close();
   }
 
   /** Aborts the writing side of a stream transport (a no-op in direct mode). */
   abort(): void {
     if (this.#direct !== null) return;
-    (this.#writer ? this.#writer.abort() : this.#writable.abort()).catch(
-      () => {},
-    );
+    (this.#writer ? this.#writer.abort() : this.#transport.writable.abort())
+      .catch(
+        () => {},
+      );
   }
 }
 

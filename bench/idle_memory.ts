@@ -1,0 +1,297 @@
+/**
+ * Memory per idle connection: `deno task bench:idle [--connections N] [--server
+ * ours|accept|deno|both|all] [--chunk BYTES] [--smoke] [--json]`.
+ *
+ * For each server, in its own process: our `serve()` (chunk size 4 KiB, the
+ * default preset; every connection waiting in a read, as an idle one does), a
+ * bare `accept()` loop (`--server all`), and Deno's built-in server (`Deno.serve` + `upgradeWebSocket`). A client process
+ * opens N WebSocket connections over loopback (raw upgrade requests, so the
+ * client's own costs stay out of the server's figures); the server reports its
+ * resident set, JS heap and external (ArrayBuffer) memory after a garbage
+ * collection, before and after; the difference over N is the per-connection
+ * cost. A warm-up round first opens and closes a few connections so that code
+ * compiled on first use is not counted.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { accept, serve } from "@wsx/websocket";
+import { memory } from "./load/_server.ts";
+import { type Child, sleep, spawnDeno } from "./load/_spawn.ts";
+
+/** The servers: ours through `serve()` or a bare `accept()` loop, and Deno's. */
+type Kind = "ours" | "accept" | "deno";
+
+const NAMES: Record<Kind, string> = {
+  ours: "ours: serve()",
+  accept: "ours: accept() loop",
+  deno: "Deno.serve + upgradeWebSocket",
+};
+
+/** The memory figures a server reports. */
+interface Memory {
+  heap: number;
+  external: number;
+  rss: number;
+  connections: number;
+}
+
+/** One server's result. */
+export interface IdleResult {
+  server: Kind;
+  connections: number;
+  before: Memory;
+  after: Memory;
+  /** Bytes per connection: resident set, JS heap, external buffers. */
+  perConnection: { rss: number; heap: number; external: number };
+}
+
+// ---------------------------------------------------------------- server side
+
+/** Runs a server; answers `count` and `mem` on stdin with JSON lines. */
+function runServer(kind: string, chunkSize: number): void {
+  let open = 0;
+  let port: number;
+  if (kind === "ours") {
+    const server = serve(
+      {
+        hostname: "127.0.0.1",
+        port: 0,
+        chunkSize,
+        onListen() {},
+        onError() {},
+      },
+      async (conn) => {
+        open++;
+        try {
+          for await (const _ of conn) {
+            // Idle connections send nothing; a message would just be dropped.
+          }
+        } finally {
+          open--;
+        }
+      },
+    );
+    port = server.addr.port;
+  } else if (kind === "accept") {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    port = listener.addr.port;
+    (async () => {
+      for await (const tcp of listener) {
+        accept(tcp, { chunkSize }).then(async (conn) => {
+          open++;
+          try {
+            for await (const _ of conn) {
+              // Idle.
+            }
+          } finally {
+            open--;
+          }
+        }).catch(() => {});
+      }
+    })();
+  } else {
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      (request) => {
+        const { socket, response } = Deno.upgradeWebSocket(request);
+        socket.onopen = () => open++;
+        socket.onclose = () => open--;
+        return response;
+      },
+    );
+    port = server.addr.port;
+  }
+  console.log(JSON.stringify({ port }));
+  (async () => {
+    let pending = "";
+    for await (
+      const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
+    ) {
+      pending += text;
+      let end: number;
+      while ((end = pending.indexOf("\n")) >= 0) {
+        const command = pending.slice(0, end).trim();
+        pending = pending.slice(end + 1);
+        if (command === "mem") {
+          console.log(JSON.stringify({ ...memory(), connections: open }));
+        }
+      }
+    }
+  })();
+}
+
+// ---------------------------------------------------------------- client side
+
+const REQUEST = (port: number) =>
+  new TextEncoder().encode(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      "Sec-WebSocket-Version: 13\r\n\r\n",
+  );
+
+/** Opens `n` upgraded connections, 200 at a time, and keeps them until told. */
+async function runClient(port: number, n: number): Promise<void> {
+  const conns: Deno.TcpConn[] = [];
+  const request = REQUEST(port);
+  const buf = new Uint8Array(1024);
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      try {
+        const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+        await tcp.write(request);
+        let head = "";
+        while (!head.includes("\r\n\r\n")) {
+          const r = await tcp.read(buf);
+          if (r === null) throw new Error("closed during the handshake");
+          head += new TextDecoder().decode(buf.subarray(0, r));
+        }
+        if (!head.startsWith("HTTP/1.1 101")) {
+          throw new Error(head.split("\r\n")[0]);
+        }
+        conns.push(tcp);
+      } catch {
+        failed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(200, n) }, worker));
+  console.log(JSON.stringify({ open: conns.length, failed }));
+  // Hold the connections until stdin closes (or the process is ended).
+  for await (const _ of Deno.stdin.readable) {
+    // Wait.
+  }
+  for (const c of conns) c.close();
+}
+
+// ---------------------------------------------------------------- orchestration
+
+async function memoryOf(server: Child, expect: number): Promise<Memory> {
+  // Handshakes finish on the server a moment after the client sees them.
+  for (let i = 0; i < 100; i++) {
+    await server.send("mem");
+    const m = await server.nextJson<Memory>(30_000);
+    if (m.connections === expect || i === 99) return m;
+    await sleep(100);
+  }
+  throw new Error("unreachable");
+}
+
+async function connectClients(port: number, n: number): Promise<Child> {
+  const client = spawnDeno("../idle_memory.ts", [
+    "--client",
+    String(port),
+    "--connections",
+    String(n),
+  ], true);
+  const { open, failed } = await client.nextJson<
+    { open: number; failed: number }
+  >(120_000);
+  if (open !== n) {
+    await client.kill();
+    throw new Error(
+      `only ${open} of ${n} connections opened (${failed} failed)`,
+    );
+  }
+  return client;
+}
+
+/** Measures one server with `n` idle connections. */
+export async function measure(
+  kind: Kind,
+  n: number,
+  chunkSize = 4096,
+): Promise<IdleResult> {
+  const server = spawnDeno(
+    "../idle_memory.ts",
+    ["--serve", kind, "--chunk", String(chunkSize)],
+    true,
+  );
+  try {
+    const { port } = await server.nextJson<{ port: number }>(30_000);
+    const warmup = await connectClients(port, Math.min(50, n));
+    await warmup.kill();
+    const before = await memoryOf(server, 0);
+    const client = await connectClients(port, n);
+    try {
+      await sleep(n > 1000 ? 1000 : 200);
+      const after = await memoryOf(server, n);
+      if (after.connections !== n) {
+        throw new Error(
+          `the server holds ${after.connections} of ${n} connections`,
+        );
+      }
+      return {
+        server: kind,
+        connections: n,
+        before,
+        after,
+        perConnection: {
+          rss: (after.rss - before.rss) / n,
+          heap: (after.heap - before.heap) / n,
+          external: (after.external - before.external) / n,
+        },
+      };
+    } finally {
+      await client.kill();
+    }
+  } finally {
+    await server.kill();
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      connections: { type: "string", default: "10000" },
+      server: { type: "string", default: "both" },
+      smoke: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      chunk: { type: "string", default: "4096" },
+      // The child processes' roles.
+      serve: { type: "string" },
+      client: { type: "string" },
+    },
+  });
+  const n = values.smoke ? 50 : Number(values.connections);
+  if (values.serve !== undefined) {
+    runServer(values.serve, Number(values.chunk));
+  } else if (values.client !== undefined) {
+    await runClient(Number(values.client), n);
+  } else {
+    const kinds: Kind[] = values.server === "all"
+      ? ["ours", "accept", "deno"]
+      : values.server === "both"
+      ? ["ours", "deno"]
+      : [values.server as Kind];
+    const kib = (b: number) => (b / 1024).toFixed(1);
+    const mib = (b: number) => (b / 1048576).toFixed(1);
+    if (!values.json) {
+      console.log(
+        `idle memory: ${n} connections per server (ours: 4 KiB chunks)`,
+      );
+      console.log(
+        "| server | RSS / conn (KiB) | JS heap / conn (KiB) | external / conn (KiB) | RSS before → after (MiB) |",
+      );
+      console.log("| --- | ---: | ---: | ---: | --- |");
+    }
+    for (const kind of kinds) {
+      const r = await measure(kind, n, Number(values.chunk));
+      if (values.json) {
+        console.log(JSON.stringify(r));
+        continue;
+      }
+      const name = NAMES[kind];
+      const p = r.perConnection;
+      console.log(
+        `| ${name} | ${kib(p.rss)} | ${kib(p.heap)} | ${kib(p.external)} | ` +
+          `${mib(r.before.rss)} → ${mib(r.after.rss)} |`,
+      );
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Keeps the reliability benchmarks working (the idle-memory and soak runs, at
+ * tiny sizes), and guards what the idle-memory figures depend on.
+ */
+
+import { assert, assertEquals } from "@std/assert";
+import { accept, OpCode } from "../mod.ts";
+import { MemoryConn } from "./fuzz/_memory.ts";
+import { frame, parseFrames } from "./_pair.ts";
+
+const bench = (file: string) =>
+  new URL(`../bench/${file}`, import.meta.url).pathname;
+
+async function run(args: string[]): Promise<string> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout);
+  assertEquals(code, 0, new TextDecoder().decode(stderr) + out);
+  return out;
+}
+
+Deno.test("a direct-mode connection never creates its transport's streams", async () => {
+  let touched = 0;
+  class Counting extends MemoryConn {
+    override get readable(): ReadableStream<Uint8Array> {
+      touched++;
+      return super.readable;
+    }
+    override get writable(): WritableStream<Uint8Array> {
+      touched++;
+      return super.writable;
+    }
+  }
+  const request = new TextEncoder().encode(
+    "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  const t = new Counting([
+    request,
+    frame(0x81, "hi"),
+    frame(0x88, new Uint8Array([3, 232])),
+  ]);
+  const conn = await accept(t);
+  const msg = await conn.readMessage();
+  await conn.writeMessage(OpCode.Text, msg.data);
+  await conn.readMessage().catch(() => {});
+  await conn.closed;
+  // A Deno.Conn builds a stream per getter: a few KiB per idle connection.
+  assertEquals(touched, 0);
+  const answer = t.written();
+  const text = new TextDecoder("latin1").decode(answer);
+  assert(text.startsWith("HTTP/1.1 101 "));
+  const frames = parseFrames(answer.subarray(text.indexOf("\r\n\r\n") + 4));
+  assertEquals(frames.map((f) => f.opcode), [OpCode.Text, OpCode.Close]);
+});
+
+Deno.test("bench/idle_memory.ts measures our server and Deno's in smoke mode", async () => {
+  const out = await run([
+    bench("idle_memory.ts"),
+    "--smoke",
+    "--server",
+    "all",
+    "--json",
+  ]);
+  const results = out.trim().split("\n").map((line) => JSON.parse(line));
+  assertEquals(results.map((r) => r.server), ["ours", "accept", "deno"]);
+  for (const r of results) {
+    assertEquals(r.after.connections, r.connections);
+    assert(r.after.rss > 0 && r.perConnection.rss > -Infinity);
+  }
+});
