@@ -1,0 +1,124 @@
+/**
+ * A chat server: the page at `GET /` and WebSockets at `/ws?name=...` on one
+ * port. Every message is framed once, as a `PreparedMessage`, and that one frame
+ * is written to every connection with `writePrepared`.
+ *
+ * ```sh
+ * deno run --allow-net examples/chat_server.ts [--port 8080] [--hostname 127.0.0.1]
+ * ```
+ *
+ * Then open http://127.0.0.1:8080/ in two tabs. Clients send `{"text": "..."}`;
+ * the server broadcasts `{"name", "text", "at"}`, and `{"system"}` notices when
+ * someone joins or leaves.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  CloseCode,
+  OpCode,
+  PreparedMessage,
+  ReadLimit,
+  type WebSocketConn,
+} from "@wsx/websocket";
+import { createNodeServer } from "@wsx/websocket/node";
+import { CHAT_PAGE } from "./chat_page.ts";
+
+const MAX_NAME = 32;
+const MAX_TEXT = 500;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    hostname: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "8080" },
+  },
+});
+const port = Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`Invalid port: ${values.port}`);
+  Deno.exit(2);
+}
+
+const room = new Set<WebSocketConn>();
+const text = new TextDecoder();
+
+/** Frames `message` once and writes that frame to everyone in the room. */
+async function broadcast(message: Record<string, unknown>): Promise<void> {
+  const prepared = new PreparedMessage(OpCode.Text, JSON.stringify(message));
+  await Promise.all(
+    [...room].map((conn) =>
+      conn.writePrepared(prepared).catch(() => conn.abort())
+    ),
+  );
+}
+
+/** Takes `{"text": "..."}` from a client; anything else is ignored. */
+function parseText(data: Uint8Array): string {
+  try {
+    const value = JSON.parse(text.decode(data))?.text;
+    return typeof value === "string" ? value.trim().slice(0, MAX_TEXT) : "";
+  } catch {
+    return "";
+  }
+}
+
+const server = createNodeServer({
+  readLimit: ReadLimit.Small,
+  fetch(request) {
+    const { pathname } = new URL(request.url);
+    if (request.method === "GET" && pathname === "/") {
+      return new Response(CHAT_PAGE, {
+        headers: { "content-type": "text/html; charset=utf-8" },
+      });
+    }
+    return new Response("Not found", { status: 404 });
+  },
+  async websocket(conn, request) {
+    const url = new URL(request.url);
+    if (url.pathname !== "/ws") {
+      await conn.close(CloseCode.PolicyViolation, "Unknown path");
+      return;
+    }
+    const name =
+      (url.searchParams.get("name") ?? "").trim().slice(0, MAX_NAME) ||
+      "anonymous";
+    room.add(conn);
+    try {
+      await broadcast({ system: `${name} joined (${room.size} here)` });
+      for await (const msg of conn) {
+        if (msg.opcode !== OpCode.Text) continue;
+        const said = parseText(msg.data);
+        if (said) await broadcast({ name, text: said, at: Date.now() });
+      }
+    } finally {
+      room.delete(conn);
+      await broadcast({ system: `${name} left` });
+    }
+  },
+});
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all(
+    [...room].map((conn) =>
+      conn.close(CloseCode.GoingAway, "Server shutting down")
+    ),
+  );
+  server.closeAllConnections();
+  server.close(() => console.log("Chat server stopped"));
+}
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);
+server.on("close", () => {
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+});
+
+server.listen(port, values.hostname, () => {
+  const addr = server.address() as { address: string; port: number };
+  console.log(`Chat server on http://${addr.address}:${addr.port}/`);
+});
