@@ -12,6 +12,8 @@ import type { ByteSink } from "./transport.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const MAX_CONTROL_PAYLOAD = 125;
+/** Shared by every writer until it has views of its own (and by servers as the unused key). */
+const EMPTY = new Uint8Array(0);
 /** Strings up to this length are encoded by hand: no view or result object. */
 const SHORT_TEXT = 256;
 
@@ -73,7 +75,7 @@ const encoder = new TextEncoder();
 export class FrameWriter {
   #sink: ByteSink;
   #masked: boolean;
-  #key = new Uint8Array(4);
+  #key: Uint8Array;
   #capacity: number;
   #buf: Uint8Array | null = null;
   #spare: Uint8Array | null = null;
@@ -108,10 +110,10 @@ export class FrameWriter {
   };
   #flushed: Uint8Array | null = null;
   /** The bytes of `#flushed` still being written. */
-  #out: Uint8Array = new Uint8Array(0);
+  #out: Uint8Array = EMPTY;
   // The last view handed out per scratchpad: equal-sized batches reuse it.
-  #viewA: Uint8Array = new Uint8Array(0);
-  #viewB: Uint8Array = new Uint8Array(0);
+  #viewA: Uint8Array = EMPTY;
+  #viewB: Uint8Array = EMPTY;
   #inflightBytes = 0;
 
   /**
@@ -133,6 +135,7 @@ export class FrameWriter {
   ) {
     this.#sink = sink;
     this.#masked = masked;
+    this.#key = masked ? new Uint8Array(4) : EMPTY;
     this.#capacity = chunkSize + MAX_HEADER_BYTES;
     this.#highWaterMark = highWaterMark;
     this.#limit = limit;
