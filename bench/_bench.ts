@@ -45,6 +45,14 @@ export function bench(def: BenchCase): void {
   });
 }
 
+/**
+ * Resolves once every benchmark registered so far has run in smoke mode (at once
+ * otherwise), so that a file can then stop the servers it started.
+ */
+export function smokeFinished(): Promise<void> {
+  return smokeQueue;
+}
+
 /** Copies below this size use a byte loop, which allocates no view. */
 const LOOP_COPY_BELOW = 256;
 

@@ -16,6 +16,7 @@ const MICRO = [
   "bench/frame_bench.ts",
   "bench/message_bench.ts",
   "bench/read_bench.ts",
+  "bench/entry_points_bench.ts",
 ];
 
 async function run(
@@ -52,6 +53,7 @@ Deno.test("micro benchmarks run in smoke mode, every group with its baseline", a
       "readMessage text 20 B",
       "read 1 MiB in 4 KiB reads",
       "readMessage 64 x 16 KiB over loopback",
+      "connect, one round trip, close",
     ]
   ) {
     assert(output.includes(`smoke ok | ${group} |`), `missing group ${group}`);
