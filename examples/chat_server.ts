@@ -44,14 +44,17 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 const room = new Set<WebSocketConn>();
 const text = new TextDecoder();
 
-/** Frames `message` once and writes that frame to everyone in the room. */
-async function broadcast(message: Record<string, unknown>): Promise<void> {
+/**
+ * Frames `message` once and queues that frame for everyone in the room, without
+ * waiting: a client that stops reading fills its own write buffer and is
+ * dropped, and holds up nobody else.
+ */
+function broadcast(message: Record<string, unknown>): void {
+  if (stopping) return;
   const prepared = new PreparedMessage(OpCode.Text, JSON.stringify(message));
-  await Promise.all(
-    [...room].map((conn) =>
-      conn.writePrepared(prepared).catch(() => conn.abort())
-    ),
-  );
+  for (const conn of room) {
+    conn.writePrepared(prepared).catch(() => conn.abort());
+  }
 }
 
 /** Takes `{"text": "..."}` from a client; anything else is ignored. */
@@ -64,8 +67,10 @@ function parseText(data: Uint8Array): string {
   }
 }
 
+let stopping = false;
 const server = createNodeServer({
   readLimit: ReadLimit.Small,
+  writeBufferLimit: 1 << 20,
   fetch(request) {
     const { pathname } = new URL(request.url);
     if (request.method === "GET" && pathname === "/") {
@@ -86,20 +91,19 @@ const server = createNodeServer({
       "anonymous";
     room.add(conn);
     try {
-      await broadcast({ system: `${name} joined (${room.size} here)` });
+      broadcast({ system: `${name} joined (${room.size} here)` });
       for await (const msg of conn) {
         if (msg.opcode !== OpCode.Text) continue;
         const said = parseText(msg.data);
-        if (said) await broadcast({ name, text: said, at: Date.now() });
+        if (said) broadcast({ name, text: said, at: Date.now() });
       }
     } finally {
       room.delete(conn);
-      await broadcast({ system: `${name} left` });
+      broadcast({ system: `${name} left` });
     }
   },
 });
 
-let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
