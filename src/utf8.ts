@@ -54,7 +54,19 @@ export class Utf8Validator {
     let need = this.#need;
     let lo = this.#lo;
     let hi = this.#hi;
-    for (let i = start; i < end; i++) {
+    let i = start;
+    if (need === 0) {
+      // A leading ASCII run (often all of it), eight bytes per test.
+      while (
+        i + 8 <= end &&
+        ((bytes[i] | bytes[i + 1] | bytes[i + 2] | bytes[i + 3] |
+            bytes[i + 4] | bytes[i + 5] | bytes[i + 6] | bytes[i + 7]) &
+            0x80) === 0
+      ) {
+        i += 8;
+      }
+    }
+    for (; i < end; i++) {
       const b = bytes[i];
       if (need === 0) {
         if (b < 0x80) continue;

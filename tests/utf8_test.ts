@@ -112,3 +112,30 @@ Deno.test("Utf8Validator agrees with a fatal TextDecoder on 20,000 random inputs
     assertEquals(isValidUtf8(bytes), expected, `${[...bytes]}`);
   }
 });
+
+Deno.test("Utf8Validator checks what follows or precedes ASCII runs of every length, whole and split", () => {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const samples = [...VALID, ...INVALID].map((sample) => sample[1]);
+  const after = new Array(10).fill(0x62);
+  for (let run = 0; run <= 20; run++) {
+    for (const sample of samples) {
+      const bytes = new Uint8Array([
+        ...new Array(run).fill(0x61),
+        ...sample,
+        ...after,
+      ]);
+      let expected = true;
+      try {
+        decoder.decode(bytes);
+      } catch {
+        expected = false;
+      }
+      assertEquals(isValidUtf8(bytes), expected, `${run}: ${sample}`);
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const v = new Utf8Validator();
+        const ok = v.push(bytes, 0, cut) && v.push(bytes, cut) && v.complete;
+        assertEquals(ok, expected, `${run}: ${sample} cut at ${cut}`);
+      }
+    }
+  }
+});
