@@ -37,8 +37,8 @@ export interface LoadConfig {
   size: number;
   /** What the payload holds: text frames for `ascii` and `json`. */
   payload: "ascii" | "random" | "json";
-  /** Offer permessage-deflate and send compressed frames. */
-  deflate?: boolean;
+  /** Offer permessage-deflate (see {@linkcode DEFLATE_OFFERS}) and send compressed frames. */
+  deflate?: keyof typeof DEFLATE_OFFERS;
   /** Connections. */
   conns: number;
   /** Messages in flight per connection. */
@@ -211,8 +211,17 @@ export function messageFor(config: LoadConfig): Uint8Array {
   return encodeFrame(FIN | RSV1 | opcode, body, BENCH_KEY);
 }
 
-/** The extension offer: every message compressed on its own (pre-encodable). */
-export const DEFLATE_OFFER = "permessage-deflate; client_no_context_takeover";
+/**
+ * The extension offers. By default context takeover stays on both ways, as
+ * browsers offer it: our messages are each compressed on their own (so they can
+ * be pre-encoded), which is valid with or without takeover. `no-takeover` also
+ * asks for `client_no_context_takeover`, which lets a server drop its inflater
+ * between messages.
+ */
+export const DEFLATE_OFFERS = {
+  takeover: "permessage-deflate",
+  "no-takeover": "permessage-deflate; client_no_context_takeover",
+} as const;
 
 async function open(config: LoadConfig, frame: Uint8Array): Promise<Link> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: config.port });
@@ -222,7 +231,7 @@ async function open(config: LoadConfig, frame: Uint8Array): Promise<Link> {
     const answer = await upgrade(
       conn,
       `127.0.0.1:${config.port}`,
-      config.deflate ? DEFLATE_OFFER : "",
+      config.deflate ? DEFLATE_OFFERS[config.deflate] : "",
     );
     if (config.deflate && !answer.extensions.includes("permessage-deflate")) {
       conn.close();

@@ -32,7 +32,7 @@ interface Scenario {
   payload: LoadConfig["payload"];
   conns: number;
   inflight: number;
-  deflate?: boolean;
+  deflate?: LoadConfig["deflate"];
   servers: string[];
   /** The goal: `ours` against `versus` in msgs/s, at least `times`. */
   target: { ours: string; versus: string; times: number };
@@ -129,7 +129,18 @@ const SCENARIOS: Scenario[] = [
     payload: "json",
     conns: 16,
     inflight: 4,
-    deflate: true,
+    deflate: "takeover",
+    target: { ours: "oursDeflate", versus: "wsDeflate", times: 2.0 },
+    servers: ["wsDeflate", "oursDeflate", "oursZlib"],
+  },
+  {
+    id: "S5n",
+    title: "as S5, the client offering client_no_context_takeover",
+    size: 4096,
+    payload: "json",
+    conns: 16,
+    inflight: 4,
+    deflate: "no-takeover",
     target: { ours: "oursDeflate", versus: "wsDeflate", times: 2.0 },
     servers: ["wsDeflate", "oursDeflate", "oursZlib"],
   },
@@ -321,7 +332,8 @@ async function loadSection(
     const rate = (key: string) =>
       median((results.get(`${id}/${key}`) ?? []).map((r) => r.msgsPerSec));
     const measured = rate(target.ours) / rate(target.versus);
-    const ws = rate(target.ours) / rate(id === "S5" ? "wsDeflate" : "ws");
+    const ws = rate(target.ours) /
+      rate(id.startsWith("S5") ? "wsDeflate" : "ws");
     out.push(
       `| ${id} | ${SERVERS[target.ours].name} | ${
         SERVERS[target.versus].name
