@@ -72,3 +72,14 @@ Deno.test("bench/idle_memory.ts measures our server and Deno's in smoke mode", a
     assert(r.after.rss > 0 && r.perConnection.rss > -Infinity);
   }
 });
+
+Deno.test("bench/soak.ts echoes through induced disconnects with no other error in smoke mode", async () => {
+  const out = await run([bench("soak.ts"), "--smoke", "--json"]);
+  const r = JSON.parse(out.trim().split("\n").at(-1)!);
+  assert(r.messages > 0, "messages were echoed");
+  assertEquals(r.clientErrors, 0, r.clientErrorSamples.join("; "));
+  assertEquals(r.unexpectedServerErrors, 0, JSON.stringify(r.serverErrors));
+  const induced = r.induced.close + r.induced.abort + r.induced.midFrame;
+  assert(induced > 0, "disconnects were induced");
+  assertEquals(r.memory.afterClose.connections, 0);
+});
