@@ -489,11 +489,12 @@ Deno.test("stream_file's receiver tells a file that does not match its trailer",
 });
 
 /** Sends a client handshake on a raw socket and reads the 101 response. */
-async function rawHandshake(tcp: Deno.Conn): Promise<void> {
+async function rawHandshake(tcp: Deno.Conn, target = "/"): Promise<void> {
   const key = btoa("0123456789abcdef");
   await tcp.write(
     new TextEncoder().encode(
-      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
+      `GET ${target} HTTP/1.1\r\n` +
+        "Host: 127.0.0.1\r\nUpgrade: websocket\r\n" +
         `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
         "Sec-WebSocket-Version: 13\r\n\r\n",
     ),
@@ -614,6 +615,48 @@ Deno.test("keepalive client that plays dead is dropped by the keepalive server",
   assertStringIncludes(client.out, "ping 2 answered; now playing dead");
   assert(!client.out.includes("ping 3"), client.out);
   await server.waitFor(/client #1 is dead/);
+  server.signal("SIGTERM");
+  assertEquals(await server.code(), 0);
+});
+
+Deno.test("chat server drops a client that stops reading, and the room goes on", async () => {
+  await using server = viaDenoRun("chat_server", ["--port", "0"]);
+  const port = await server.port();
+  const lazy = await Deno.connect({ hostname: "127.0.0.1", port });
+  const chatty = await dial(`ws://127.0.0.1:${port}/ws?name=chatty`);
+  try {
+    await rawHandshake(lazy, "/ws?name=lazy");
+    // The lazy client reads nothing from now on, until it is dropped.
+    const text = JSON.stringify({ text: "x".repeat(500) });
+    let dropped = false;
+    let sent = 0;
+    const deadline = Date.now() + 20_000;
+    const reading = (async () => {
+      for (;;) {
+        const msg = JSON.parse(await readText(chatty));
+        if (msg.system === "lazy left") return;
+      }
+    })();
+    reading.then(() => dropped = true, () => {});
+    // Enough to fill the socket buffers and the 1 MiB write buffer behind them.
+    while (!dropped && sent < 100_000 && Date.now() < deadline) {
+      await chatty.writeMessage(OpCode.Text, text);
+      if (++sent % 100 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    assert(dropped, `lazy still there after ${sent} messages`);
+    // The others still talk.
+    await chatty.writeMessage(
+      OpCode.Text,
+      JSON.stringify({ text: "still on" }),
+    );
+    for (;;) {
+      const msg = JSON.parse(await readText(chatty));
+      if (msg.text === "still on") break;
+    }
+  } finally {
+    lazy.close();
+    await chatty.close();
+  }
   server.signal("SIGTERM");
   assertEquals(await server.code(), 0);
 });
