@@ -16,21 +16,7 @@ import type { DeflateEngine } from "../src/deflate/compressor.ts";
 import { InflateOutput } from "../src/deflate/inflate_output.ts";
 import { PerMessageDeflateConn } from "../src/deflate/permessage_deflate_conn.ts";
 import { zlibEngine } from "../src/deflate/zlib.ts";
-
-/** 64 different 4 KiB JSON-like messages, so that takeover sees realistic history. */
-const MESSAGES = Array.from({ length: 64 }, (_, m) => {
-  const items = [];
-  for (let i = 0; JSON.stringify(items).length < 4096; i++) {
-    items.push({
-      id: m * 1000 + i,
-      user: `user${(m * 31 + i) % 97}`,
-      text: `message number ${m + i}`,
-      ts: 1_700_000_000_000 + m * 1000 + i,
-      ok: i % 3 === 0,
-    });
-  }
-  return new TextEncoder().encode(JSON.stringify(items).slice(0, 4096));
-});
+import { MESSAGES } from "./_deflate_data.ts";
 
 const ENGINES: [string, DeflateEngine, number][] = [
   ["CompressionStream", compressionStreamEngine(), 6],

@@ -63,31 +63,79 @@ function nativeOf(stream: unknown): Native {
   return { handle: s._handle, state: s._writeState };
 }
 
+/**
+ * Idle native handles by parameters, shared by every connection of the process.
+ * A handle holds no context once reset, and compressing or inflating one message
+ * is a synchronous call, so without context takeover one handle serves every
+ * connection in turn instead of each keeping its own (about 200 KiB for a
+ * compressor).
+ */
+const idle = new Map<string, Native[]>();
+/** Idle handles kept per parameter set; more are closed when released. */
+const MAX_IDLE = 4;
+
+/** A handle from the pool, or a new one. */
+function acquire(key: string, make: () => unknown): Native {
+  return idle.get(key)?.pop() ?? nativeOf(make());
+}
+
+/** Resets a handle and returns it to the pool (or closes it when the pool is full). */
+function release(key: string, native: Native, broken: boolean): void {
+  let list = idle.get(key);
+  if (list === undefined) idle.set(key, list = []);
+  if (broken || list.length >= MAX_IDLE) {
+    native.handle.close();
+    return;
+  }
+  native.handle.reset();
+  native.handle.onerror = ignoreError;
+  list.push(native);
+}
+
+function ignoreError(): void {}
+
+/** The stream's own output buffer is never used: the calls write into ours. */
+const CHUNK_SIZE = constants.Z_MIN_CHUNK;
+
 /** Options of {@linkcode zlibEngine}. */
 export interface ZlibEngineOptions {
   /**
-   * zlib's memLevel, 1-9 (default 8): the compressor's hash table takes
-   * 2^(memLevel + 9) bytes, so lower levels save memory per connection at some
-   * cost in ratio and speed.
+   * zlib's memLevel, 1-9 (default 8): the size of the compressor's hash chains
+   * and block buffer. On Deno 2.9 it hardly changes memory (about 220 KiB per
+   * compressor at 15 bits, 215 KiB at memLevel 1); the window does: a 12-bit
+   * window (`serverMaxWindowBits` or `clientMaxWindowBits` in the deflate
+   * options) takes about 170 KiB, 9 bits about 155 KiB.
    */
   memLevel?: number;
 }
 
 /**
- * The `node:zlib` engine: synchronous calls on one long-lived zlib stream per
- * direction, a settable compression level and memory level, and windows of 8 to
- * 15 bits (so it can accept `server_max_window_bits` below 15, and offer
- * `client_max_window_bits`).
+ * The `node:zlib` engine: synchronous calls on native zlib handles, a settable
+ * compression level and memory level, and windows of 8 to 15 bits (so it can
+ * accept `server_max_window_bits` below 15, and offer `client_max_window_bits`).
+ * With context takeover each direction of a connection keeps its own handle;
+ * without it, a handle goes back to a pool shared by all connections after each
+ * message, so idle connections hold none.
  *
- * When to choose which (measured with `bench/deflate_bench.ts` on a 4 KiB JSON
- * message, Deno 2.9.6): this engine compresses at level 6 about as fast as
- * `CompressionStream` and inflates about three times faster, runs without a task
- * per message, and at level 1 compresses seven times faster for a somewhat larger
- * output. Choose it for throughput and latency, for windows below 15 bits, or for
- * any level but the default. Choose the default engine for portability (web
- * standards only) and for many mostly idle connections without context takeover:
- * it releases its streams between messages, where this engine keeps its zlib
- * state (about 250 KiB per connection) to reset it.
+ * When to choose which engine (Deno 2.9.6, 4 KiB JSON messages; throughput from
+ * `bench/deflate_echo.ts` as echo round trips per CPU-second, memory from
+ * `bench/deflate_memory.ts` with 1,000 connections, on top of an uncompressed
+ * connection's 37 KiB):
+ *
+ * | engine | takeover | round trips/s | × `ws` | memory per connection |
+ * | --- | --- | ---: | ---: | ---: |
+ * | `CompressionStream` | yes | 5,350 | 1.0 | +333 KiB |
+ * | `CompressionStream` | no | 5,090 | 1.0 | +48 KiB |
+ * | zlib, level 6 | yes | 6,400 | 1.25 | +244 KiB |
+ * | zlib, level 6 | no | 11,100 | 2.1 | +9 KiB |
+ * | zlib, level 1 | yes | 20,900 | 4.1 | +244 KiB |
+ *
+ * (`ws` with its defaults: 5,125; uncompressed: 33,000.) At level 6 both engines
+ * spend about two thirds of their time in DEFLATE itself, so the level matters
+ * far more than the engine; only this engine can lower it (level 1 frames are
+ * about twice as large). Choose this engine for speed, for levels other than 6,
+ * for windows below 15 bits, and for many connections without context takeover.
+ * Choose the default `CompressionStream` engine to depend on web standards only.
  *
  * @param options The memory level.
  * @returns The engine.
@@ -122,22 +170,30 @@ export function zlibEngine(options: ZlibEngineOptions = {}): DeflateEngine {
 }
 
 class ZlibCompressor implements Compressor {
-  #native: Native;
+  #key: string;
+  #make: () => unknown;
+  #native: Native | null = null;
   #out: Uint8Array = EMPTY;
   #error: string | null = null;
+  #onerror = (message: string): void => {
+    this.#error = message;
+  };
 
   constructor(options: CompressorOptions, memLevel: number) {
-    this.#native = nativeOf(createDeflateRaw({
-      level: options.level,
-      // zlib turns a raw 8-bit window into 9 bits, whose longest match distance
-      // (512 - 262 bytes) still fits the peer's 256-byte window.
-      windowBits: Math.max(9, options.windowBits),
-      memLevel,
-    }));
-    this.#native.handle.onerror = (message) => this.#error = message;
+    // zlib turns a raw 8-bit window into 9 bits, whose longest match distance
+    // (512 - 262 bytes) still fits the peer's 256-byte window.
+    const windowBits = Math.max(9, options.windowBits);
+    const { level } = options;
+    this.#key = `deflate ${level} ${windowBits} ${memLevel}`;
+    this.#make = () =>
+      createDeflateRaw({ level, windowBits, memLevel, chunkSize: CHUNK_SIZE });
   }
 
   compress(data: Uint8Array): Uint8Array {
+    if (this.#native === null) {
+      this.#native = acquire(this.#key, this.#make);
+      this.#native.handle.onerror = this.#onerror;
+    }
     const { handle, state } = this.#native;
     let out = this.#out.length > 0 ? this.#out : new Uint8Array(INITIAL_OUTPUT);
     let produced = 0;
@@ -154,7 +210,11 @@ class ZlibCompressor implements Compressor {
         produced,
         room,
       );
-      if (this.#error !== null) throw new TypeError(`zlib: ${this.#error}`);
+      if (this.#error !== null) {
+        const message = this.#error;
+        this.#release();
+        throw new TypeError(`zlib: ${message}`);
+      }
       produced += room - state[0];
       inOffset += inLength - state[1];
       inLength = state[1];
@@ -169,28 +229,48 @@ class ZlibCompressor implements Compressor {
     return produced === 0 ? EMPTY_STORED_BLOCK : out.subarray(0, produced);
   }
 
+  /** Gives the handle back: the next message starts afresh, on any idle handle. */
+  #release(): void {
+    if (this.#native === null) return;
+    release(this.#key, this.#native, this.#error !== null);
+    this.#native = null;
+    this.#error = null;
+  }
+
   reset(): void {
-    this.#native.handle.reset();
+    this.#release();
   }
 
   close(): void {
-    this.#native.handle.close();
+    this.#release();
     this.#out = EMPTY;
   }
 }
 
 class ZlibDecompressor implements Decompressor {
-  #native: Native;
+  #key: string;
+  #windowBits: number;
+  #native: Native | null = null;
   #error: string | null = null;
   #probe = new Uint8Array(1);
   #ended = false;
+  #onerror = (message: string): void => {
+    this.#error = message;
+  };
 
   constructor(windowBits: number) {
-    this.#native = nativeOf(createInflateRaw({ windowBits }));
-    this.#native.handle.onerror = (message) => this.#error = message;
+    this.#windowBits = windowBits;
+    this.#key = `inflate ${windowBits}`;
   }
 
+  #make = (): unknown =>
+    createInflateRaw({ windowBits: this.#windowBits, chunkSize: CHUNK_SIZE });
+
   decompress(data: Uint8Array, fin: boolean, out: InflateOutput): void {
+    if (this.#native === null) {
+      this.#native = acquire(this.#key, this.#make);
+      this.#native.handle.onerror = this.#onerror;
+    }
     try {
       this.#feed(data, out, false);
       if (fin && !this.#ended) this.#feed(SYNC_TRAILER, out, true);
@@ -203,7 +283,7 @@ class ZlibDecompressor implements Decompressor {
   }
 
   #feed(input: Uint8Array, out: InflateOutput, trailer: boolean): void {
-    const { handle, state } = this.#native;
+    const { handle, state } = this.#native!;
     const probe = this.#probe;
     let inOffset = 0;
     let inLength = input.length;
@@ -248,21 +328,23 @@ class ZlibDecompressor implements Decompressor {
 
   #check(): void {
     if (this.#error === null) return;
-    const message = this.#error;
-    this.#error = null;
     throw new WebSocketError(
       "invalid_compressed_data",
-      `Compressed message does not inflate: ${message}`,
+      `Compressed message does not inflate: ${this.#error}`,
     );
   }
 
+  /** Gives the handle back (closed if it failed): the next message starts afresh. */
   reset(): void {
-    this.#native.handle.reset();
+    if (this.#native !== null) {
+      release(this.#key, this.#native, this.#error !== null);
+    }
+    this.#native = null;
     this.#error = null;
     this.#ended = false;
   }
 
   close(): void {
-    this.#native.handle.close();
+    this.reset();
   }
 }

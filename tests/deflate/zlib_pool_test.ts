@@ -1,0 +1,205 @@
+/**
+ * The zlib engine's shared native handles: a handle given back on reset carries
+ * no context into another connection's message, handles in use (context
+ * takeover, streamed messages) are never shared, and a failed handle is not
+ * handed out again.
+ */
+
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { constants, inflateRawSync } from "node:zlib";
+import { accept, dial, type FrameConn, OpCode, Rsv } from "../../mod.ts";
+import { WebSocketError } from "../../src/errors.ts";
+import { InflateOutput } from "../../src/deflate/inflate_output.ts";
+import { zlibEngine } from "../../src/deflate/zlib.ts";
+import type { DeflateOptions } from "../../src/deflate/negotiate.ts";
+import type { Compressor } from "../../src/deflate/compressor.ts";
+
+const encode = (s: string) => new TextEncoder().encode(s);
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+const TRAILER = [0x00, 0x00, 0xff, 0xff];
+
+function text(seed: number): Uint8Array {
+  let s = "";
+  for (let i = 0; s.length < 3000; i++) {
+    s += `{"id":${seed * 100 + i},"user":"user${(seed + i) % 7}","n":${i}},`;
+  }
+  return encode(s);
+}
+
+/** Compresses with a zlib compressor, which answers synchronously. */
+function squeeze(c: Compressor, data: Uint8Array): Uint8Array {
+  const out = c.compress(data);
+  if (out instanceof Promise) throw new Error("zlib compresses synchronously");
+  return out;
+}
+
+/** Inflates one message alone, as a peer without context would. */
+function inflateAlone(packed: Uint8Array): Uint8Array {
+  return new Uint8Array(
+    inflateRawSync(packed, { finishFlush: constants.Z_SYNC_FLUSH }),
+  );
+}
+
+Deno.test("zlib: after reset, another compressor's message owes nothing to the previous one", () => {
+  const engine = zlibEngine();
+  const options = { level: 6, windowBits: 15 };
+  const fresh = engine.compressor(options);
+  const expected = [1, 2, 3, 4].map((seed) => {
+    const out = squeeze(fresh, text(seed)).slice();
+    fresh.reset();
+    return out;
+  });
+  fresh.close();
+  const a = engine.compressor(options);
+  const b = engine.compressor(options);
+  // Interleaved, each reset after its message, as without context takeover.
+  for (let round = 0; round < 3; round++) {
+    for (const [seed, c] of [[1, a], [2, b], [3, a], [4, b]] as const) {
+      const out = squeeze(c, text(seed));
+      assertEquals([...out.subarray(out.length - 4)], TRAILER);
+      assertEquals(out, expected[seed - 1], `seed ${seed}, round ${round}`);
+      assertEquals(decode(inflateAlone(out)), decode(text(seed)));
+      c.reset();
+    }
+  }
+  a.close();
+  b.close();
+});
+
+Deno.test("zlib: interleaved compressors with context takeover each keep their own window", () => {
+  const engine = zlibEngine();
+  const [a, b] = [1, 2].map(() =>
+    engine.compressor({ level: 6, windowBits: 15 })
+  );
+  const streams: number[][] = [[], []];
+  const expected = ["", ""];
+  for (let i = 0; i < 4; i++) {
+    for (const [k, c] of [a, b].entries()) {
+      const message = text(i + 10 * k);
+      const first = squeeze(c, message);
+      streams[k].push(...first);
+      // The same message again is one back reference into this window.
+      const again = squeeze(c, message);
+      const alone = engine.compressor({ level: 6, windowBits: 15 });
+      const fresh = squeeze(alone, message).length;
+      alone.close();
+      assert(again.length * 4 < fresh, `${again.length} of ${fresh} bytes`);
+      streams[k].push(...again);
+      expected[k] += decode(message).repeat(2);
+    }
+  }
+  // Each side's messages form one DEFLATE stream that zlib inflates in one go.
+  for (const k of [0, 1]) {
+    const all = decode(inflateAlone(new Uint8Array(streams[k])));
+    assertEquals(all, expected[k]);
+  }
+  a.close();
+  b.close();
+});
+
+Deno.test("zlib: interleaved decompressors keep their own window; a failed one spoils no other", () => {
+  const engine = zlibEngine();
+  const senders = [0, 1].map(() =>
+    engine.compressor({ level: 6, windowBits: 15 })
+  );
+  const inflaters = [0, 1].map(() => engine.decompressor({ windowBits: 15 }));
+  const out = new InflateOutput();
+  for (let i = 0; i < 5; i++) {
+    for (const k of [0, 1]) {
+      const packed = squeeze(senders[k], text(i + 10 * k));
+      out.start(1 << 20);
+      inflaters[k].decompress(packed.subarray(0, packed.length - 4), true, out);
+      assertEquals(decode(out.data), decode(text(i + 10 * k)));
+    }
+  }
+  // A broken message fails its inflater, which gives up its handle...
+  const broken = engine.decompressor({ windowBits: 15 });
+  out.start(1 << 20);
+  const error = assertThrows(
+    () =>
+      broken.decompress(new Uint8Array([0xff, 0xff, 0xff, 0xff]), true, out),
+    WebSocketError,
+  );
+  assertEquals(error.code, "invalid_compressed_data");
+  broken.close();
+  // ...and the inflaters made afterwards, on pooled handles or not, work.
+  for (let n = 0; n < 6; n++) {
+    const c = engine.compressor({ level: 6, windowBits: 15 });
+    const d = engine.decompressor({ windowBits: 15 });
+    const packed = squeeze(c, text(n));
+    out.start(1 << 20);
+    d.decompress(packed.subarray(0, packed.length - 4), true, out);
+    assertEquals(decode(out.data), decode(text(n)));
+    c.close();
+    d.close();
+  }
+  for (const c of [...senders, ...inflaters]) c.close();
+});
+
+async function pair(
+  deflate: DeflateOptions,
+): Promise<{ server: FrameConn; client: FrameConn }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const [server, client] = await Promise.all([
+      listener.accept().then((tcp) => accept(tcp, { deflate })),
+      dial(`ws://127.0.0.1:${listener.addr.port}/`, { deflate }),
+    ]);
+    return { server, client };
+  } finally {
+    listener.close();
+  }
+}
+
+Deno.test("zlib without context takeover: connections sharing handles, one streaming meanwhile, all deliver intact", async () => {
+  const deflate: DeflateOptions = {
+    engine: zlibEngine(),
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+  };
+  const pairs = await Promise.all([0, 1, 2].map(() => pair(deflate)));
+  for (const { client } of pairs) {
+    assertEquals(
+      client.extensions,
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    );
+  }
+  // Echo servers.
+  const echoes = pairs.map(({ server }) =>
+    (async () => {
+      for await (const msg of server) {
+        await server.writeMessage(OpCode.Text, msg.data);
+      }
+    })()
+  );
+  // The first client streams a message in slow pieces, holding a compressor
+  // across awaits, while the others send whole messages in between.
+  const pieces = [0, 1, 2, 3].map((i) => text(50 + i));
+  const streamed = pairs[0].client.streamMessage(
+    OpCode.Text,
+    (async function* () {
+      for (const piece of pieces) {
+        yield piece;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })(),
+    2000,
+  );
+  for (let i = 0; i < 8; i++) {
+    await Promise.all([1, 2].map(async (k) => {
+      const { client } = pairs[k];
+      await client.writeMessage(OpCode.Text, text(i * 3 + k));
+      const echo = await client.readMessage();
+      assertEquals(echo.rsv, Rsv.Rsv1);
+      assertEquals(decode(echo.data), decode(text(i * 3 + k)));
+    }));
+  }
+  await streamed;
+  const echo = await pairs[0].client.readMessage();
+  assertEquals(decode(echo.data), pieces.map(decode).join(""));
+  for (const { client, server } of pairs) {
+    await Promise.all([client.close(), client.closed, server.closed]);
+  }
+  await Promise.all(echoes);
+  await assertRejects(() => pairs[0].client.readMessage());
+});
