@@ -21,6 +21,7 @@ import {
   CloseCode,
   CloseError,
   dial,
+  type DialOptions,
   type FrameConn,
   OpCode,
   serve,
@@ -163,6 +164,14 @@ function ourServer(
   }, (conn, request) => onConn(conn, request.target));
 }
 
+/**
+ * Dials with an idle timeout, so that a read waiting on an example that went
+ * silent fails instead of hanging the test.
+ */
+function connect(url: string, options: DialOptions = {}): Promise<FrameConn> {
+  return dial(url, { timeout: 10_000, idleTimeout: 10_000, ...options });
+}
+
 async function echo(conn: FrameConn): Promise<void> {
   for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
 }
@@ -179,7 +188,7 @@ async function readText(conn: FrameConn): Promise<string> {
 const SMOKE: Record<string, (launch: Launch) => Promise<void>> = {
   async echo_server(launch) {
     await using server = launch("echo_server", ["--port", "0", "--quiet"]);
-    const conn = await dial(`ws://127.0.0.1:${await server.port()}`);
+    const conn = await connect(`ws://127.0.0.1:${await server.port()}`);
     await conn.writeMessage(OpCode.Text, "smoke");
     assertEquals(await readText(conn), "smoke");
     await conn.close();
@@ -242,11 +251,11 @@ const SMOKE: Record<string, (launch: Launch) => Promise<void>> = {
     assertEquals(missing.status, 404);
     await missing.body?.cancel();
 
-    const ann = await dial(`ws://127.0.0.1:${port}/ws?name=ann`);
+    const ann = await connect(`ws://127.0.0.1:${port}/ws?name=ann`);
     assertEquals(JSON.parse(await readText(ann)), {
       system: "ann joined (1 here)",
     });
-    const bob = await dial(`ws://127.0.0.1:${port}/ws?name=bob`);
+    const bob = await connect(`ws://127.0.0.1:${port}/ws?name=bob`);
     assertEquals(JSON.parse(await readText(bob)), {
       system: "bob joined (2 here)",
     });
@@ -332,7 +341,7 @@ const SMOKE: Record<string, (launch: Launch) => Promise<void>> = {
     ]);
     let pinged!: () => void;
     const ping = new Promise<void>((resolve) => pinged = resolve);
-    const conn = await dial(`ws://127.0.0.1:${await server.port()}`);
+    const conn = await connect(`ws://127.0.0.1:${await server.port()}`);
     conn.onPing = (payload) => {
       pinged();
       return conn.pong(payload);
@@ -468,7 +477,7 @@ Deno.test("stream_file's receiver tells a file that does not match its trailer",
     "--port",
     "0",
   ]);
-  const conn = await dial(`ws://127.0.0.1:${await receiver.port()}`, {
+  const conn = await connect(`ws://127.0.0.1:${await receiver.port()}`, {
     chunkSize: 1024,
   });
   const pieces = [new Uint8Array(3000).fill(1), new Uint8Array(500).fill(2)];
@@ -623,7 +632,7 @@ Deno.test("chat server drops a client that stops reading, and the room goes on",
   await using server = viaDenoRun("chat_server", ["--port", "0"]);
   const port = await server.port();
   const lazy = await Deno.connect({ hostname: "127.0.0.1", port });
-  const chatty = await dial(`ws://127.0.0.1:${port}/ws?name=chatty`);
+  const chatty = await connect(`ws://127.0.0.1:${port}/ws?name=chatty`);
   try {
     await rawHandshake(lazy, "/ws?name=lazy");
     // The lazy client reads nothing from now on, until it is dropped.
@@ -632,10 +641,11 @@ Deno.test("chat server drops a client that stops reading, and the room goes on",
     let sent = 0;
     const deadline = Date.now() + 20_000;
     const reading = (async () => {
-      for (;;) {
+      for (let i = 0; i < 200_000; i++) {
         const msg = JSON.parse(await readText(chatty));
         if (msg.system === "lazy left") return;
       }
+      throw new Error("No notice that lazy left");
     })();
     reading.then(() => dropped = true, () => {});
     // Enough to fill the socket buffers and the 1 MiB write buffer behind them.
@@ -649,10 +659,11 @@ Deno.test("chat server drops a client that stops reading, and the room goes on",
       OpCode.Text,
       JSON.stringify({ text: "still on" }),
     );
-    for (;;) {
-      const msg = JSON.parse(await readText(chatty));
-      if (msg.text === "still on") break;
+    let last = "";
+    for (let i = 0; i < 200_000 && last !== "still on"; i++) {
+      last = JSON.parse(await readText(chatty)).text;
     }
+    assertEquals(last, "still on");
   } finally {
     lazy.close();
     await chatty.close();
