@@ -8,10 +8,14 @@ import { WebSocketError } from "../errors.ts";
 
 const EMPTY = new Uint8Array(0);
 const MIN_GROWTH = 4096;
+/** An internal buffer above this is dropped when the next message starts. */
+const KEEP_BYTES = 64 * 1024;
 
 /**
  * Where a {@linkcode Decompressor} writes a message: the caller's buffer, or an
- * internal one that grows up to the read limit and is kept for the next message.
+ * internal one that grows up to the read limit and is kept for the next message
+ * up to 64 KiB (so that one large message does not stay in memory per
+ * connection).
  * Writing past the limit throws `message_too_big` (1009) before any byte beyond it
  * is stored, so a decompression bomb costs at most the limit in memory.
  *
@@ -46,6 +50,9 @@ export class InflateOutput {
     this.#limit = limit;
     this.#length = 0;
     this.#fixed = buf !== undefined;
+    if (this.#internal.length > KEEP_BYTES) {
+      this.#internal = this.#view = this.#viewBase = EMPTY;
+    }
     this.#buf = buf ?? this.#internal;
   }
 
