@@ -282,3 +282,40 @@ Deno.test("after a reset, the buffered write shows the failure at flush, once, a
   assertInstanceOf(writeErr, WebSocketError);
   assertEquals(writeErr.code, "closed");
 });
+
+Deno.test("slowloris clients through serve() get 408 within the timeout while others connect", async () => {
+  const { server, errors, port } = echoServer({ handshakeTimeout: 300 });
+  try {
+    const started = Date.now();
+    const slow = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () => Deno.connect({ hostname: "127.0.0.1", port }),
+      ),
+    );
+    // Each drips its request one byte every 20 ms: it would need seconds.
+    let sent = 0;
+    const drip = setInterval(() => {
+      for (const c of slow) {
+        c.write(UPGRADE.subarray(sent, sent + 1)).catch(() => {});
+      }
+      sent++;
+    }, 20);
+    try {
+      await stillServes(`ws://127.0.0.1:${port}`);
+      const answers = await Promise.all(slow.map((c) => readToEnd(c, 3000)));
+      for (const { bytes, ended } of answers) {
+        assert(dec.decode(bytes).startsWith("HTTP/1.1 408 "));
+        assert(ended, "the socket is closed");
+      }
+      assert(Date.now() - started < 2500, "dropped within the timeout");
+      assert(sent < UPGRADE.length);
+    } finally {
+      clearInterval(drip);
+      for (const c of slow) c.close();
+    }
+    await until(() => errors.length === 20);
+  } finally {
+    await server.shutdown();
+  }
+});
