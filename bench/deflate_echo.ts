@@ -121,7 +121,16 @@ export function wsVariant(
   };
 }
 
-/** The variants of the issue's comparison, plus `ws` at level 1 for parity. */
+const NO_TAKEOVER = {
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+};
+
+/**
+ * The variants: uncompressed, each engine with context takeover (as `ws` by
+ * default) and without, and `ws` at its default level 6 (the reference, fifth)
+ * and at level 1.
+ */
 export function defaultVariants(): EchoVariant[] {
   return [
     ours("uncompressed", false),
@@ -132,6 +141,15 @@ export function defaultVariants(): EchoVariant[] {
     ours("ours, zlib level 1", { engine: zlibEngine(), level: 1 }),
     wsVariant("ws, perMessageDeflate (level 6, its default)"),
     wsVariant("ws, perMessageDeflate level 1", { level: 1 }),
+    ours("ours, CompressionStream, no takeover", {
+      engine: compressionStreamEngine(),
+      ...NO_TAKEOVER,
+    }),
+    ours("ours, zlib level 6, no takeover", {
+      engine: zlibEngine(),
+      level: 6,
+      ...NO_TAKEOVER,
+    }),
   ];
 }
 

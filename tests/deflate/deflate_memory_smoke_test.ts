@@ -56,7 +56,7 @@ Deno.test("deflate memory benchmark: smoke mode measures every engine and takeov
 Deno.test("deflate echo runner: smoke mode runs every variant, ws included", async () => {
   const output = await run("bench/deflate_echo.ts");
   const table = rows(output);
-  assertEquals(table.length, 6);
+  assertEquals(table.length, 8);
   assert(table.some((r) => r[0].startsWith("ws, perMessageDeflate")));
   for (const [name, rate, ratio] of table) {
     assert(Number(rate.replaceAll(",", "")) > 0, `${name}: ${rate}`);
