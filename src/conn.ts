@@ -419,11 +419,16 @@ export class Conn implements FrameConn {
       return this.#rejectRead(err);
     }
     if (step === null) return this.#readMore();
-    if (step === this.#message) this.#reading = false;
+    if (step === this.#message) {
+      this.#reading = false;
+      // More input is already here: replies wait to go out with the next ones.
+      if (this.#reader.buffered > 0) this.#writer.hold();
+    }
     return step;
   };
 
   #readMore(): Promise<Message> {
+    this.#writer.release();
     const reader = this.#reader;
     if (
       this.#inFrame && this.#payloadLeft >= reader.capacity &&

@@ -115,6 +115,8 @@ export class FrameWriter {
   #viewA: Uint8Array = EMPTY;
   #viewB: Uint8Array = EMPTY;
   #inflightBytes = 0;
+  #held = false;
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Prepares a writer over a sink.
@@ -308,14 +310,41 @@ export class FrameWriter {
       phase = maskInPlace(out, key, phase, this.#used, this.#used + n);
       this.#used += n;
       from += n;
+      this.release();
       this.#kick();
     }
     await this.#drain();
   }
 
+  /**
+   * Holds small frames in the scratchpad instead of starting a write for the
+   * first at once, until {@linkcode release} or the next macrotask at the latest:
+   * replies to a batch of messages that came in one read go out in one write.
+   */
+  hold(): void {
+    if (this.#held) return;
+    this.#held = true;
+    this.#holdTimer = setTimeout(this.#released, 0);
+  }
+
+  /** Ends a {@linkcode hold}: starts writing what gathered. */
+  release(): void {
+    if (!this.#held) return;
+    clearTimeout(this.#holdTimer);
+    this.#released();
+  }
+
+  #released = (): void => {
+    this.#held = false;
+    this.#kick();
+  };
+
   /** Starts writing the filled scratchpad unless a write is already in flight. */
   #kick(): void {
-    if (this.#inflight !== null || this.#used === 0 || this.#error !== null) {
+    if (
+      this.#inflight !== null || this.#used === 0 || this.#error !== null ||
+      this.#held
+    ) {
       return;
     }
     const buf = this.#buf!;
@@ -345,6 +374,7 @@ export class FrameWriter {
   }
 
   async #waitWritten(): Promise<void> {
+    this.release();
     this.#kick();
     if (this.#inflight !== null) await this.#inflight;
     if (this.#error !== null) throw this.#failure();
