@@ -120,15 +120,15 @@ export interface ZlibEngineOptions {
  * When to choose which engine (Deno 2.9.6, 4 KiB JSON messages; throughput from
  * `bench/deflate_echo.ts` as echo round trips per CPU-second, memory from
  * `bench/deflate_memory.ts` with 1,000 connections, on top of an uncompressed
- * connection's 37 KiB):
+ * connection's 38 KiB; two runs each, rounded):
  *
  * | engine | takeover | round trips/s | × `ws` | memory per connection |
  * | --- | --- | ---: | ---: | ---: |
- * | `CompressionStream` | yes | 5,500 | 0.96 | +333 KiB |
- * | `CompressionStream` | no | 4,600 | 0.8 | +48 KiB |
- * | zlib, level 6 | yes | 6,300 | 1.1 | +244 KiB |
- * | zlib, level 6 | no | 10,500 | 1.9 | +9 KiB |
- * | zlib, level 1 | yes | 20,500 | 3.7 | +244 KiB |
+ * | `CompressionStream` | yes | 5,500 | 0.96 | +335 KiB |
+ * | `CompressionStream` | no | 4,600 | 0.8 | +47 KiB |
+ * | zlib, level 6 | yes | 6,300 | 1.1 | +247 KiB |
+ * | zlib, level 6 | no | 10,500 | 1.9 | +12 KiB |
+ * | zlib, level 1 | yes | 20,500 | 3.7 | +247 KiB |
  *
  * (`ws` with its defaults: 5,700; uncompressed: 34,000.) At level 6 DEFLATE
  * itself takes most of the time (about 130 µs of CPU per round trip with this
@@ -136,8 +136,7 @@ export interface ZlibEngineOptions {
  * matter far more than the engine; only this engine can lower the level (level 1
  * frames are about twice as large). Choose this engine for speed, for levels
  * other than 6, for windows below 15 bits, and for many connections without
- * context takeover.
- * Choose the default `CompressionStream` engine to depend on web standards only.
+ * context takeover. Choose the default `CompressionStream` engine to depend on web standards only.
  *
  * @param options The memory level.
  * @returns The engine.
