@@ -1,15 +1,17 @@
 /**
  * Memory per idle connection: `deno task bench:idle [--connections N] [--server
- * ours|accept|deno|both|all] [--chunk BYTES] [--smoke] [--json]`.
+ * ours|accept|deno|both|all] [--chunk BYTES] [--exchange] [--smoke] [--json]`.
  *
  * For each server, in its own process: our `serve()` (chunk size 4 KiB, the
  * default preset; every connection waiting in a read, as an idle one does), a
- * bare `accept()` loop (`--server all`), and Deno's built-in server (`Deno.serve` + `upgradeWebSocket`). A client process
- * opens N WebSocket connections over loopback (raw upgrade requests, so the
+ * bare `accept()` loop (`--server all`), and Deno's built-in server
+ * (`Deno.serve` + `upgradeWebSocket`). A client process opens N WebSocket connections over loopback (raw upgrade requests, so the
  * client's own costs stay out of the server's figures); the server reports its
  * resident set, JS heap and external (ArrayBuffer) memory after a garbage
  * collection, before and after; the difference over N is the per-connection
- * cost. A warm-up round first opens and closes a few connections so that code
+ * cost. With `--exchange`, each connection echoes one short message before it
+ * idles (so write buffers that exist once a connection has written count too).
+ * A warm-up round first opens and closes a few connections so that code
  * compiled on first use is not counted.
  *
  * @module
@@ -65,8 +67,9 @@ function runServer(kind: string, chunkSize: number): void {
       async (conn) => {
         open++;
         try {
-          for await (const _ of conn) {
-            // Idle connections send nothing; a message would just be dropped.
+          // Echo: with --exchange each client sends one message, then idles.
+          for await (const msg of conn) {
+            await conn.writeMessage(msg.opcode, msg.data);
           }
         } finally {
           open--;
@@ -82,8 +85,8 @@ function runServer(kind: string, chunkSize: number): void {
         accept(tcp, { chunkSize }).then(async (conn) => {
           open++;
           try {
-            for await (const _ of conn) {
-              // Idle.
+            for await (const msg of conn) {
+              await conn.writeMessage(msg.opcode, msg.data);
             }
           } finally {
             open--;
@@ -97,6 +100,7 @@ function runServer(kind: string, chunkSize: number): void {
       (request) => {
         const { socket, response } = Deno.upgradeWebSocket(request);
         socket.onopen = () => open++;
+        socket.onmessage = (event) => socket.send(event.data);
         socket.onclose = () => open--;
         return response;
       },
@@ -131,14 +135,38 @@ const REQUEST = (port: number) =>
       "Sec-WebSocket-Version: 13\r\n\r\n",
   );
 
-/** Opens `n` upgraded connections, 200 at a time, and keeps them until told. */
-async function runClient(port: number, n: number): Promise<void> {
+/** A masked text frame, "hello", and the unmasked echo a server sends back. */
+const HELLO = new Uint8Array([
+  0x81,
+  0x85,
+  1,
+  2,
+  3,
+  4,
+  0x69,
+  0x67,
+  0x6f,
+  0x68,
+  0x6e,
+]);
+const ECHO_BYTES = 7;
+
+/**
+ * Opens `n` upgraded connections, 200 at a time, and keeps them until told; with
+ * `exchange`, each echoes one short message first.
+ */
+async function runClient(
+  port: number,
+  n: number,
+  exchange: boolean,
+): Promise<void> {
   const conns: Deno.TcpConn[] = [];
   const request = REQUEST(port);
-  const buf = new Uint8Array(1024);
   let next = 0;
   let failed = 0;
+  let firstError: string | undefined;
   const worker = async () => {
+    const buf = new Uint8Array(1024);
     while (next < n) {
       next++;
       try {
@@ -153,14 +181,24 @@ async function runClient(port: number, n: number): Promise<void> {
         if (!head.startsWith("HTTP/1.1 101")) {
           throw new Error(head.split("\r\n")[0]);
         }
+        if (exchange) {
+          await tcp.write(HELLO);
+          let got = 0;
+          while (got < ECHO_BYTES) {
+            const r = await tcp.read(buf);
+            if (r === null) throw new Error("closed before the echo");
+            got += r;
+          }
+        }
         conns.push(tcp);
-      } catch {
+      } catch (err) {
         failed++;
+        firstError ??= String(err);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(200, n) }, worker));
-  console.log(JSON.stringify({ open: conns.length, failed }));
+  console.log(JSON.stringify({ open: conns.length, failed, firstError }));
   // Hold the connections until stdin closes (or the process is ended).
   for await (const _ of Deno.stdin.readable) {
     // Wait.
@@ -181,20 +219,25 @@ async function memoryOf(server: Child, expect: number): Promise<Memory> {
   throw new Error("unreachable");
 }
 
-async function connectClients(port: number, n: number): Promise<Child> {
+async function connectClients(
+  port: number,
+  n: number,
+  exchange: boolean,
+): Promise<Child> {
   const client = spawnDeno("../idle_memory.ts", [
     "--client",
     String(port),
     "--connections",
     String(n),
+    ...(exchange ? ["--exchange"] : []),
   ], true);
-  const { open, failed } = await client.nextJson<
-    { open: number; failed: number }
+  const { open, failed, firstError } = await client.nextJson<
+    { open: number; failed: number; firstError?: string }
   >(120_000);
   if (open !== n) {
     await client.kill();
     throw new Error(
-      `only ${open} of ${n} connections opened (${failed} failed)`,
+      `only ${open} of ${n} connections opened (${failed} failed: ${firstError})`,
     );
   }
   return client;
@@ -205,6 +248,7 @@ export async function measure(
   kind: Kind,
   n: number,
   chunkSize = 4096,
+  exchange = false,
 ): Promise<IdleResult> {
   const server = spawnDeno(
     "../idle_memory.ts",
@@ -213,10 +257,10 @@ export async function measure(
   );
   try {
     const { port } = await server.nextJson<{ port: number }>(30_000);
-    const warmup = await connectClients(port, Math.min(50, n));
+    const warmup = await connectClients(port, Math.min(50, n), true);
     await warmup.kill();
     const before = await memoryOf(server, 0);
-    const client = await connectClients(port, n);
+    const client = await connectClients(port, n, exchange);
     try {
       await sleep(n > 1000 ? 1000 : 200);
       const after = await memoryOf(server, n);
@@ -253,6 +297,7 @@ if (import.meta.main) {
       smoke: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       chunk: { type: "string", default: "4096" },
+      exchange: { type: "boolean", default: false },
       // The child processes' roles.
       serve: { type: "string" },
       client: { type: "string" },
@@ -262,7 +307,7 @@ if (import.meta.main) {
   if (values.serve !== undefined) {
     runServer(values.serve, Number(values.chunk));
   } else if (values.client !== undefined) {
-    await runClient(Number(values.client), n);
+    await runClient(Number(values.client), n, values.exchange);
   } else {
     const kinds: Kind[] = values.server === "all"
       ? ["ours", "accept", "deno"]
@@ -273,7 +318,8 @@ if (import.meta.main) {
     const mib = (b: number) => (b / 1048576).toFixed(1);
     if (!values.json) {
       console.log(
-        `idle memory: ${n} connections per server (ours: 4 KiB chunks)`,
+        `idle memory: ${n} connections per server (ours: ${values.chunk}-byte ` +
+          `chunks)${values.exchange ? ", one echo each first" : ""}`,
       );
       console.log(
         "| server | RSS / conn (KiB) | JS heap / conn (KiB) | external / conn (KiB) | RSS before → after (MiB) |",
@@ -281,7 +327,7 @@ if (import.meta.main) {
       console.log("| --- | ---: | ---: | ---: | --- |");
     }
     for (const kind of kinds) {
-      const r = await measure(kind, n, Number(values.chunk));
+      const r = await measure(kind, n, Number(values.chunk), values.exchange);
       if (values.json) {
         console.log(JSON.stringify(r));
         continue;

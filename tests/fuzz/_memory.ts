@@ -33,6 +33,8 @@ export class MemoryConn implements Transport, Observed {
   #pending: ((err: Error) => void) | null = null;
   closed = false;
   largestRead = 0;
+  /** The size of every read the connection asked for, in order. */
+  readonly reads: number[] = [];
 
   /**
    * @param chunks What reads return, in order.
@@ -58,6 +60,7 @@ export class MemoryConn implements Transport, Observed {
       return Promise.reject(new Deno.errors.BadResource("closed"));
     }
     this.largestRead = Math.max(this.largestRead, p.length);
+    this.reads.push(p.length);
     const chunk = this.#chunks[this.#index];
     if (chunk === undefined) {
       if (!this.#hang) return Promise.resolve(null);
