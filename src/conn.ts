@@ -103,6 +103,8 @@ export interface ConnOptions {
 }
 
 const DEFAULT_CLOSE_TIMEOUT = 5_000;
+/** The longest a failed connection waits for the peer to hang up, in ms. */
+const MAX_LINGER = 1_000;
 const DEFAULT_MAX_FRAGMENTS = 1 << 18;
 const DEFAULT_WRITE_BUFFER_LIMIT = 16 << 20;
 const MIN_CHUNK_SIZE = 64;
@@ -399,11 +401,13 @@ export class Conn implements FrameConn {
     this.#idleTimer = undefined;
     if (this.#finished || !this.#reading) return;
     if (this.#reader.reads !== this.#idleReads) return this.#armIdle();
+    // A transport read is pending: no lingering read can go beside it.
     this.#fail(
       new WebSocketError(
         "idle_timeout",
         `Nothing received for ${this.#idleTimeout} ms`,
       ),
+      false,
     );
   };
 
@@ -816,7 +820,7 @@ export class Conn implements FrameConn {
       err instanceof WebSocketError &&
       err.closeCode !== CloseCode.AbnormalClosure
     ) {
-      await this.#fail(err);
+      await this.#fail(err, true);
     } else {
       this.#readError = err instanceof WebSocketError
         ? err
@@ -851,10 +855,10 @@ export class Conn implements FrameConn {
    * @param error The error: its `closeCode` is sent.
    */
   fail(error: WebSocketError): Promise<void> {
-    return this.#fail(error);
+    return this.#fail(error, !this.#reading);
   }
 
-  async #fail(error: WebSocketError): Promise<void> {
+  async #fail(error: WebSocketError, linger: boolean): Promise<void> {
     this.#readError ??= error;
     if (!this.#closeSent && !this.#finished) {
       this.#closeSent = true;
@@ -864,8 +868,30 @@ export class Conn implements FrameConn {
       );
       this.#writer.write(FIN | OpCode.Close, frame).catch(ignore);
       await withTimeout(this.#writer.flush().catch(ignore), this.#closeTimeout);
+      if (linger) {
+        await withTimeout(
+          this.#linger(),
+          Math.min(this.#closeTimeout, MAX_LINGER),
+        );
+      }
     }
     this.#shutdown(error.closeCode, error.message);
+  }
+
+  /**
+   * Closing a socket with unread input sends a reset, which can destroy our close
+   * frame before the peer reads it: half-close instead, and discard input until
+   * the peer hangs up (for at most a second).
+   */
+  async #linger(): Promise<void> {
+    const conn = this.#transport as Partial<Deno.Conn>;
+    if (typeof conn.closeWrite !== "function") return;
+    try {
+      await conn.closeWrite();
+      await this.#reader.drain();
+    } catch {
+      // Gone already, or a read is pending: nothing to linger for.
+    }
   }
 
   // ---------------------------------------------------------------- writing

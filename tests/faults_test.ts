@@ -12,6 +12,7 @@ import {
   assertRejects,
 } from "@std/assert";
 import {
+  accept,
   CloseError,
   Conn,
   dial,
@@ -317,5 +318,25 @@ Deno.test("slowloris clients through serve() get 408 within the timeout while ot
     await until(() => errors.length === 20);
   } finally {
     await server.shutdown();
+  }
+});
+
+Deno.test("a failure with the peer's bytes still unread reaches the peer as its close code", async () => {
+  // Closing with unread input sends a reset, which used to destroy the close
+  // frame: Deno's client saw 1006 instead of 1009 every time.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    for (const size of [3000, 100_000]) {
+      const ws = new WebSocket(`ws://127.0.0.1:${listener.addr.port}`);
+      const conn = await accept(await listener.accept(), { readLimit: 1000 });
+      await new Promise((r) => ws.onopen = r);
+      const closed = new Promise<CloseEvent>((r) => ws.onclose = r);
+      ws.send(new Uint8Array(size));
+      const err = await conn.readMessage().catch((e) => e);
+      assertEquals(err.closeCode, 1009);
+      assertEquals((await closed).code, 1009, `${size}-byte message`);
+    }
+  } finally {
+    listener.close();
   }
 });
