@@ -10,6 +10,12 @@ import type { ByteSource } from "./transport.ts";
 
 /** Copies below this size use a byte loop: cheaper than allocating a view. */
 const VIEWLESS_COPY_BELOW = 2048;
+/**
+ * The read buffer a connection starts with: any header and small messages fit.
+ * It grows to the full chunk size the first time a read fills it, so a connection
+ * that stays idle (or only ever gets small messages) never holds a whole chunk.
+ */
+const INITIAL_BUFFER = 512;
 
 /**
  * Reads frame headers and payloads from one preallocated buffer, several frames per
@@ -25,6 +31,8 @@ export class FrameReader {
   #pos = 0;
   #end = 0;
   #view: Uint8Array = new Uint8Array(0);
+  /** The size the read buffer grows to: the source's buffer size at the start. */
+  #max: number;
   /** How many transport reads completed: progress, for idle detection. */
   reads = 0;
 
@@ -34,6 +42,10 @@ export class FrameReader {
    */
   constructor(source: ByteSource, head?: Uint8Array) {
     this.#source = source;
+    this.#max = source.buffer.length;
+    if (this.#max > INITIAL_BUFFER && (head?.length ?? 0) <= INITIAL_BUFFER) {
+      source.buffer = new Uint8Array(INITIAL_BUFFER);
+    }
     if (head !== undefined && head.length > 0) {
       if (head.length > source.buffer.length) {
         source.buffer = new Uint8Array(head.length);
@@ -182,6 +194,13 @@ export class FrameReader {
     if (!n) throw closedError();
     this.reads++;
     this.#end += n;
+    const buf = this.#source.buffer;
+    if (this.#end === buf.length && buf.length < this.#max) {
+      // A full buffer: more is coming, so take the whole chunk from now on.
+      const grown = new Uint8Array(this.#max);
+      grown.set(buf.subarray(0, this.#end));
+      this.#source.buffer = grown;
+    }
   }
 
   async #fill(): Promise<void> {

@@ -4,7 +4,7 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { accept, OpCode } from "../mod.ts";
+import { accept, Conn, OpCode } from "../mod.ts";
 import { MemoryConn } from "./fuzz/_memory.ts";
 import { frame, parseFrames } from "./_pair.ts";
 
@@ -55,6 +55,22 @@ Deno.test("a direct-mode connection never creates its transport's streams", asyn
   assert(text.startsWith("HTTP/1.1 101 "));
   const frames = parseFrames(answer.subarray(text.indexOf("\r\n\r\n") + 4));
   assertEquals(frames.map((f) => f.opcode), [OpCode.Text, OpCode.Close]);
+});
+
+Deno.test("a connection reads into 512 bytes until a read fills them, then into its whole chunk", async () => {
+  const small = frame(0x81, "hi");
+  const burst = new Uint8Array(
+    Array.from({ length: 20 }, () => [...frame(0x82, new Uint8Array(1000))])
+      .flat(),
+  );
+  const t = new MemoryConn([small, small, burst]);
+  const conn = new Conn(t, { role: "server", chunkSize: 4096 });
+  for (let i = 0; i < 22; i++) await conn.readMessage();
+  conn.abort();
+  // Idle and small traffic: a 512-byte buffer. The burst fills it: 4 KiB after.
+  assertEquals(t.reads.slice(0, 3), [512, 512, 512]);
+  assert(t.reads.slice(3).every((n) => n > 512), String(t.reads));
+  assert(t.reads.slice(3).some((n) => n === 4096), String(t.reads));
 });
 
 Deno.test("bench/idle_memory.ts measures our server and Deno's in smoke mode", async () => {
