@@ -54,6 +54,9 @@ function encodeUtf8Into(text: string, out: Uint8Array, at: number): number {
   return at - start;
 }
 
+/** The largest piece a large masked frame is written in. */
+const MASK_PIECE = 256 * 1024;
+
 /** Marks a write of bytes that are already a complete frame. */
 export const RAW = -1;
 const encoder = new TextEncoder();
@@ -301,19 +304,23 @@ export class FrameWriter {
       if (this.#error !== null) throw this.#failure();
       return;
     }
+    // Masked in pieces of up to MASK_PIECE in a buffer of their own, the header
+    // in front of the first: a scratchpad-sized piece per write would cost a
+    // transport write per chunk.
+    const head = this.#used;
+    const piece = new Uint8Array(head + Math.min(payload.length, MASK_PIECE));
+    piece.set(this.#buf!.subarray(0, head));
+    this.#used = 0;
     let phase = 0;
-    for (let from = 0; from < payload.length;) {
-      while (this.#capacity === this.#used) await this.#waitWritten();
-      const out = this.#room();
-      const n = Math.min(this.#capacity - this.#used, payload.length - from);
-      out.set(payload.subarray(from, from + n), this.#used);
-      phase = maskInPlace(out, key, phase, this.#used, this.#used + n);
-      this.#used += n;
+    for (let from = 0, at = head; from < payload.length; at = 0) {
+      const n = Math.min(piece.length - at, payload.length - from);
+      piece.set(payload.subarray(from, from + n), at);
+      phase = maskInPlace(piece, key, phase, at, at + n);
       from += n;
-      this.release();
-      this.#kick();
+      const out = at + n === piece.length ? piece : piece.subarray(0, at + n);
+      await this.#sink.write(out).catch((err) => this.#onFailed(err));
+      if (this.#error !== null) throw this.#failure();
     }
-    await this.#drain();
   }
 
   /**

@@ -102,3 +102,22 @@ Deno.test("a reply goes out though the reader stops before the batch ends", asyn
     client.close();
   }
 });
+
+Deno.test("a 64 KiB client message leaves in one write, masked intact", async () => {
+  const { client, server } = await tcpPair();
+  const counting = new CountingConn(client);
+  const sender = new Conn(counting, { role: "client" });
+  const receiver = new Conn(server, { role: "server", readLimit: 1 << 20 });
+  try {
+    const payload = new Uint8Array(65536).map((_, i) => i * 7);
+    const [, msg] = await Promise.all([
+      sender.writeMessage(OpCode.Binary, payload),
+      receiver.readMessage(),
+    ]);
+    assertEquals(msg.data, payload);
+    assertEquals(counting.writes, 1);
+  } finally {
+    sender.abort();
+    receiver.abort();
+  }
+});
