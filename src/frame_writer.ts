@@ -54,7 +54,7 @@ function encodeUtf8Into(text: string, out: Uint8Array, at: number): number {
   return at - start;
 }
 
-/** The largest piece a large masked frame is written in. */
+/** The largest piece a frame larger than the scratchpad is copied in. */
 const MASK_PIECE = 256 * 1024;
 
 /** Marks a write of bytes that are already a complete frame. */
@@ -298,15 +298,15 @@ export class FrameWriter {
     if (first !== RAW) {
       this.#used = encodeHeader(this.#room(), 0, first, payload.length, key);
     }
-    if (key === null) {
+    if (key === null && (first === RAW || payload.length > MASK_PIECE)) {
       await this.#drain();
       await this.#sink.write(payload).catch((err) => this.#onFailed(err));
       if (this.#error !== null) throw this.#failure();
       return;
     }
-    // Masked in pieces of up to MASK_PIECE in a buffer of their own, the header
-    // in front of the first: a scratchpad-sized piece per write would cost a
-    // transport write per chunk.
+    // Up to MASK_PIECE at a time in a buffer of its own (masked, for a client),
+    // the header in front: one transport write per piece, where the header
+    // alone or a scratchpad-sized piece would each cost one.
     const head = this.#used;
     const piece = new Uint8Array(head + Math.min(payload.length, MASK_PIECE));
     piece.set(this.#buf!.subarray(0, head));
@@ -315,7 +315,7 @@ export class FrameWriter {
     for (let from = 0, at = head; from < payload.length; at = 0) {
       const n = Math.min(piece.length - at, payload.length - from);
       piece.set(payload.subarray(from, from + n), at);
-      phase = maskInPlace(piece, key, phase, at, at + n);
+      if (key !== null) phase = maskInPlace(piece, key, phase, at, at + n);
       from += n;
       const out = at + n === piece.length ? piece : piece.subarray(0, at + n);
       await this.#sink.write(out).catch((err) => this.#onFailed(err));
