@@ -107,6 +107,8 @@ const DEFAULT_CLOSE_TIMEOUT = 5_000;
 const MAX_LINGER = 1_000;
 const DEFAULT_MAX_FRAGMENTS = 1 << 18;
 const DEFAULT_WRITE_BUFFER_LIMIT = 16 << 20;
+/** An internal message buffer larger than this is not kept for small messages. */
+const RETAINED_BUFFER_BYTES = 64 * 1024;
 const MIN_CHUNK_SIZE = 64;
 const MAX_CONTROL_PAYLOAD = 125;
 const EMPTY = new Uint8Array(0);
@@ -542,6 +544,7 @@ export class Conn implements FrameConn {
   #startFrame(h: Header): Message | null {
     if (h.opcode !== OpCode.Continuation) {
       this.#filled = 0;
+      this.#releaseLarge(h.length);
       this.#validateUtf8 = h.opcode === OpCode.Text && (h.rsv & Rsv.Rsv1) === 0;
       this.#utf8.reset();
       if (this.#target === undefined && h.fin) {
@@ -720,6 +723,22 @@ export class Conn implements FrameConn {
     msg.opcode = this.#messageOpcode as DataOpCode;
     msg.data = data;
     return msg;
+  }
+
+  /**
+   * Lets go of an internal buffer that one large message grew, once a message
+   * much smaller starts, so that an idle connection does not keep its largest
+   * message's worth of memory. A run of large messages keeps reusing it.
+   */
+  #releaseLarge(next: number): void {
+    const buf = this.#internal;
+    if (
+      buf !== null && buf.length > RETAINED_BUFFER_BYTES &&
+      next < buf.length / 4
+    ) {
+      this.#internal = this.#viewBase = null;
+      this.#dest = this.#view = EMPTY;
+    }
   }
 
   /** The internal message buffer, grown (keeping `filled` bytes) to hold `total`. */

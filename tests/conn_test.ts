@@ -10,6 +10,7 @@ import {
   Conn,
   type ConnOptions,
   OpCode,
+  ReadLimit,
   WebSocketError,
 } from "../mod.ts";
 import {
@@ -849,4 +850,26 @@ Deno.test("maxFrameSize refuses a large frame with 1009 even within the read lim
   );
   assertEquals(closeCodeOf(out.frames.at(-1)), 1009);
   assertEquals((out.error as WebSocketError).code, "frame_too_big");
+});
+
+Deno.test("an internal buffer grown by a large message is let go when small ones follow", async () => {
+  const { client, server } = await connPair({ readLimit: ReadLimit.Large });
+  const large = new Uint8Array(1 << 20).fill(7);
+  // A run of large messages reuses one buffer.
+  await client.writeMessage(OpCode.Binary, large);
+  const first = (await server.readMessage()).data;
+  assertEquals(first.length, large.length);
+  await client.writeMessage(OpCode.Binary, large);
+  const second = (await server.readMessage()).data;
+  assertEquals(second.buffer, first.buffer, "the large buffer was reused");
+  // A small message that cannot be read in place (fragmented) lets it go.
+  await client.writeFrame(false, 0, OpCode.Binary, new Uint8Array([1, 2]));
+  await client.writeFrame(true, 0, OpCode.Continuation, new Uint8Array([3]));
+  const small = await server.readMessage();
+  assertEquals([...small.data], [1, 2, 3]);
+  assert(small.data.buffer !== first.buffer, "a small buffer took its place");
+  assert(small.data.buffer.byteLength < 64 * 1024);
+  await client.writeMessage(OpCode.Binary, large);
+  assertEquals((await server.readMessage()).data, large);
+  await Promise.all([client.close(), server.readMessage().catch(() => {})]);
 });
