@@ -247,9 +247,9 @@ export class Conn implements FrameConn {
     this.onPong = options.onPong;
     this.onClose = options.onClose;
     this.#transport = transport;
-    this.#source = new ByteSource(transport, this.chunkSize, options.read);
+    this.#source = new ByteSource(transport, 0, options.read);
     this.#sink = new ByteSink(transport, options.read);
-    this.#reader = new FrameReader(this.#source, options.head);
+    this.#reader = new FrameReader(this.#source, this.chunkSize, options.head);
     this.#writer = new FrameWriter(
       this.#sink,
       this.role === "client",

@@ -38,18 +38,15 @@ export class FrameReader {
 
   /**
    * Starts reading, with `head` as bytes that were read before (the handshake's
-   * leftovers).
+   * leftovers). The source's buffer is replaced by one of at most `INITIAL_BUFFER`
+   * bytes (or the head's size), which grows up to `max` when a read fills it.
    */
-  constructor(source: ByteSource, head?: Uint8Array) {
+  constructor(source: ByteSource, max: number, head?: Uint8Array) {
     this.#source = source;
-    this.#max = source.buffer.length;
-    if (this.#max > INITIAL_BUFFER && (head?.length ?? 0) <= INITIAL_BUFFER) {
-      source.buffer = new Uint8Array(INITIAL_BUFFER);
-    }
+    this.#max = max;
+    const start = Math.max(Math.min(max, INITIAL_BUFFER), head?.length ?? 0);
+    if (source.buffer.length !== start) source.buffer = new Uint8Array(start);
     if (head !== undefined && head.length > 0) {
-      if (head.length > source.buffer.length) {
-        source.buffer = new Uint8Array(head.length);
-      }
       source.buffer.set(head);
       this.#end = head.length;
     }
