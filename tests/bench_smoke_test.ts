@@ -61,7 +61,7 @@ Deno.test("micro benchmarks run in smoke mode, every group with its baseline", a
   assertGreater(output.split("smoke ok").length - 1, 50);
 });
 
-Deno.test("the allocation benchmark reports bytes per message for both servers", async () => {
+Deno.test("the allocation benchmark reports bytes per message for the raw echoes and ours", async () => {
   const { code, stdout, stderr } = await run([
     "run",
     "-A",
@@ -71,8 +71,10 @@ Deno.test("the allocation benchmark reports bytes per message for both servers",
   assertEquals(code, 0, stderr);
   const row = stdout.split("\n").find((line) => line.startsWith("| 32 |"));
   if (row === undefined) throw new Error(`No 32-byte row in:\n${stdout}`);
-  const [raw, ours] = row.split("|").slice(2, 4).map(Number);
+  // | size | raw | raw + then() | ours | ...
+  const [raw, layered, ours] = row.split("|").slice(2, 5).map(Number);
   assertGreater(raw, 0);
+  assertGreater(layered, 0);
   assertGreater(ours, 0);
 });
 
