@@ -427,6 +427,41 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "deno compile resolves and type-checks every example up to the runtime download",
+  ignore: canCompile,
+  // Where denort cannot be fetched, compile still proves the graph: module
+  // resolution and type checking run before the download, and fail first.
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "wsx-examples-" });
+    try {
+      for (const name of Object.keys(EXAMPLES)) {
+        const { stderr } = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "compile",
+            ...EXAMPLES[name],
+            "--output",
+            `${dir}/${name}`,
+            `examples/${name}.ts`,
+          ],
+          cwd: root,
+          env: { NO_COLOR: "1" },
+          stdout: "null",
+          stderr: "piped",
+          signal: AbortSignal.timeout(60_000),
+        }).output();
+        const log = decoder.decode(stderr);
+        assertStringIncludes(log, `Compile examples/${name}.ts`, log);
+        assert(!/\[ERROR\]|Module not found|error: Type/.test(log), log);
+        assertMatch(log, /denort|dl\.deno\.land/, log);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 // ------------------------------------------------------------------ behaviours
 
 Deno.test("wscat pings, prints pongs and binary, and closes with a code", async () => {
