@@ -90,5 +90,15 @@ export function isValidCloseCode(code: number): boolean {
     (code >= 3000 && code <= 4999);
 }
 
-/** The longest close reason, in UTF-8 bytes, that fits a control frame (125 - 2). */
+/**
+ * The longest close reason, in UTF-8 bytes, that fits a control frame (125 - 2).
+ *
+ * @example
+ * ```ts
+ * import { MAX_CLOSE_REASON_BYTES } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(MAX_CLOSE_REASON_BYTES, 123);
+ * ```
+ */
 export const MAX_CLOSE_REASON_BYTES = 123;

@@ -57,7 +57,17 @@ export const Rsv = {
   Rsv3: 0x10,
 } as const;
 
-/** The longest frame header: 2 bytes, a 64-bit length and a masking key. */
+/**
+ * The longest frame header: 2 bytes, a 64-bit length and a masking key.
+ *
+ * @example
+ * ```ts
+ * import { MAX_HEADER_BYTES } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(MAX_HEADER_BYTES, 2 + 8 + 4);
+ * ```
+ */
 export const MAX_HEADER_BYTES = 14;
 
 /**

@@ -33,7 +33,19 @@ export interface Transport {
   close?(): void;
 }
 
-/** How reads reach the transport: its own `read()` method or a BYOB stream reader. */
+/**
+ * How reads reach the transport: its own `read()` method (`"auto"`, for a
+ * `Deno.Conn`) or a BYOB stream reader (`"byob"`, always).
+ *
+ * @example
+ * ```ts
+ * import { type ReadMode } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const mode: ReadMode = "byob"; // e.g. new Conn(tcp, { role: "server", read: mode })
+ * assertEquals(mode, "byob");
+ * ```
+ */
 export type ReadMode = "auto" | "byob";
 
 interface DirectConn {

@@ -136,7 +136,17 @@ export interface DeflateEngine {
   decompressor(options: { windowBits: number }): Decompressor;
 }
 
-/** The four bytes a sync flush ends with, removed before sending (RFC 7692 §7.2.1). */
+/**
+ * The four bytes a sync flush ends with, removed before sending (RFC 7692 §7.2.1).
+ *
+ * @example
+ * ```ts
+ * import { SYNC_TRAILER } from "@wsx/websocket/deflate";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([...SYNC_TRAILER], [0x00, 0x00, 0xff, 0xff]);
+ * ```
+ */
 export const SYNC_TRAILER: Uint8Array = new Uint8Array([
   0x00,
   0x00,

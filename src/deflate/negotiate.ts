@@ -13,7 +13,17 @@ import {
   parseExtensions,
 } from "./extension_header.ts";
 
-/** The extension's registered name. */
+/**
+ * The extension's registered name.
+ *
+ * @example
+ * ```ts
+ * import { PERMESSAGE_DEFLATE } from "@wsx/websocket/deflate";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(PERMESSAGE_DEFLATE, "permessage-deflate");
+ * ```
+ */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
 
 /**

@@ -45,9 +45,29 @@ import {
   deflateParamsOf,
 } from "./negotiate.ts";
 
-/** The default compression level (zlib's own default). */
+/**
+ * The default compression level (zlib's own default).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_DEFLATE_LEVEL, DEFAULT_DEFLATE_THRESHOLD } from "@wsx/websocket/deflate";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([DEFAULT_DEFLATE_LEVEL, DEFAULT_DEFLATE_THRESHOLD], [6, 128]);
+ * ```
+ */
 export const DEFAULT_DEFLATE_LEVEL = 6;
-/** The default threshold: shorter messages are sent uncompressed. */
+/**
+ * The default threshold: shorter messages are sent uncompressed.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_DEFLATE_THRESHOLD } from "@wsx/websocket/deflate";
+ * import { assert } from "@std/assert";
+ *
+ * assert(DEFAULT_DEFLATE_THRESHOLD > 0);
+ * ```
+ */
 export const DEFAULT_DEFLATE_THRESHOLD = 128;
 
 const DEFAULT_PARAMS: DeflateParams = {

@@ -97,7 +97,18 @@ function ignoreError(): void {}
 /** The stream's own output buffer is never used: the calls write into ours. */
 const CHUNK_SIZE = constants.Z_MIN_CHUNK;
 
-/** Options of {@linkcode zlibEngine}. */
+/**
+ * Options of {@linkcode zlibEngine}.
+ *
+ * @example
+ * ```ts
+ * import { type ZlibEngineOptions } from "@wsx/websocket/deflate";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: ZlibEngineOptions = { memLevel: 4 };
+ * assertEquals(options.memLevel, 4);
+ * ```
+ */
 export interface ZlibEngineOptions {
   /**
    * zlib's memLevel, 1-9 (default 8): the size of the compressor's hash chains
