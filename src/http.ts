@@ -490,19 +490,7 @@ export function parseRequest(
   head: Uint8Array,
   limits: HeadLimits = {},
 ): HttpRequest {
-  const { maxHeaders, maxLineBytes } = resolveLimits(limits);
-  const lines = splitLines(head);
-  if (lines[0].length > maxLineBytes) {
-    throw new HandshakeError(
-      HttpStatus.UriTooLong,
-      `HTTP start line exceeds ${maxLineBytes} bytes`,
-    );
-  }
-  const m = REQUEST_LINE.exec(lines[0]);
-  if (m === null) {
-    throw new HandshakeError(HttpStatus.BadRequest, "Malformed request line");
-  }
-  const headers = parseFields(lines, maxHeaders);
+  const { m, headers } = parseHead(head, limits, REQUEST_LINE, "request");
   // RFC 9112 §3.2: a request with more than one Host field must be refused.
   if (headers.get("host")?.includes(",")) {
     throw new HandshakeError(
@@ -535,6 +523,22 @@ export function parseResponse(
   head: Uint8Array,
   limits: HeadLimits = {},
 ): HttpResponse {
+  const { m, headers } = parseHead(head, limits, STATUS_LINE, "status");
+  return {
+    version: m[1],
+    status: Number(m[2]),
+    reason: m[3] ?? "",
+    headers,
+  };
+}
+
+/** Splits a head into its start line, matched against `pattern`, and its fields. */
+function parseHead(
+  head: Uint8Array,
+  limits: HeadLimits,
+  pattern: RegExp,
+  kind: "request" | "status",
+): { m: RegExpExecArray; headers: Headers } {
   const { maxHeaders, maxLineBytes } = resolveLimits(limits);
   const lines = splitLines(head);
   if (lines[0].length > maxLineBytes) {
@@ -543,17 +547,11 @@ export function parseResponse(
       `HTTP start line exceeds ${maxLineBytes} bytes`,
     );
   }
-  const m = STATUS_LINE.exec(lines[0]);
+  const m = pattern.exec(lines[0]);
   if (m === null) {
-    throw new HandshakeError(HttpStatus.BadRequest, "Malformed status line");
+    throw new HandshakeError(HttpStatus.BadRequest, `Malformed ${kind} line`);
   }
-  const headers = parseFields(lines, maxHeaders);
-  return {
-    version: m[1],
-    status: Number(m[2]),
-    reason: m[3] ?? "",
-    headers,
-  };
+  return { m, headers: parseFields(lines, maxHeaders) };
 }
 
 /** Decodes bytes one to one (latin1) and splits at CRLF; a bare CR or LF is an error. */
