@@ -23,6 +23,7 @@ import {
 } from "./close_code.ts";
 import { CloseError, WebSocketError } from "./errors.ts";
 import { FrameReader } from "./frame_reader.ts";
+import { iterateMessages } from "./iterate_messages.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import type { PreparedMessage } from "./prepared_message.ts";
 import { type Header, Rsv } from "./header.ts";
@@ -372,17 +373,8 @@ export class Conn implements FrameConn {
    * for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Message> {
-    for (;;) {
-      let msg: Message;
-      try {
-        msg = await this.readMessage();
-      } catch (err) {
-        if (err instanceof CloseError) return;
-        throw err;
-      }
-      yield msg;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Message> {
+    return iterateMessages(this);
   }
 
   #enterRead(): void {

@@ -19,6 +19,7 @@ import {
 import { CloseError, WebSocketError } from "./errors.ts";
 import { parseTokenList, selectProtocol } from "./handshake.ts";
 import { ReadLimit } from "./limits.ts";
+import { iterateMessages } from "./iterate_messages.ts";
 import { type DataOpCode, OpCode } from "./opcode.ts";
 import type { PreparedMessage } from "./prepared_message.ts";
 import type { CloseHandler, Message, WebSocketConn } from "./websocket_conn.ts";
@@ -258,17 +259,8 @@ export class DenoWebSocketConn implements WebSocketConn {
    * Iterates over messages until the connection closes cleanly; each message is
    * valid until the next one is requested.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Message> {
-    for (;;) {
-      let msg: Message;
-      try {
-        msg = await this.readMessage();
-      } catch (err) {
-        if (err instanceof CloseError) return;
-        throw err;
-      }
-      yield msg;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Message> {
+    return iterateMessages(this);
   }
 
   /**

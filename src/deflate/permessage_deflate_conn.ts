@@ -17,11 +17,12 @@
 
 import { CloseCode } from "../close_code.ts";
 import type { Conn } from "../conn.ts";
-import { CloseError, WebSocketError } from "../errors.ts";
+import { WebSocketError } from "../errors.ts";
 import { type Header, Rsv } from "../header.ts";
 import { type DataOpCode, OpCode } from "../opcode.ts";
 import type { PreparedMessage } from "../prepared_message.ts";
 import { isValidUtf8 } from "../utf8.ts";
+import { iterateMessages } from "../iterate_messages.ts";
 import type {
   CloseHandler,
   Frame,
@@ -336,17 +337,8 @@ export class PerMessageDeflateConn implements FrameConn {
    * for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Message> {
-    for (;;) {
-      let msg: Message;
-      try {
-        msg = await this.readMessage();
-      } catch (err) {
-        if (err instanceof CloseError) return;
-        throw err;
-      }
-      yield msg;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Message> {
+    return iterateMessages(this);
   }
 
   /** Reads the next frame header, as the base connection does (no inflation). */
