@@ -136,16 +136,7 @@ export class FrameReader {
       }
       await this.#fill();
     }
-    const n = Math.min(length, this.#end - this.#pos);
-    const buf = this.#source.buffer;
-    const from = this.#pos;
-    if (n < VIEWLESS_COPY_BELOW) {
-      for (let i = 0; i < n; i++) dest[offset + i] = buf[from + i];
-    } else {
-      dest.set(buf.subarray(from, from + n), offset);
-    }
-    this.#pos += n;
-    return n;
+    return this.copyAvailable(dest, offset, length);
   }
 
   /** Discards `length` payload bytes. */
