@@ -119,7 +119,28 @@ export class FrameWriter {
   #viewB: Uint8Array = EMPTY;
   #inflightBytes = 0;
   #held = false;
-  #holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether this writer waits in the list of holding writers. */
+  #listed = false;
+
+  /**
+   * Writers that hold frames. One macrotask releases them all: a timer per
+   * writer and batch cost more than the write the batch saves.
+   */
+  static #holding: FrameWriter[] = [];
+  static #releasing: FrameWriter[] = [];
+  static #releaseScheduled = false;
+
+  static #releaseAll = (): void => {
+    const list = FrameWriter.#holding;
+    FrameWriter.#holding = FrameWriter.#releasing;
+    FrameWriter.#releasing = list;
+    FrameWriter.#releaseScheduled = false;
+    for (let i = 0; i < list.length; i++) {
+      list[i].#listed = false;
+      list[i].release();
+    }
+    list.length = 0;
+  };
 
   /**
    * Prepares a writer over a sink.
@@ -331,20 +352,22 @@ export class FrameWriter {
   hold(): void {
     if (this.#held) return;
     this.#held = true;
-    this.#holdTimer = setTimeout(this.#released, 0);
+    if (!this.#listed) {
+      this.#listed = true;
+      FrameWriter.#holding.push(this);
+    }
+    if (!FrameWriter.#releaseScheduled) {
+      FrameWriter.#releaseScheduled = true;
+      setImmediate(FrameWriter.#releaseAll);
+    }
   }
 
   /** Ends a {@linkcode hold}: starts writing what gathered. */
   release(): void {
     if (!this.#held) return;
-    clearTimeout(this.#holdTimer);
-    this.#released();
-  }
-
-  #released = (): void => {
     this.#held = false;
     this.#kick();
-  };
+  }
 
   /** Starts writing the filled scratchpad unless a write is already in flight. */
   #kick(): void {
