@@ -426,8 +426,11 @@ export class Conn implements FrameConn {
   };
 
   #readMore(): Promise<Message> {
-    this.#writer.release();
     const reader = this.#reader;
+    // After a read that filled the buffer the next one is likely served at once:
+    // replies keep gathering across it (the writer releases them by the next
+    // macrotask regardless).
+    if (!reader.filled) this.#writer.release();
     if (
       this.#inFrame && this.#payloadLeft >= reader.capacity &&
       reader.buffered === 0 && reader.direct && !isControl(reader.header.opcode)

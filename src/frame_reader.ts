@@ -35,6 +35,8 @@ export class FrameReader {
   #max: number;
   /** How many transport reads completed: progress, for idle detection. */
   reads = 0;
+  /** Whether the last read filled the buffer: more input is probably waiting. */
+  filled = false;
 
   /**
    * Starts reading, with `head` as bytes that were read before (the handshake's
@@ -183,7 +185,8 @@ export class FrameReader {
     this.reads++;
     this.#end += n;
     const buf = this.#source.buffer;
-    if (this.#end === buf.length && buf.length < this.#max) {
+    this.filled = this.#end === buf.length;
+    if (this.filled && buf.length < this.#max) {
       // A full buffer: more is coming, so take the whole chunk from now on.
       const grown = new Uint8Array(this.#max);
       grown.set(buf.subarray(0, this.#end));
