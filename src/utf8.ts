@@ -4,6 +4,43 @@
  * @module
  */
 
+/** Pieces shorter than this are checked a byte at a time. */
+const WORDWISE_FROM = 64;
+/** ASCII bytes in a row after which the rest is checked four at a time. */
+const ASCII_RUN = 16;
+
+// A word view over the last buffer validated: a connection validates in its own
+// buffers, so a view per call would allocate per message.
+let lastBuffer: ArrayBufferLike | null = null;
+let lastWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+/** The index of the first byte of `bytes[i..end)` that is not ASCII, or `end`. */
+function skipAscii(bytes: Uint8Array, i: number, end: number): number {
+  while (i < end && ((bytes.byteOffset + i) & 3) !== 0) {
+    if (bytes[i] >= 0x80) return i;
+    i++;
+  }
+  const buffer = bytes.buffer;
+  if (buffer !== lastBuffer) {
+    lastBuffer = buffer;
+    lastWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+  }
+  const words = lastWords;
+  let w = (bytes.byteOffset + i) >>> 2;
+  // The view may have been made before a resizable buffer grew or shrank.
+  const wEnd = Math.min((bytes.byteOffset + end) >>> 2, words.length);
+  while (
+    w + 4 <= wEnd &&
+    ((words[w] | words[w + 1] | words[w + 2] | words[w + 3]) & 0x80808080) === 0
+  ) {
+    w += 4;
+  }
+  while (w < wEnd && (words[w] & 0x80808080) === 0) w++;
+  i = (w << 2) - bytes.byteOffset;
+  while (i < end && bytes[i] < 0x80) i++;
+  return i;
+}
+
 /**
  * Validates UTF-8 that arrives in pieces, failing at the first byte that cannot
  * start or continue a well-formed sequence: overlongs, surrogates (U+D800-U+DFFF)
@@ -55,21 +92,33 @@ export class Utf8Validator {
     let lo = this.#lo;
     let hi = this.#hi;
     let i = start;
+    // ASCII runs (often all of it) go four bytes per test: the leading one, and
+    // any other long enough to be worth it.
     if (need === 0) {
-      // A leading ASCII run (often all of it), eight bytes per test.
-      while (
-        i + 8 <= end &&
-        ((bytes[i] | bytes[i + 1] | bytes[i + 2] | bytes[i + 3] |
-            bytes[i + 4] | bytes[i + 5] | bytes[i + 6] | bytes[i + 7]) &
-            0x80) === 0
-      ) {
-        i += 8;
+      if (end - i >= WORDWISE_FROM) i = skipAscii(bytes, i, end);
+      else {
+        while (
+          i + 8 <= end &&
+          ((bytes[i] | bytes[i + 1] | bytes[i + 2] | bytes[i + 3] |
+              bytes[i + 4] | bytes[i + 5] | bytes[i + 6] | bytes[i + 7]) &
+              0x80) === 0
+        ) {
+          i += 8;
+        }
       }
     }
+    let ascii = 0;
     for (; i < end; i++) {
       const b = bytes[i];
       if (need === 0) {
-        if (b < 0x80) continue;
+        if (b < 0x80) {
+          if (++ascii === ASCII_RUN && end - i > WORDWISE_FROM) {
+            i = skipAscii(bytes, i + 1, end) - 1;
+            ascii = 0;
+          }
+          continue;
+        }
+        ascii = 0;
         lo = 0x80;
         hi = 0xbf;
         if (b >= 0xc2 && b <= 0xdf) need = 1;

@@ -139,3 +139,63 @@ Deno.test("Utf8Validator checks what follows or precedes ASCII runs of every len
     }
   }
 });
+
+Deno.test("Utf8Validator checks long ASCII runs word-wise at every alignment and finds the one bad byte", () => {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const samples = [...VALID, ...INVALID].map((sample) => sample[1]);
+  const backing = new Uint8Array(400);
+  for (const run of [63, 64, 65, 100, 131, 200]) {
+    for (let offset = 0; offset < 4; offset++) {
+      for (const sample of samples) {
+        // A long run, the sample, another long run (re-entering the fast path).
+        const length = run + sample.length + run;
+        const bytes = backing.subarray(offset, offset + length);
+        bytes.fill(0x61);
+        bytes.set(sample, run);
+        let expected = true;
+        try {
+          decoder.decode(bytes);
+        } catch {
+          expected = false;
+        }
+        const where = `run ${run}, offset ${offset}, sample ${sample}`;
+        assertEquals(isValidUtf8(bytes), expected, where);
+        const v = new Utf8Validator();
+        const cut = run + 1;
+        const ok = v.push(bytes, 0, cut) && v.push(bytes, cut) && v.complete;
+        assertEquals(ok, expected, `${where}, split`);
+      }
+      // One high bit anywhere in a long ASCII text is an error.
+      const bytes = backing.subarray(offset, offset + 300);
+      bytes.fill(0x61);
+      for (const at of [0, 1, 3, 4, 63, 64, 150, 298, 299]) {
+        bytes[at] = 0x80;
+        assertEquals(
+          isValidUtf8(bytes),
+          false,
+          `0x80 at ${at}, offset ${offset}`,
+        );
+        bytes[at] = 0x61;
+      }
+      assertEquals(isValidUtf8(bytes), true);
+    }
+  }
+});
+
+Deno.test("isValidUtf8 stays correct when a resizable buffer it saw shrinks or grows", () => {
+  const buffer = new ArrayBuffer(256, { maxByteLength: 1024 });
+  const bytes = new Uint8Array(buffer);
+  bytes.fill(0x61);
+  assertEquals(isValidUtf8(bytes), true);
+  buffer.resize(1024);
+  const grown = new Uint8Array(buffer);
+  grown.fill(0x61);
+  grown[900] = 0xff;
+  assertEquals(isValidUtf8(grown), false);
+  buffer.resize(128);
+  const shrunk = new Uint8Array(buffer);
+  shrunk[100] = 0xc0;
+  assertEquals(isValidUtf8(shrunk), false);
+  shrunk[100] = 0x61;
+  assertEquals(isValidUtf8(shrunk), true);
+});
