@@ -375,10 +375,37 @@ export class PerMessageDeflateConn implements FrameConn {
     const small = typeof data === "string"
       ? data.length * 3 < this.#threshold
       : data.length < this.#threshold;
-    if (small && this.#queued === 0) {
-      return this.#base.writeMessage(opcode, data);
+    if (this.#queued > 0) {
+      return this.#enqueue(() => this.#write(opcode, data));
     }
-    return this.#enqueue(() => this.#write(opcode, data));
+    if (small) return this.#base.writeMessage(opcode, data);
+    // Nothing queued: a synchronous engine compresses and hands the frame to the
+    // base connection now, without a turn through the queue.
+    let packed: Uint8Array | Promise<Uint8Array>;
+    let compressor: Compressor;
+    try {
+      const bytes = typeof data === "string" ? encoder.encode(data) : data;
+      if (bytes.length < this.#threshold) {
+        return this.#base.writeMessage(opcode, bytes);
+      }
+      compressor = this.#compressor ??= this.#newCompressor();
+      packed = compressor.compress(bytes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (packed instanceof Promise) {
+      const later = packed;
+      return this.#enqueue(() =>
+        later.then((bytes) => this.#send(compressor, opcode, bytes))
+      );
+    }
+    // The base copies a frame that fits its scratchpad before returning; a larger
+    // one it keeps until written, and the engine's output must outlive that.
+    if (packed.length <= this.#base.chunkSize) {
+      return this.#send(compressor, opcode, packed);
+    }
+    const bytes = packed;
+    return this.#enqueue(() => this.#send(compressor, opcode, bytes));
   }
 
   async #write(opcode: DataOpCode, data: Uint8Array | string): Promise<void> {
@@ -389,6 +416,15 @@ export class PerMessageDeflateConn implements FrameConn {
     const compressor = this.#compressor ??= this.#newCompressor();
     let packed = compressor.compress(bytes);
     if (packed instanceof Promise) packed = await packed;
+    await this.#send(compressor, opcode, packed);
+  }
+
+  /** Hands a compressed message to the base connection as one RSV1 frame. */
+  #send(
+    compressor: Compressor,
+    opcode: DataOpCode,
+    packed: Uint8Array,
+  ): Promise<void> {
     const written = this.#base.writeFrame(
       true,
       Rsv.Rsv1,
@@ -396,7 +432,7 @@ export class PerMessageDeflateConn implements FrameConn {
       payloadOf(packed),
     );
     if (this.#resetAfterWrite) compressor.reset();
-    await written;
+    return written;
   }
 
   /**

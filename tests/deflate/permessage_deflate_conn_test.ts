@@ -386,6 +386,52 @@ for (const engine of ENGINES) {
   }
 }
 
+for (const engine of ENGINES) {
+  Deno.test(`back-to-back writes of incompressible messages keep every byte: ${engine.name}`, async () => {
+    await withPair(async (tcp) => {
+      const client = deflateConn(tcp.client, "client", PARAMS, { engine });
+      const server = deflateConn(tcp.server, "server", PARAMS, { engine });
+      // Random bytes compress to more than they are: from 3 KiB on, the frame no
+      // longer fits the 4 KiB scratchpad and the engine's output buffer is
+      // written as it is, while the next message is already being compressed.
+      let seed = 7;
+      const random = (n: number) =>
+        Uint8Array.from(
+          { length: n },
+          () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24,
+        );
+      const sizes = [
+        1500,
+        3000,
+        5000,
+        5000,
+        6000,
+        9000,
+        9000,
+        70_000,
+        4100,
+        4100,
+      ];
+      const sent = sizes.map(random);
+      const writes = sent.map((body) =>
+        server.writeMessage(OpCode.Binary, body)
+      );
+      for (const body of sent) {
+        const msg = await client.readMessage();
+        assertEquals(msg.data.length, body.length);
+        assertEquals(msg.data, body);
+      }
+      await Promise.all(writes);
+      const back = sent.map((body) => client.writeMessage(OpCode.Binary, body));
+      for (const body of sent) {
+        assertEquals((await server.readMessage()).data, body);
+      }
+      await Promise.all(back);
+      client.abort();
+    });
+  });
+}
+
 Deno.test("wrapDeflate, wrapDeflateWith and wrapNegotiated", async () => {
   await withPair(async (tcp) => {
     const base = new Conn(tcp.server, {
