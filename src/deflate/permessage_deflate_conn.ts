@@ -274,7 +274,8 @@ export class PerMessageDeflateConn implements FrameConn {
           msg.data = buf === undefined ? raw.data : this.#copy(raw.data, buf);
           return msg;
         }
-        msg.data = await this.#inflate(raw.data, buf);
+        const inflated = this.#inflate(raw.data, buf);
+        msg.data = inflated instanceof Promise ? await inflated : inflated;
         if (raw.opcode === OpCode.Text && !isValidUtf8(msg.data)) {
           throw new WebSocketError(
             "invalid_utf8",
@@ -290,17 +291,27 @@ export class PerMessageDeflateConn implements FrameConn {
     }
   }
 
-  async #inflate(data: Uint8Array, buf?: Uint8Array): Promise<Uint8Array> {
+  /** Inflates a message; synchronously when the engine is synchronous. */
+  #inflate(
+    data: Uint8Array,
+    buf?: Uint8Array,
+  ): Uint8Array | Promise<Uint8Array> {
     const out = this.#output;
     out.start(this.#base.readLimit, buf);
     const inflater = this.#decompressor ??= this.#engine.decompressor({
       windowBits: this.#peerWindowBits,
     });
-    await inflater.decompress(data, true, out);
-    if (this.#resetAfterRead) {
-      inflater.close();
-      this.#decompressor = null;
+    const done = inflater.decompress(data, true, out);
+    if (done instanceof Promise) {
+      return done.then(() => this.#inflated(inflater, out));
     }
+    return this.#inflated(inflater, out);
+  }
+
+  #inflated(inflater: Decompressor, out: InflateOutput): Uint8Array {
+    // Without context takeover the window goes (a pooled engine hands its
+    // handle back before any other connection runs).
+    if (this.#resetAfterRead) inflater.reset();
     return out.data;
   }
 
