@@ -259,6 +259,10 @@ class ZlibCompressor implements Compressor {
   }
 }
 
+/** Messages up to this size are inflated in one call, joined to their trailer. */
+const MAX_JOINED = 64 * 1024;
+let joined: Uint8Array = EMPTY;
+
 class ZlibDecompressor implements Decompressor {
   #key: string;
   #windowBits: number;
@@ -284,8 +288,17 @@ class ZlibDecompressor implements Decompressor {
       this.#native.handle.onerror = this.#onerror;
     }
     try {
-      this.#feed(data, out, false);
-      if (fin && !this.#ended) this.#feed(SYNC_TRAILER, out, true);
+      if (fin && data.length <= MAX_JOINED) {
+        // One call for the message and its trailer, through a shared buffer.
+        const n = data.length + SYNC_TRAILER.length;
+        if (joined.length < n) joined = new Uint8Array(MAX_JOINED + 4);
+        joined.set(data);
+        joined.set(SYNC_TRAILER, data.length);
+        this.#feed(joined, n, out, data.length);
+      } else {
+        this.#feed(data, data.length, out, data.length + 1);
+        if (fin && !this.#ended) this.#feed(SYNC_TRAILER, 4, out, 0);
+      }
     } catch (err) {
       this.reset();
       throw err;
@@ -294,11 +307,20 @@ class ZlibDecompressor implements Decompressor {
     if (this.#ended) this.reset();
   }
 
-  #feed(input: Uint8Array, out: InflateOutput, trailer: boolean): void {
+  /**
+   * Inflates `input[0..length)`, whose bytes from `trailerAt` on are the sync
+   * trailer: a final block may end the stream before them, never before.
+   */
+  #feed(
+    input: Uint8Array,
+    length: number,
+    out: InflateOutput,
+    trailerAt: number,
+  ): void {
     const { handle, state } = this.#native!;
     const probe = this.#probe;
     let inOffset = 0;
-    let inLength = input.length;
+    let inLength = length;
     for (;;) {
       // With the output full, inflate into one spare byte: only a byte that
       // really comes out needs room, so a message may fill the limit exactly.
@@ -327,7 +349,7 @@ class ZlibDecompressor implements Decompressor {
       if (state[0] === 0) continue;
       if (inLength === 0) return;
       // Room left but input refused: the stream ended with a final block.
-      if (trailer) {
+      if (inOffset >= trailerAt) {
         this.#ended = true;
         return;
       }
