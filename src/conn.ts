@@ -373,7 +373,7 @@ export class Conn implements FrameConn {
    * for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
    * ```
    */
-  [Symbol.asyncIterator](): AsyncGenerator<Message> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
     return iterateMessages(this);
   }
 

@@ -259,7 +259,7 @@ export class DenoWebSocketConn implements WebSocketConn {
    * Iterates over messages until the connection closes cleanly; each message is
    * valid until the next one is requested.
    */
-  [Symbol.asyncIterator](): AsyncGenerator<Message> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
     return iterateMessages(this);
   }
 

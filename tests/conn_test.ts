@@ -739,6 +739,38 @@ Deno.test("the async iterator ends at the peer's close and reports the code", as
   assertEquals(await server.closed, { code: 1000, reason: "end" });
 });
 
+Deno.test("the async iterator: break leaves the connection open, errors end it, concurrent next() calls queue", async () => {
+  const { client, server } = await connPair();
+  for (const s of ["a", "b"]) await client.writeMessage(OpCode.Text, s);
+  for await (const m of server) {
+    assertEquals(dec(m.data), "a");
+    break;
+  }
+  // The connection is still readable after a break; a new iterator goes on.
+  assertEquals(dec((await server.readMessage()).data), "b");
+  const it = server[Symbol.asyncIterator]();
+  // A second next() before the first settles waits for it instead of failing
+  // with "another read is in progress" (the message object is reused, so only
+  // the latest step's data is current).
+  const both = Promise.all([it.next(), it.next()]);
+  for (const s of ["c", "d"]) await client.writeMessage(OpCode.Text, s);
+  const [first, second] = await both;
+  assertEquals(first.done, false);
+  assertEquals(second.done ? null : dec(second.value.data), "d");
+  // A protocol error (an unmasked client frame) is thrown, then the iteration is over.
+  const tcp = await tcpPair();
+  const strict = new Conn(tcp.server, { role: "server" });
+  await tcp.client.write(frame(0x81, "x", null));
+  const steps = strict[Symbol.asyncIterator]();
+  const err = await steps.next().catch((e) => e);
+  assertInstanceOf(err, WebSocketError);
+  assertEquals(await steps.next(), { done: true, value: undefined });
+  tcp.client.close();
+  const end = server[Symbol.asyncIterator]().next();
+  await client.close();
+  assertEquals((await end).done, true);
+});
+
 Deno.test("idleTimeout fails a silent connection with 1001 while a read waits", async () => {
   const tcp = await tcpPair();
   const server = new Conn(tcp.server, { role: "server", idleTimeout: 100 });

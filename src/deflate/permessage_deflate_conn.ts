@@ -348,7 +348,7 @@ export class PerMessageDeflateConn implements FrameConn {
    * for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
    * ```
    */
-  [Symbol.asyncIterator](): AsyncGenerator<Message> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
     return iterateMessages(this);
   }
 
