@@ -60,13 +60,13 @@ const SERVERS: Record<string, Server> = {
     protocol: "ws",
   },
   oursDeflate: {
-    name: "ours + deflate (CompressionStream engine)",
+    name: "ours + deflate (CompressionStream engine, the default)",
     file: "server_ours.ts",
     args: ["--deflate"],
     protocol: "ws",
   },
   oursZlib: {
-    name: "ours + deflate (zlib engine)",
+    name: "ours + deflate (zlib engine, as the echo server)",
     file: "server_ours.ts",
     args: ["--zlib"],
     protocol: "ws",
@@ -130,7 +130,7 @@ const SCENARIOS: Scenario[] = [
     conns: 16,
     inflight: 4,
     deflate: "takeover",
-    target: { ours: "oursDeflate", versus: "wsDeflate", times: 2.0 },
+    target: { ours: "oursZlib", versus: "wsDeflate", times: 2.0 },
     servers: ["wsDeflate", "oursDeflate", "oursZlib"],
   },
   {
@@ -141,7 +141,7 @@ const SCENARIOS: Scenario[] = [
     conns: 16,
     inflight: 4,
     deflate: "no-takeover",
-    target: { ours: "oursDeflate", versus: "wsDeflate", times: 2.0 },
+    target: { ours: "oursZlib", versus: "wsDeflate", times: 2.0 },
     servers: ["wsDeflate", "oursDeflate", "oursZlib"],
   },
 ];
