@@ -11,10 +11,16 @@
  * `CompressionStream`, which declines offers for windows under 15 bits);
  * `--no-deflate` turns compression off.
  *
+ * Connections read and write in 8 KiB chunks (`ChunkSize.Balanced`, where the
+ * library's default is 4 KiB): a batch of pipelined medium-sized messages then
+ * takes one read instead of two, for 4 KiB more per busy connection (idle
+ * connections hold no chunk). `--chunk-size` sets another size.
+ *
  * ```sh
  * deno run --allow-net --allow-read examples/echo_server.ts [--port 9001] \
  *   [--hostname 127.0.0.1] [--cert cert.pem --key key.pem] [--quiet] \
- *   [--no-deflate | --deflate-engine zlib|stream] [--deflate-no-takeover]
+ *   [--no-deflate | --deflate-engine zlib|stream] [--deflate-no-takeover] \
+ *   [--chunk-size 8192]
  * ```
  *
  * @module
@@ -24,6 +30,7 @@ import { parseArgs } from "node:util";
 import {
   accept,
   type AcceptOptions,
+  ChunkSize,
   HandshakeError,
   ReadLimit,
   type WebSocketConn,
@@ -39,6 +46,7 @@ interface Flags {
   quiet: boolean;
   deflate: "zlib" | "stream" | "off";
   takeover: boolean;
+  chunkSize: number;
 }
 
 function readFlags(args: string[]): Flags {
@@ -53,6 +61,7 @@ function readFlags(args: string[]): Flags {
       "no-deflate": { type: "boolean", default: false },
       "deflate-engine": { type: "string", default: "zlib" },
       "deflate-no-takeover": { type: "boolean", default: false },
+      "chunk-size": { type: "string", default: String(ChunkSize.Balanced) },
     },
   });
   const engine = values["deflate-engine"];
@@ -65,6 +74,14 @@ function readFlags(args: string[]): Flags {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`Invalid port: ${values.port}`);
   }
+  const chunkSize = Number(values["chunk-size"]);
+  if (!Number.isInteger(chunkSize) || chunkSize < 64) {
+    throw new RangeError(
+      `--chunk-size must be an integer of at least 64, not ${
+        values["chunk-size"]
+      }`,
+    );
+  }
   if ((values.cert === undefined) !== (values.key === undefined)) {
     throw new TypeError("--cert and --key go together");
   }
@@ -76,6 +93,7 @@ function readFlags(args: string[]): Flags {
     quiet: values.quiet,
     deflate: values["no-deflate"] ? "off" : engine,
     takeover: !values["deflate-no-takeover"],
+    chunkSize,
   };
 }
 
@@ -138,6 +156,7 @@ async function main(): Promise<void> {
   // Messages up to 16 MiB, as conformance fuzzers send.
   const options: AcceptOptions = {
     readLimit: ReadLimit.Large,
+    chunkSize: flags.chunkSize,
     deflate: flags.deflate !== "off" && {
       engine: flags.deflate === "zlib"
         ? zlibEngine()
@@ -157,7 +176,7 @@ async function main(): Promise<void> {
       flags.takeover ? "context takeover" : "no server context takeover"
     }`;
   console.log(
-    `Echo server listening on ${scheme}://${addr.hostname}:${addr.port} (${compression})`,
+    `Echo server listening on ${scheme}://${addr.hostname}:${addr.port} (${compression}; ${flags.chunkSize}-byte chunks)`,
   );
   for (;;) {
     let socket: Deno.Conn;

@@ -14,6 +14,7 @@ import {
   assertGreater,
   assertLess,
   assertMatch,
+  assertNotEquals,
   assertStringIncludes,
 } from "@std/assert";
 import {
@@ -463,6 +464,38 @@ Deno.test({
 });
 
 // ------------------------------------------------------------------ behaviours
+
+Deno.test("echo server: --chunk-size sets the chunk, large messages still echo, a bad size is refused", async () => {
+  {
+    await using server = viaDenoRun("echo_server", [
+      "--port",
+      "0",
+      "--quiet",
+      "--chunk-size",
+      "64",
+    ]);
+    await server.waitFor(/64-byte chunks/);
+    const conn = await connect(`ws://127.0.0.1:${await server.port()}`);
+    const big = new Uint8Array(100_000).map((_, i) => i * 7);
+    await conn.writeMessage(OpCode.Binary, big);
+    assertEquals((await conn.readMessage()).data, big);
+    await conn.close();
+    server.signal("SIGTERM");
+    assertEquals(await server.code(), 0);
+  }
+  {
+    await using server = viaDenoRun("echo_server", ["--port", "0"]);
+    await server.waitFor(/8192-byte chunks/);
+    server.signal("SIGTERM");
+    assertEquals(await server.code(), 0);
+  }
+  await using bad = viaDenoRun("echo_server", ["--chunk-size", "12"]);
+  assertNotEquals(await bad.code(), 0);
+  assertStringIncludes(
+    bad.err,
+    "--chunk-size must be an integer of at least 64",
+  );
+});
 
 Deno.test("wscat pings, prints pongs and binary, and closes with a code", async () => {
   const closes: [number, string][] = [];
