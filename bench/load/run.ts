@@ -65,10 +65,16 @@ const SERVERS: Record<string, Server> = {
     args: ["--deflate"],
     protocol: "ws",
   },
-  oursZlib: {
-    name: "ours + deflate (zlib engine, as the echo server)",
+  oursZlib4: {
+    name: "ours + deflate (zlib engine, 4 KiB chunk: the library's default)",
     file: "server_ours.ts",
     args: ["--zlib"],
+    protocol: "ws",
+  },
+  oursZlib: {
+    name: "ours + deflate (zlib engine, 8 KiB chunk: as the echo server)",
+    file: "server_ours.ts",
+    args: ["--zlib", "--chunk", "8192"],
     protocol: "ws",
   },
   wsDeflate: {
@@ -131,7 +137,7 @@ const SCENARIOS: Scenario[] = [
     inflight: 4,
     deflate: "takeover",
     target: { ours: "oursZlib", versus: "wsDeflate", times: 2.0 },
-    servers: ["wsDeflate", "oursDeflate", "oursZlib"],
+    servers: ["wsDeflate", "oursDeflate", "oursZlib4", "oursZlib"],
   },
   {
     id: "S5n",
@@ -142,7 +148,7 @@ const SCENARIOS: Scenario[] = [
     inflight: 4,
     deflate: "no-takeover",
     target: { ours: "oursZlib", versus: "wsDeflate", times: 2.0 },
-    servers: ["wsDeflate", "oursDeflate", "oursZlib"],
+    servers: ["wsDeflate", "oursDeflate", "oursZlib4", "oursZlib"],
   },
 ];
 
