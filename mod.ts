@@ -28,7 +28,7 @@ export * from "./src/errors.ts";
 export * from "./src/limits.ts";
 export * from "./src/header.ts";
 export * from "./src/mask.ts";
-export * from "./src/utf8.ts";
+export { isValidUtf8, Utf8Validator } from "./src/utf8.ts";
 export type { ReadMode, Transport } from "./src/transport.ts";
 export * from "./src/websocket_conn.ts";
 export * from "./src/conn.ts";

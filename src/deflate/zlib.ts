@@ -5,8 +5,10 @@
  * @module
  */
 
+import { isUtf8 } from "node:buffer";
 import { constants, createDeflateRaw, createInflateRaw } from "node:zlib";
 import { WebSocketError } from "../errors.ts";
+import { useNativeUtf8Check } from "../utf8.ts";
 import {
   type Compressor,
   type CompressorOptions,
@@ -15,6 +17,9 @@ import {
   SYNC_TRAILER,
 } from "./compressor.ts";
 import type { InflateOutput } from "./inflate_output.ts";
+
+// Node's buffer module comes with node:zlib: its UTF-8 check costs nothing more.
+useNativeUtf8Check(isUtf8);
 
 const SYNC_FLUSH = constants.Z_SYNC_FLUSH;
 const EMPTY = new Uint8Array(0);

@@ -89,8 +89,9 @@ async function rejectFrom(
   tcp: TcpPair,
   frames: Uint8Array[],
   conn: Partial<ConnOptions> = {},
+  options: DeflateOptions = {},
 ): Promise<{ error: unknown; closeCode: number | undefined }> {
-  const server = deflateConn(tcp.server, "server", PARAMS, {}, conn);
+  const server = deflateConn(tcp.server, "server", PARAMS, options, conn);
   for (const f of frames) await tcp.client.write(f);
   const error = await server.readMessage().then(() => null, (e) => e);
   const { bytes } = await readToEnd(tcp.client, 2000);
@@ -197,6 +198,57 @@ for (const engine of ENGINES) {
       const r = await rejectFrom(tcp, [frame(0xc1, packed)]);
       assertEquals((r.error as WebSocketError).code, "invalid_utf8");
       assertEquals(r.closeCode, 1007);
+    });
+  });
+
+  Deno.test(`${name}: long texts are checked whole: one bad sequence anywhere ends with 1007`, async () => {
+    // 256 bytes and more go to Node's native check once the zlib engine is
+    // loaded (as in this file); shorter ones stay with ours.
+    const base = new TextEncoder().encode('κόσμε, {"id": 42} '.repeat(300));
+    const cases: [string, number, number[]][] = [
+      ["surrogate", 100, [0xed, 0xa0, 0x80]],
+      ["overlong", 2000, [0xc0, 0xaf]],
+      ["above U+10FFFF", 4090, [0xf4, 0x90, 0x80, 0x80]],
+      ["lone continuation", 255, [0x80]],
+    ];
+    for (const size of [255, 256, 4096]) {
+      for (const [label, at, bad] of cases) {
+        if (at + bad.length > size) continue;
+        const body = base.slice(0, size);
+        body.set(bad, at);
+        await withPair(async (tcp) => {
+          const r = await rejectFrom(
+            tcp,
+            [frame(0xc1, deflateRawSync(body))],
+            { closeTimeout: 50 },
+            { engine },
+          );
+          assertEquals(
+            [(r.error as WebSocketError).code, r.closeCode],
+            ["invalid_utf8", 1007],
+            `${label} at ${at} of ${size}`,
+          );
+        });
+      }
+      // Cut inside a character at the very end: truncated, so invalid.
+      const cut = base.slice(0, size);
+      cut[size - 1] = 0xce;
+      await withPair(async (tcp) => {
+        const r = await rejectFrom(
+          tcp,
+          [frame(0xc1, deflateRawSync(cut))],
+          { closeTimeout: 50 },
+          { engine },
+        );
+        assertEquals(r.closeCode, 1007, `truncated at ${size}`);
+      });
+    }
+    await withPair(async (tcp) => {
+      const server = deflateConn(tcp.server, "server", PARAMS, { engine });
+      const valid = base.slice(0, 4000);
+      await tcp.client.write(frame(0xc1, deflateRawSync(valid)));
+      assertEquals((await server.readMessage()).data, valid);
+      server.abort();
     });
   });
 
