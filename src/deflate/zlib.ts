@@ -133,26 +133,26 @@ export interface ZlibEngineOptions {
  * without it, a handle goes back to a pool shared by all connections after each
  * message, so idle connections hold none.
  *
- * When to choose which engine (Deno 2.9.6, 4 KiB JSON messages; throughput from
- * `bench/deflate_echo.ts` as echo round trips per CPU-second, memory from
- * `bench/deflate_memory.ts` with 1,000 connections, on top of an uncompressed
- * connection's 38 KiB; two runs each, rounded):
+ * When to choose which engine (Deno 2.9.6, 4 KiB JSON messages, each different
+ * from the last; throughput from `bench/deflate_echo.ts` as echo round trips per
+ * CPU-second, memory from `bench/deflate_memory.ts` with 1,000 connections, on
+ * top of an uncompressed connection's 38 KiB; rounded):
  *
  * | engine | takeover | round trips/s | × `ws` | memory per connection |
  * | --- | --- | ---: | ---: | ---: |
- * | `CompressionStream` | yes | 5,500 | 0.96 | +335 KiB |
- * | `CompressionStream` | no | 4,600 | 0.8 | +47 KiB |
- * | zlib, level 6 | yes | 6,300 | 1.1 | +247 KiB |
- * | zlib, level 6 | no | 10,500 | 1.9 | +12 KiB |
- * | zlib, level 1 | yes | 20,500 | 3.7 | +247 KiB |
+ * | `CompressionStream` | yes | 5,800 | 1.0 | +335 KiB |
+ * | `CompressionStream` | no | 6,100 | 1.0 | +47 KiB |
+ * | zlib, level 6 | yes | 6,800 | 1.1 | +247 KiB |
+ * | zlib, level 6 | no | 12,500 | 2.1 | +12 KiB |
+ * | zlib, level 1 | yes | 23,800 | 4.0 | +247 KiB |
  *
- * (`ws` with its defaults: 5,700; uncompressed: 34,000.) At level 6 DEFLATE
- * itself takes most of the time (about 130 µs of CPU per round trip with this
- * engine, 155 µs with `CompressionStream`), so the level and the takeover mode
- * matter far more than the engine; only this engine can lower the level (level 1
- * frames are about twice as large). Choose this engine for speed, for levels
- * other than 6, for windows below 15 bits, and for many connections without
- * context takeover. Choose the default `CompressionStream` engine to depend on web standards only.
+ * (`ws` with its defaults: 5,900; uncompressed: 36,600.) At level 6 DEFLATE
+ * itself takes most of the time (about 120 of the 150 µs of CPU per round trip
+ * with this engine), so the level and the takeover mode matter far more than the
+ * engine; only this engine can lower the level (level 1 frames are about twice as
+ * large). Choose this engine for speed, for levels other than 6, for windows
+ * below 15 bits, and for many connections without context takeover. Choose the
+ * default `CompressionStream` engine to depend on web standards only.
  *
  * @param options The memory level.
  * @returns The engine.
