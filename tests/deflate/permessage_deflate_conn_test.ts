@@ -205,13 +205,14 @@ for (const engine of ENGINES) {
     // 256 bytes and more go to Node's native check once the zlib engine is
     // loaded (as in this file); shorter ones stay with ours.
     const base = new TextEncoder().encode('κόσμε, {"id": 42} '.repeat(300));
-    const cases: [string, number, number[]][] = [
-      ["surrogate", 100, [0xed, 0xa0, 0x80]],
-      ["overlong", 2000, [0xc0, 0xaf]],
-      ["above U+10FFFF", 4090, [0xf4, 0x90, 0x80, 0x80]],
-      ["lone continuation", 255, [0x80]],
-    ];
     for (const size of [255, 256, 4096]) {
+      const cases: [string, number, number[]][] = [
+        ["surrogate", 100, [0xed, 0xa0, 0x80]],
+        ["overlong", 2000, [0xc0, 0xaf]],
+        ["above U+10FFFF", 4090, [0xf4, 0x90, 0x80, 0x80]],
+        ["lone continuation", 255, [0x80]],
+        ["cut inside a character at the very end", size - 1, [0xce]],
+      ];
       for (const [label, at, bad] of cases) {
         if (at + bad.length > size) continue;
         const body = base.slice(0, size);
@@ -230,18 +231,6 @@ for (const engine of ENGINES) {
           );
         });
       }
-      // Cut inside a character at the very end: truncated, so invalid.
-      const cut = base.slice(0, size);
-      cut[size - 1] = 0xce;
-      await withPair(async (tcp) => {
-        const r = await rejectFrom(
-          tcp,
-          [frame(0xc1, deflateRawSync(cut))],
-          { closeTimeout: 50 },
-          { engine },
-        );
-        assertEquals(r.closeCode, 1007, `truncated at ${size}`);
-      });
     }
     await withPair(async (tcp) => {
       const server = deflateConn(tcp.server, "server", PARAMS, { engine });
