@@ -7,7 +7,7 @@
  * context per connection (the fastest setting under load: about 2x `ws` when a
  * load generator repeats one message, 1.15x with varied messages; about 250 KiB
  * per connection). `--deflate-no-takeover` compresses each message on its
- * own on pooled compressors instead (about 12 KiB per connection; slower when
+ * own on pooled compressors instead (about 9 KiB per connection; slower when
  * messages repeat, about 2x faster when they differ). `--deflate-engine stream` uses
  * `CompressionStream`, which declines offers for windows under 15 bits);
  * `--no-deflate` turns compression off.

@@ -53,18 +53,18 @@ const MAX_SLICE = 64 * 1024;
  *
  * When to choose it (Deno 2.9.6, 4 KiB JSON messages, `bench/deflate_echo.ts` and
  * `bench/deflate_memory.ts`): it depends on web standards only, and that is its
- * reason to be. DEFLATE itself takes about 155 µs of CPU per echo round trip (two
- * compressions, two inflations) against 130 µs for `zlibEngine()` at the same
- * level, and a stream write costs a few µs more than a zlib call, so it makes
- * about 5,500 round trips per CPU-second where `zlibEngine()` makes 6,300 (level
- * 6) or 20,500 (level 1), and `ws` 5,700. Each connection with context takeover
- * holds about 330 KiB more than an uncompressed one (the runtime's compressor
- * and inflater states, which it cannot shrink); without takeover about 50 KiB,
- * since its streams are released after each message (and made anew for the next,
- * which costs throughput: about 4,600 round trips per CPU-second). Choose
- * `zlibEngine()` for speed, a lower level, small windows, or many connections
- * (its handles are shared between connections without takeover: about +12 KiB
- * each).
+ * reason to be. A stream write costs a few µs more than a zlib call and Deno's
+ * stream inflates more slowly, so it makes about 5,800 echo round trips per
+ * CPU-second where `zlibEngine()` makes 6,800 (level 6) or 23,800 (level 1), and
+ * `ws` 5,900 (`bench/deflate_echo.ts`, varied 4 KiB messages). Each connection
+ * with context takeover holds about 330 KiB more than an uncompressed one (the
+ * runtime's compressor and inflater states, which it cannot shrink); without
+ * takeover about 46 KiB, since its streams are released after each message (and
+ * made anew for the next, which costs throughput: about 6,100 round trips per
+ * CPU-second with varied messages, 0.8x `ws` under a load generator repeating
+ * one message). Choose `zlibEngine()` for speed, a lower level, small windows,
+ * or many connections (its handles are shared between connections without
+ * takeover: about +9 KiB each).
  *
  * @returns The engine.
  *

@@ -136,15 +136,15 @@ export interface ZlibEngineOptions {
  * When to choose which engine (Deno 2.9.6, 4 KiB JSON messages, each different
  * from the last; throughput from `bench/deflate_echo.ts` as echo round trips per
  * CPU-second, memory from `bench/deflate_memory.ts` with 1,000 connections, on
- * top of an uncompressed connection's 38 KiB; rounded):
+ * top of an uncompressed connection's 39 KiB; rounded):
  *
  * | engine | takeover | round trips/s | × `ws` | memory per connection |
  * | --- | --- | ---: | ---: | ---: |
- * | `CompressionStream` | yes | 5,800 | 1.0 | +335 KiB |
- * | `CompressionStream` | no | 6,100 | 1.0 | +47 KiB |
- * | zlib, level 6 | yes | 6,800 | 1.1 | +247 KiB |
- * | zlib, level 6 | no | 12,500 | 2.1 | +12 KiB |
- * | zlib, level 1 | yes | 23,800 | 4.0 | +247 KiB |
+ * | `CompressionStream` | yes | 5,800 | 1.0 | +329 KiB |
+ * | `CompressionStream` | no | 6,100 | 1.0 | +46 KiB |
+ * | zlib, level 6 | yes | 6,800 | 1.1 | +246 KiB |
+ * | zlib, level 6 | no | 12,500 | 2.1 | +9 KiB |
+ * | zlib, level 1 | yes | 23,800 | 4.0 | +246 KiB |
  *
  * (`ws` with its defaults: 5,900; uncompressed: 36,600.) At level 6 DEFLATE
  * itself takes most of the time (about 120 of the 150 µs of CPU per round trip
