@@ -1158,6 +1158,7 @@ export class Conn implements FrameConn {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#idleTimer);
+    this.#writer.abandonHold();
     this.#source.cancel();
     this.#sink.abort();
     closeTransport(this.#transport);

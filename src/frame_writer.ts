@@ -119,28 +119,22 @@ export class FrameWriter {
   #viewB: Uint8Array = EMPTY;
   #inflightBytes = 0;
   #held = false;
-  /** Whether this writer waits in the list of holding writers. */
-  #listed = false;
 
   /**
    * Writers that hold frames. One macrotask releases them all: a timer per
-   * writer and batch cost more than the write the batch saves.
+   * writer and batch cost more than the write the batch saves. A writer leaves
+   * the set as soon as it releases, so nothing stays referenced here longer than
+   * its hold.
    */
-  static #holding: FrameWriter[] = [];
-  static #releasing: FrameWriter[] = [];
+  static #holding = new Set<FrameWriter>();
   static #releaseScheduled = false;
 
   static #releaseAll = (): void => {
-    const list = FrameWriter.#holding;
-    FrameWriter.#holding = FrameWriter.#releasing;
-    FrameWriter.#releasing = list;
     FrameWriter.#releaseScheduled = false;
-    for (let i = 0; i < list.length; i++) {
-      list[i].#listed = false;
-      list[i].release();
-    }
-    list.length = 0;
+    FrameWriter.#holding.forEach(FrameWriter.#releaseOne);
   };
+
+  static #releaseOne = (writer: FrameWriter): void => writer.release();
 
   /**
    * Prepares a writer over a sink.
@@ -352,10 +346,7 @@ export class FrameWriter {
   hold(): void {
     if (this.#held) return;
     this.#held = true;
-    if (!this.#listed) {
-      this.#listed = true;
-      FrameWriter.#holding.push(this);
-    }
+    FrameWriter.#holding.add(this);
     if (!FrameWriter.#releaseScheduled) {
       FrameWriter.#releaseScheduled = true;
       setImmediate(FrameWriter.#releaseAll);
@@ -366,7 +357,15 @@ export class FrameWriter {
   release(): void {
     if (!this.#held) return;
     this.#held = false;
+    FrameWriter.#holding.delete(this);
     this.#kick();
+  }
+
+  /** Ends a hold without writing: the transport is going away. */
+  abandonHold(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    FrameWriter.#holding.delete(this);
   }
 
   /** Starts writing the filled scratchpad unless a write is already in flight. */
