@@ -390,44 +390,40 @@ export class PerMessageDeflateConn implements FrameConn {
       return this.#enqueue(() => this.#write(opcode, data));
     }
     if (small) return this.#base.writeMessage(opcode, data);
-    // Nothing queued: a synchronous engine compresses and hands the frame to the
-    // base connection now, without a turn through the queue.
-    let packed: Uint8Array | Promise<Uint8Array>;
-    let compressor: Compressor;
+    // Nothing queued: the message goes to the base connection now, and later
+    // ones queue only while this one's compressed bytes are still in use.
+    let written: Promise<void>;
     try {
-      const bytes = typeof data === "string" ? encoder.encode(data) : data;
-      if (bytes.length < this.#threshold) {
-        return this.#base.writeMessage(opcode, bytes);
-      }
-      compressor = this.#compressor ??= this.#newCompressor();
-      packed = compressor.compress(bytes);
+      written = this.#write(opcode, data);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (packed instanceof Promise) {
-      const later = packed;
-      return this.#enqueue(() =>
-        later.then((bytes) => this.#send(compressor, opcode, bytes))
-      );
-    }
-    // The base copies a frame that fits its scratchpad before returning; a larger
-    // one it keeps until written, and the engine's output must outlive that.
-    if (packed.length <= this.#base.chunkSize) {
-      return this.#send(compressor, opcode, packed);
-    }
-    const bytes = packed;
-    return this.#enqueue(() => this.#send(compressor, opcode, bytes));
+    return this.#outputInUse ? this.#track(written) : written;
   }
 
-  async #write(opcode: DataOpCode, data: Uint8Array | string): Promise<void> {
+  /**
+   * Whether the last {@linkcode #write} left the engine's output in use after
+   * returning: compression still running, or a frame the base keeps until written.
+   */
+  #outputInUse = false;
+
+  /** Compresses one message (unless below the threshold) and hands it over. */
+  #write(opcode: DataOpCode, data: Uint8Array | string): Promise<void> {
+    this.#outputInUse = false;
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     if (bytes.length < this.#threshold) {
       return this.#base.writeMessage(opcode, bytes);
     }
     const compressor = this.#compressor ??= this.#newCompressor();
-    let packed = compressor.compress(bytes);
-    if (packed instanceof Promise) packed = await packed;
-    await this.#send(compressor, opcode, packed);
+    const packed = compressor.compress(bytes);
+    if (packed instanceof Promise) {
+      this.#outputInUse = true;
+      return packed.then((done) => this.#send(compressor, opcode, done));
+    }
+    // The base copies a frame that fits its scratchpad before returning; a larger
+    // one it keeps until written, and the engine reuses its output buffer.
+    this.#outputInUse = packed.length > this.#base.chunkSize;
+    return this.#send(compressor, opcode, packed);
   }
 
   /** Hands a compressed message to the base connection as one RSV1 frame. */
@@ -531,8 +527,12 @@ export class PerMessageDeflateConn implements FrameConn {
 
   /** Runs writes one at a time, in call order; an idle queue runs at once. */
   #enqueue(task: () => Promise<void>): Promise<void> {
+    return this.#track(this.#queued === 0 ? task() : this.#tail.then(task));
+  }
+
+  /** Makes later writes wait for `run`. */
+  #track(run: Promise<void>): Promise<void> {
     this.#queued++;
-    const run = this.#queued === 1 ? task() : this.#tail.then(task);
     const done = run.finally(this.#dequeue);
     this.#tail = done.catch(ignore);
     return done;
