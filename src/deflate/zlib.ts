@@ -301,7 +301,7 @@ class ZlibDecompressor implements Decompressor {
         joined.set(SYNC_TRAILER, data.length);
         this.#feed(joined, n, out, data.length);
       } else {
-        this.#feed(data, data.length, out, data.length + 1);
+        this.#feed(data, data.length, out, Infinity);
         if (fin && !this.#ended) this.#feed(SYNC_TRAILER, 4, out, 0);
       }
     } catch (err) {
@@ -313,8 +313,9 @@ class ZlibDecompressor implements Decompressor {
   }
 
   /**
-   * Inflates `input[0..length)`, whose bytes from `trailerAt` on are the sync
-   * trailer: a final block may end the stream before them, never before.
+   * Inflates `input[0..length)`, whose bytes from `trailerAt` on (`Infinity`:
+   * none) are the sync trailer: a final block may end the stream right before
+   * them, and nowhere else.
    */
   #feed(
     input: Uint8Array,
