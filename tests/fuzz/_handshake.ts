@@ -218,14 +218,27 @@ export async function runHandshakeInMemory(
   const t = c.transport === "direct"
     ? new MemoryConn(c.chunks, [], c.stall)
     : new MemoryStreams(c.chunks, c.transport === "byob", c.stall);
+  const { status, error, elapsed } = await acceptCase(t, c, "handshake");
+  return { status, error, written: t.written(), closed: t.closed, elapsed };
+}
+
+/**
+ * Runs `accept` on a case within a deadline: the status it ended with (101, the
+ * refusal's HTTP status, or -1 for another error), the error and the time taken.
+ */
+async function acceptCase(
+  transport: Parameters<typeof accept>[0],
+  c: HandshakeCase,
+  label: string,
+): Promise<{ status: number; error: unknown; elapsed: number }> {
   const start = performance.now();
   const result = await deadline(
-    accept(t, options(c)).then(
+    accept(transport, options(c)).then(
       (conn) => ({ conn, error: null }),
       (error) => ({ conn: null, error }),
     ),
     5000,
-    `handshake seed ${c.seed}`,
+    `${label} seed ${c.seed}`,
   );
   const elapsed = performance.now() - start;
   result.conn?.abort();
@@ -234,13 +247,7 @@ export async function runHandshakeInMemory(
     : result.error instanceof HandshakeError
     ? result.error.status
     : -1;
-  return {
-    status,
-    error: result.error,
-    written: t.written(),
-    closed: t.closed,
-    elapsed,
-  };
+  return { status, error: result.error, elapsed };
 }
 
 /** Runs a case over loopback TCP: the harness writes the chunks, then reads the answer. */
@@ -249,7 +256,6 @@ export async function runHandshakeOverTcp(
   loop: Loopback,
 ): Promise<HandshakeOutcome> {
   const { ours, peer } = await loop.pair();
-  const start = performance.now();
   const feed = (async () => {
     try {
       for (const chunk of c.chunks) {
@@ -270,29 +276,13 @@ export async function runHandshakeOverTcp(
     }
   })();
   try {
-    const result = await deadline(
-      accept(ours, options(c)).then(
-        (conn) => ({ conn, error: null }),
-        (error) => ({ conn: null, error }),
-      ),
-      5000,
-      `tcp handshake seed ${c.seed}`,
+    const { status, error, elapsed } = await acceptCase(
+      ours,
+      c,
+      "tcp handshake",
     );
-    const elapsed = performance.now() - start;
-    result.conn?.abort();
     const got = await deadline(answer, 5000, `tcp answer, seed ${c.seed}`);
-    const status = result.conn
-      ? 101
-      : result.error instanceof HandshakeError
-      ? result.error.status
-      : -1;
-    return {
-      status,
-      error: result.error,
-      written: got.bytes,
-      closed: got.ended,
-      elapsed,
-    };
+    return { status, error, written: got.bytes, closed: got.ended, elapsed };
   } finally {
     await feed;
     peer.close();
