@@ -18,7 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { accept, serve } from "@wsx/websocket";
+import { accept, serve, type WebSocketConn } from "@wsx/websocket";
 import { memory } from "./load/_server.ts";
 import { type Child, sleep, spawnDeno } from "./load/_spawn.ts";
 
@@ -54,6 +54,18 @@ export interface IdleResult {
 /** Runs a server; answers `count` and `mem` on stdin with JSON lines. */
 function runServer(kind: string, chunkSize: number): void {
   let open = 0;
+  // Echo (with --exchange each client sends one message, then idles), counting
+  // the connection as open meanwhile.
+  const echo = async (conn: WebSocketConn): Promise<void> => {
+    open++;
+    try {
+      for await (const msg of conn) {
+        await conn.writeMessage(msg.opcode, msg.data);
+      }
+    } finally {
+      open--;
+    }
+  };
   let port: number;
   if (kind === "ours") {
     const server = serve(
@@ -64,17 +76,7 @@ function runServer(kind: string, chunkSize: number): void {
         onListen() {},
         onError() {},
       },
-      async (conn) => {
-        open++;
-        try {
-          // Echo: with --exchange each client sends one message, then idles.
-          for await (const msg of conn) {
-            await conn.writeMessage(msg.opcode, msg.data);
-          }
-        } finally {
-          open--;
-        }
-      },
+      echo,
     );
     port = server.addr.port;
   } else if (kind === "accept") {
@@ -82,16 +84,7 @@ function runServer(kind: string, chunkSize: number): void {
     port = listener.addr.port;
     (async () => {
       for await (const tcp of listener) {
-        accept(tcp, { chunkSize }).then(async (conn) => {
-          open++;
-          try {
-            for await (const msg of conn) {
-              await conn.writeMessage(msg.opcode, msg.data);
-            }
-          } finally {
-            open--;
-          }
-        }).catch(() => {});
+        accept(tcp, { chunkSize }).then(echo).catch(() => {});
       }
     })();
   } else {
