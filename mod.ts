@@ -22,38 +22,41 @@
  * @module
  */
 
-export * from "./src/opcode.ts";
-export * from "./src/close_code.ts";
-export * from "./src/errors.ts";
-export * from "./src/limits.ts";
-export * from "./src/header.ts";
-export * from "./src/mask.ts";
-export { isValidUtf8, Utf8Validator } from "./src/utf8.ts";
-export type { ReadMode, Transport } from "./src/transport.ts";
-export * from "./src/websocket_conn.ts";
-export * from "./src/conn.ts";
-export * from "./src/prepared_message.ts";
-export { accept, allowOrigins } from "./src/accept.ts";
+export * from "./src/codec/opcode.ts";
+export * from "./src/codec/close_code.ts";
+export * from "./src/codec/errors.ts";
+export * from "./src/codec/limits.ts";
+export * from "./src/codec/header.ts";
+export * from "./src/codec/mask.ts";
+export { isValidUtf8, Utf8Validator } from "./src/codec/utf8.ts";
+export type { ReadMode, Transport } from "./src/io/transport.ts";
+export * from "./src/conn/websocket_conn.ts";
+export * from "./src/conn/conn.ts";
+export * from "./src/conn/prepared_message.ts";
+export { accept, allowOrigins } from "./src/handshake/accept.ts";
 export type {
   AcceptOptions,
   HandshakeRequest,
   HookResult,
   ProtocolSelector,
-} from "./src/accept.ts";
-export { dial } from "./src/dial.ts";
-export type { DialOptions } from "./src/dial.ts";
-export type { DeflateOption } from "./src/deflate_option.ts";
+} from "./src/handshake/accept.ts";
+export { dial } from "./src/handshake/dial.ts";
+export type { DialOptions } from "./src/handshake/dial.ts";
+export type { DeflateOption } from "./src/handshake/deflate_option.ts";
 export type { DeflateOptions } from "./src/deflate/negotiate.ts";
-export { serve, WebSocketServer } from "./src/serve.ts";
-export type { ServeOptions, WebSocketHandler } from "./src/serve.ts";
-export { DenoWebSocketConn, upgradeWebSocket } from "./src/deno_upgrade.ts";
-export type { UpgradeWebSocketOptions } from "./src/deno_upgrade.ts";
-export { acceptKey, reject, Rejection } from "./src/handshake.ts";
+export { serve, WebSocketServer } from "./src/servers/serve.ts";
+export type { ServeOptions, WebSocketHandler } from "./src/servers/serve.ts";
+export {
+  DenoWebSocketConn,
+  upgradeWebSocket,
+} from "./src/servers/deno_upgrade.ts";
+export type { UpgradeWebSocketOptions } from "./src/servers/deno_upgrade.ts";
+export { acceptKey, reject, Rejection } from "./src/handshake/handshake.ts";
 export type {
   ClientExtensions,
   ExtensionAgreement,
   RejectionInit,
   ServerExtensions,
-} from "./src/handshake.ts";
-export { HttpStatus } from "./src/http.ts";
-export type { HeadLimits, HttpRequest } from "./src/http.ts";
+} from "./src/handshake/handshake.ts";
+export { HttpStatus } from "./src/handshake/http.ts";
+export type { HeadLimits, HttpRequest } from "./src/handshake/http.ts";

@@ -22,5 +22,5 @@
  * @module
  */
 
-export * from "./src/node_upgrade.ts";
-export * from "./src/node_socket.ts";
+export * from "./src/servers/node_upgrade.ts";
+export * from "./src/io/node_socket.ts";

@@ -19,7 +19,7 @@
 
 import { getHeapStatistics } from "node:v8";
 import { Conn, OpCode, ReadLimit } from "../mod.ts";
-import { accept } from "../src/accept.ts";
+import { accept } from "../src/handshake/accept.ts";
 import { ReplayTransport } from "./_bench.ts";
 import { type Site, startSampling, stopSampling } from "./_heap_profile.ts";
 import {

@@ -7,8 +7,8 @@
  */
 
 import { Conn, encodeHeader, OpCode } from "../mod.ts";
-import { FrameWriter } from "../src/frame_writer.ts";
-import { ByteSink } from "../src/transport.ts";
+import { FrameWriter } from "../src/io/frame_writer.ts";
+import { ByteSink } from "../src/io/transport.ts";
 import { bench, ReplayTransport } from "./_bench.ts";
 import { asciiText } from "./_frames.ts";
 

@@ -11,7 +11,7 @@
  */
 
 import { Conn, ReadLimit } from "../mod.ts";
-import { ByteSource } from "../src/transport.ts";
+import { ByteSource } from "../src/io/transport.ts";
 import { bench } from "./_bench.ts";
 import {
   BENCH_KEY,

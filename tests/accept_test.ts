@@ -10,12 +10,16 @@ import {
   type AcceptOptions,
   allowOrigins,
   type HandshakeRequest,
-} from "../src/accept.ts";
-import type { FrameConn } from "../src/websocket_conn.ts";
-import { dial } from "../src/dial.ts";
-import { CloseError, HandshakeError, WebSocketError } from "../src/errors.ts";
-import { acceptKey, reject } from "../src/handshake.ts";
-import { OpCode } from "../src/opcode.ts";
+} from "../src/handshake/accept.ts";
+import type { FrameConn } from "../src/conn/websocket_conn.ts";
+import { dial } from "../src/handshake/dial.ts";
+import {
+  CloseError,
+  HandshakeError,
+  WebSocketError,
+} from "../src/codec/errors.ts";
+import { acceptKey, reject } from "../src/handshake/handshake.ts";
+import { OpCode } from "../src/codec/opcode.ts";
 import { frame, tcpPair } from "./_pair.ts";
 import { CA_CERT, listenTls } from "./_tls.ts";
 

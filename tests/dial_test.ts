@@ -5,15 +5,19 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import { accept } from "../src/accept.ts";
-import type { Conn } from "../src/conn.ts";
-import type { FrameConn } from "../src/websocket_conn.ts";
-import { dial, type DialOptions } from "../src/dial.ts";
-import { CloseError, HandshakeError, WebSocketError } from "../src/errors.ts";
-import { acceptKey, isValidKey } from "../src/handshake.ts";
-import { type HttpRequest, readRequest } from "../src/http.ts";
-import { OpCode } from "../src/opcode.ts";
-import { ByteSource } from "../src/transport.ts";
+import { accept } from "../src/handshake/accept.ts";
+import type { Conn } from "../src/conn/conn.ts";
+import type { FrameConn } from "../src/conn/websocket_conn.ts";
+import { dial, type DialOptions } from "../src/handshake/dial.ts";
+import {
+  CloseError,
+  HandshakeError,
+  WebSocketError,
+} from "../src/codec/errors.ts";
+import { acceptKey, isValidKey } from "../src/handshake/handshake.ts";
+import { type HttpRequest, readRequest } from "../src/handshake/http.ts";
+import { OpCode } from "../src/codec/opcode.ts";
+import { ByteSource } from "../src/io/transport.ts";
 import { frame } from "./_pair.ts";
 import { CA_CERT, listenTls, SERVER_CERT, SERVER_KEY } from "./_tls.ts";
 

@@ -5,7 +5,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import { HandshakeError } from "../src/errors.ts";
+import { HandshakeError } from "../src/codec/errors.ts";
 import {
   acceptKey,
   checkRequest,
@@ -22,12 +22,12 @@ import {
   reject,
   Rejection,
   selectProtocol,
-} from "../src/handshake.ts";
+} from "../src/handshake/handshake.ts";
 import {
   type HttpRequest,
   type HttpResponse,
   HttpStatus,
-} from "../src/http.ts";
+} from "../src/handshake/http.ts";
 
 const dec = new TextDecoder();
 const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";

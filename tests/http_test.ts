@@ -5,7 +5,7 @@ import {
   assertRejects,
   assertThrows,
 } from "@std/assert";
-import { HandshakeError } from "../src/errors.ts";
+import { HandshakeError } from "../src/codec/errors.ts";
 import {
   Deadline,
   encodeHead,
@@ -15,8 +15,8 @@ import {
   readRequest,
   readResponse,
   writeHead,
-} from "../src/http.ts";
-import { ByteSource, type Transport } from "../src/transport.ts";
+} from "../src/handshake/http.ts";
+import { ByteSource, type Transport } from "../src/io/transport.ts";
 import { tcpPair } from "./_pair.ts";
 
 const enc = new TextEncoder();

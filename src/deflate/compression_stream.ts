@@ -20,7 +20,7 @@
  * @module
  */
 
-import { WebSocketError } from "../errors.ts";
+import { WebSocketError } from "../codec/errors.ts";
 import {
   type Compressor,
   type CompressorOptions,

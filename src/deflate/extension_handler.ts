@@ -5,8 +5,11 @@
  * @module
  */
 
-import type { ClientExtensions, ServerExtensions } from "../handshake.ts";
-import { Rsv } from "../header.ts";
+import type {
+  ClientExtensions,
+  ServerExtensions,
+} from "../handshake/handshake.ts";
+import { Rsv } from "../codec/header.ts";
 import {
   acceptDeflateResponse,
   checkDeflateOptions,

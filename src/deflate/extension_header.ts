@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isToken } from "../handshake.ts";
+import { isToken } from "../handshake/handshake.ts";
 
 /**
  * One extension of a `Sec-WebSocket-Extensions` value, with its parameters in the

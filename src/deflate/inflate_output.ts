@@ -4,7 +4,7 @@
  * @module
  */
 
-import { WebSocketError } from "../errors.ts";
+import { WebSocketError } from "../codec/errors.ts";
 
 const EMPTY = new Uint8Array(0);
 const MIN_GROWTH = 4096;

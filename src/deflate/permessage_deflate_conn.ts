@@ -15,14 +15,14 @@
  * @module
  */
 
-import { CloseCode } from "../close_code.ts";
-import type { Conn } from "../conn.ts";
-import { WebSocketError } from "../errors.ts";
-import { type Header, Rsv } from "../header.ts";
-import { type DataOpCode, OpCode } from "../opcode.ts";
-import type { PreparedMessage } from "../prepared_message.ts";
-import { isValidUtf8 } from "../utf8.ts";
-import { iterateMessages } from "../iterate_messages.ts";
+import { CloseCode } from "../codec/close_code.ts";
+import type { Conn } from "../conn/conn.ts";
+import { WebSocketError } from "../codec/errors.ts";
+import { type Header, Rsv } from "../codec/header.ts";
+import { type DataOpCode, OpCode } from "../codec/opcode.ts";
+import type { PreparedMessage } from "../conn/prepared_message.ts";
+import { isValidUtf8 } from "../codec/utf8.ts";
+import { iterateMessages } from "../conn/iterate_messages.ts";
 import type {
   CloseHandler,
   Frame,
@@ -30,7 +30,7 @@ import type {
   Message,
   PingHandler,
   PongHandler,
-} from "../websocket_conn.ts";
+} from "../conn/websocket_conn.ts";
 import { compressionStreamEngine } from "./compression_stream.ts";
 import {
   type Compressor,

@@ -7,8 +7,8 @@
 
 import { isUtf8 } from "node:buffer";
 import { constants, createDeflateRaw, createInflateRaw } from "node:zlib";
-import { WebSocketError } from "../errors.ts";
-import { useNativeUtf8Check } from "../utf8.ts";
+import { WebSocketError } from "../codec/errors.ts";
+import { useNativeUtf8Check } from "../codec/utf8.ts";
 import {
   type Compressor,
   type CompressorOptions,

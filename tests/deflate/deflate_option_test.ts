@@ -21,8 +21,8 @@ import {
 } from "../../mod.ts";
 import { createNodeServer } from "../../node.ts";
 import { PerMessageDeflateConn } from "../../deflate.ts";
-import type { AcceptOptions } from "../../src/accept.ts";
-import type { DialOptions } from "../../src/dial.ts";
+import type { AcceptOptions } from "../../src/handshake/accept.ts";
+import type { DialOptions } from "../../src/handshake/dial.ts";
 
 const JSON_TEXT = JSON.stringify(
   Array.from(

@@ -10,7 +10,7 @@ import {
   assertRejects,
 } from "@std/assert";
 import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
-import { WebSocketError } from "../../src/errors.ts";
+import { WebSocketError } from "../../src/codec/errors.ts";
 import {
   compressionStreamEngine,
   streamsFlushEachWrite,

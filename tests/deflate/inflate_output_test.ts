@@ -4,7 +4,7 @@
  */
 
 import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
-import { WebSocketError } from "../../src/errors.ts";
+import { WebSocketError } from "../../src/codec/errors.ts";
 import { InflateOutput } from "../../src/deflate/inflate_output.ts";
 
 Deno.test("InflateOutput reuses a small internal buffer from one message to the next", () => {

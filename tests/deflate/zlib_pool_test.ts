@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { constants, inflateRawSync } from "node:zlib";
 import { accept, dial, type FrameConn, OpCode, Rsv } from "../../mod.ts";
-import { WebSocketError } from "../../src/errors.ts";
+import { WebSocketError } from "../../src/codec/errors.ts";
 import { InflateOutput } from "../../src/deflate/inflate_output.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
 import type { DeflateOptions } from "../../src/deflate/negotiate.ts";

@@ -23,9 +23,9 @@ import {
   wrapNegotiated,
   zlibEngine,
 } from "../../deflate.ts";
-import { accept } from "../../src/accept.ts";
+import { accept } from "../../src/handshake/accept.ts";
 import { CA_CERT, listenTls } from "../_tls.ts";
-import { dial } from "../../src/dial.ts";
+import { dial } from "../../src/handshake/dial.ts";
 import {
   type DeflateVariant,
   ReportBox,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { CloseError } from "./errors.ts";
+import { CloseError } from "../codec/errors.ts";
 import type { Message } from "./websocket_conn.ts";
 
 /**

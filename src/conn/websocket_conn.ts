@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { CloseCode } from "./close_code.ts";
-import type { Header } from "./header.ts";
-import type { DataOpCode } from "./opcode.ts";
+import type { CloseCode } from "../codec/close_code.ts";
+import type { Header } from "../codec/header.ts";
+import type { DataOpCode } from "../codec/opcode.ts";
 import type { PreparedMessage } from "./prepared_message.ts";
 
 /**

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { WebSocketError } from "./errors.ts";
-import { encodeHeader, headerSize, MAX_HEADER_BYTES } from "./header.ts";
-import { maskInPlace, nextMaskKey } from "./mask.ts";
+import { WebSocketError } from "../codec/errors.ts";
+import { encodeHeader, headerSize, MAX_HEADER_BYTES } from "../codec/header.ts";
+import { maskInPlace, nextMaskKey } from "../codec/mask.ts";
 import type { ByteSink } from "./transport.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { encodeHeader, headerSize } from "./header.ts";
-import { type DataOpCode, OpCode } from "./opcode.ts";
+import { encodeHeader, headerSize } from "../codec/header.ts";
+import { type DataOpCode, OpCode } from "../codec/opcode.ts";
 
 const encoder = new TextEncoder();
 

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { WebSocketError } from "./errors.ts";
-import { decodeHeader, type Header, newHeader } from "./header.ts";
+import { WebSocketError } from "../codec/errors.ts";
+import { decodeHeader, type Header, newHeader } from "../codec/header.ts";
 import type { ByteSource } from "./transport.ts";
 
 /** Copies below this size use a byte loop: cheaper than allocating a view. */

@@ -20,24 +20,29 @@ import {
   CloseCode,
   isValidCloseCode,
   MAX_CLOSE_REASON_BYTES,
-} from "./close_code.ts";
-import { CloseError, WebSocketError } from "./errors.ts";
-import { FrameReader } from "./frame_reader.ts";
+} from "../codec/close_code.ts";
+import { CloseError, WebSocketError } from "../codec/errors.ts";
+import { FrameReader } from "../io/frame_reader.ts";
 import { iterateMessages } from "./iterate_messages.ts";
-import { FrameWriter } from "./frame_writer.ts";
+import { FrameWriter } from "../io/frame_writer.ts";
 import type { PreparedMessage } from "./prepared_message.ts";
-import { type Header, Rsv } from "./header.ts";
-import { ChunkSize, ReadLimit } from "./limits.ts";
-import { maskInPlace } from "./mask.ts";
-import { type DataOpCode, isControl, isKnownOpCode, OpCode } from "./opcode.ts";
+import { type Header, Rsv } from "../codec/header.ts";
+import { ChunkSize, ReadLimit } from "../codec/limits.ts";
+import { maskInPlace } from "../codec/mask.ts";
+import {
+  type DataOpCode,
+  isControl,
+  isKnownOpCode,
+  OpCode,
+} from "../codec/opcode.ts";
 import {
   ByteSink,
   ByteSource,
   closeTransport,
   type ReadMode,
   type Transport,
-} from "./transport.ts";
-import { isValidUtf8, Utf8Validator } from "./utf8.ts";
+} from "../io/transport.ts";
+import { isValidUtf8, Utf8Validator } from "../codec/utf8.ts";
 import type {
   CloseHandler,
   Frame,

@@ -14,12 +14,12 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { Duplex } from "node:stream";
-import { accept, type AcceptOptions } from "./accept.ts";
-import { CloseCode } from "./close_code.ts";
-import { CloseError, WebSocketError } from "./errors.ts";
-import { encodeHead, HttpStatus } from "./http.ts";
-import { NodeSocketTransport } from "./node_socket.ts";
-import type { FrameConn } from "./websocket_conn.ts";
+import { accept, type AcceptOptions } from "../handshake/accept.ts";
+import { CloseCode } from "../codec/close_code.ts";
+import { CloseError, WebSocketError } from "../codec/errors.ts";
+import { encodeHead, HttpStatus } from "../handshake/http.ts";
+import { NodeSocketTransport } from "../io/node_socket.ts";
+import type { FrameConn } from "../conn/websocket_conn.ts";
 
 /**
  * Completes a WebSocket handshake on the socket of a `node:http` server's

@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { Conn } from "./conn.ts";
-import type { DeflateOptions } from "./deflate/negotiate.ts";
+import type { Conn } from "../conn/conn.ts";
+import type { DeflateOptions } from "../deflate/negotiate.ts";
 import type { ClientExtensions, ServerExtensions } from "./handshake.ts";
-import type { FrameConn } from "./websocket_conn.ts";
+import type { FrameConn } from "../conn/websocket_conn.ts";
 
 /**
  * permessage-deflate for a handshake: `true` for the defaults, or the options
@@ -34,15 +34,15 @@ export interface DeflatePlan<E> {
 }
 
 type Modules = [
-  typeof import("./deflate/extension_handler.ts"),
-  typeof import("./deflate/permessage_deflate_conn.ts"),
+  typeof import("../deflate/extension_handler.ts"),
+  typeof import("../deflate/permessage_deflate_conn.ts"),
 ];
 let loading: Promise<Modules> | undefined;
 
 function load(): Promise<Modules> {
   return loading ??= Promise.all([
-    import("./deflate/extension_handler.ts"),
-    import("./deflate/permessage_deflate_conn.ts"),
+    import("../deflate/extension_handler.ts"),
+    import("../deflate/permessage_deflate_conn.ts"),
   ]);
 }
 

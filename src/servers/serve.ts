@@ -9,10 +9,14 @@
  * @module
  */
 
-import { accept, type AcceptOptions, type HandshakeRequest } from "./accept.ts";
-import { CloseCode } from "./close_code.ts";
-import { CloseError, HandshakeError, WebSocketError } from "./errors.ts";
-import type { FrameConn } from "./websocket_conn.ts";
+import {
+  accept,
+  type AcceptOptions,
+  type HandshakeRequest,
+} from "../handshake/accept.ts";
+import { CloseCode } from "../codec/close_code.ts";
+import { CloseError, HandshakeError, WebSocketError } from "../codec/errors.ts";
+import type { FrameConn } from "../conn/websocket_conn.ts";
 
 /**
  * Handles one WebSocket connection. When it returns, the connection is closed

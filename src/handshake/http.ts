@@ -8,8 +8,8 @@
  * @module
  */
 
-import { HandshakeError } from "./errors.ts";
-import type { ByteSource, ReadMode, Transport } from "./transport.ts";
+import { HandshakeError } from "../codec/errors.ts";
+import type { ByteSource, ReadMode, Transport } from "../io/transport.ts";
 
 /**
  * The HTTP status codes the handshake sends or expects, by name.
@@ -257,7 +257,7 @@ const STATUS_LINE = /^(HTTP\/\d\.\d) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
  * @example Reading a request sent over loopback
  * ```ts
  * import { readRequest } from "./http.ts";
- * import { ByteSource } from "./transport.ts";
+ * import { ByteSource } from "../io/transport.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -300,7 +300,7 @@ export async function readRequest(
  * @example Reading a response sent over loopback
  * ```ts
  * import { readResponse } from "./http.ts";
- * import { ByteSource } from "./transport.ts";
+ * import { ByteSource } from "../io/transport.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

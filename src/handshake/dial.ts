@@ -6,9 +6,9 @@
  * @module
  */
 
-import { Conn, type ConnOptions } from "./conn.ts";
+import { Conn, type ConnOptions } from "../conn/conn.ts";
 import { clientDeflate, type DeflateOption } from "./deflate_option.ts";
-import { HandshakeError } from "./errors.ts";
+import { HandshakeError } from "../codec/errors.ts";
 import {
   acceptKey,
   checkResponse,
@@ -30,8 +30,8 @@ import {
   closeTransport,
   setNoDelay,
   type Transport,
-} from "./transport.ts";
-import type { FrameConn } from "./websocket_conn.ts";
+} from "../io/transport.ts";
+import type { FrameConn } from "../conn/websocket_conn.ts";
 
 /**
  * How {@linkcode dial} connects and what it asks for, and the options of the

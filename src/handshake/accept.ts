@@ -6,9 +6,9 @@
  * @module
  */
 
-import { Conn, type ConnOptions } from "./conn.ts";
+import { Conn, type ConnOptions } from "../conn/conn.ts";
 import { type DeflateOption, serverDeflate } from "./deflate_option.ts";
-import { HandshakeError } from "./errors.ts";
+import { HandshakeError } from "../codec/errors.ts";
 import {
   acceptKey,
   checkRequest,
@@ -30,14 +30,14 @@ import {
   readRequest,
   writeHead,
 } from "./http.ts";
-import type { FrameConn } from "./websocket_conn.ts";
+import type { FrameConn } from "../conn/websocket_conn.ts";
 import {
   ByteSource,
   closeTransport,
   type ReadMode,
   setNoDelay,
   type Transport,
-} from "./transport.ts";
+} from "../io/transport.ts";
 
 /**
  * An upgrade request as hooks see it: the parsed request, plus the subprotocols

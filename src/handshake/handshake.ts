@@ -6,7 +6,7 @@
  * @module
  */
 
-import { HandshakeError } from "./errors.ts";
+import { HandshakeError } from "../codec/errors.ts";
 import {
   encodeHead,
   type HttpRequest,

@@ -15,14 +15,18 @@ import {
   CloseCode,
   isValidCloseCode,
   MAX_CLOSE_REASON_BYTES,
-} from "./close_code.ts";
-import { CloseError, WebSocketError } from "./errors.ts";
-import { parseTokenList, selectProtocol } from "./handshake.ts";
-import { ReadLimit } from "./limits.ts";
-import { iterateMessages } from "./iterate_messages.ts";
-import { type DataOpCode, OpCode } from "./opcode.ts";
-import type { PreparedMessage } from "./prepared_message.ts";
-import type { CloseHandler, Message, WebSocketConn } from "./websocket_conn.ts";
+} from "../codec/close_code.ts";
+import { CloseError, WebSocketError } from "../codec/errors.ts";
+import { parseTokenList, selectProtocol } from "../handshake/handshake.ts";
+import { ReadLimit } from "../codec/limits.ts";
+import { iterateMessages } from "../conn/iterate_messages.ts";
+import { type DataOpCode, OpCode } from "../codec/opcode.ts";
+import type { PreparedMessage } from "../conn/prepared_message.ts";
+import type {
+  CloseHandler,
+  Message,
+  WebSocketConn,
+} from "../conn/websocket_conn.ts";
 
 /**
  * How {@linkcode upgradeWebSocket} upgrades a request and what its connection
