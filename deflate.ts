@@ -1,36 +1,33 @@
 /**
- * permessage-deflate (RFC 7692) for `@wsx/websocket`: negotiation, the
- * {@linkcode PerMessageDeflateConn} decorator, and two DEFLATE engines — the
- * default on `CompressionStream`, and one on `node:zlib` with windows of 8-15
- * bits and a settable level.
+ * permessage-deflate (RFC 7692) engines and options for `@wsx/websocket`: the
+ * default engine on `CompressionStream`, one on `node:zlib` with windows of 8-15
+ * bits and a settable level, the interfaces to plug in another, and
+ * {@linkcode wrapDeflate} for a connection whose handshake was done elsewhere.
  *
- * A separate entry point, so that servers without compression do not load it.
+ * Compression is turned on with the `deflate` option of `accept`, `dial`, `serve`
+ * and `createNodeServer`; this entry point is only needed to pick an engine.
  *
- * @example A server and a client that negotiate compression
+ * @example A server and a client that negotiate compression on the zlib engine
  * ```ts ignore
  * import { accept, dial } from "@wsx/websocket";
- * import {
- *   deflateClientExtensions,
- *   deflateServerExtensions,
- *   wrapNegotiated,
- * } from "@wsx/websocket/deflate";
+ * import { zlibEngine } from "@wsx/websocket/deflate";
  *
- * const server = wrapNegotiated(
- *   await accept(tcp, { extensionHandler: deflateServerExtensions() }),
- * );
- * const client = wrapNegotiated(
- *   await dial("ws://127.0.0.1:8080", { extensionHandler: deflateClientExtensions() }),
- * );
+ * const server = await accept(tcp, { deflate: { engine: zlibEngine(), level: 1 } });
+ * const client = await dial("ws://127.0.0.1:8080", { deflate: true });
  * ```
  *
  * @module
  */
 
-export * from "./src/deflate/extension_header.ts";
-export * from "./src/deflate/negotiate.ts";
-export * from "./src/deflate/compressor.ts";
-export * from "./src/deflate/inflate_output.ts";
-export * from "./src/deflate/compression_stream.ts";
-export * from "./src/deflate/zlib.ts";
-export * from "./src/deflate/permessage_deflate_conn.ts";
-export * from "./src/deflate/extension_handler.ts";
+export { wrapDeflate } from "./src/deflate/permessage_deflate_conn.ts";
+export type { DeflateOptions } from "./src/deflate/negotiate.ts";
+export type {
+  Compressor,
+  CompressorOptions,
+  Decompressor,
+  DeflateEngine,
+} from "./src/deflate/compressor.ts";
+export { InflateOutput } from "./src/deflate/inflate_output.ts";
+export { compressionStreamEngine } from "./src/deflate/compression_stream.ts";
+export { zlibEngine } from "./src/deflate/zlib.ts";
+export type { ZlibEngineOptions } from "./src/deflate/zlib.ts";

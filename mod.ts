@@ -22,17 +22,35 @@
  * @module
  */
 
-export * from "./src/codec/opcode.ts";
-export * from "./src/codec/close_code.ts";
-export * from "./src/codec/errors.ts";
-export * from "./src/codec/limits.ts";
-export * from "./src/codec/header.ts";
-export * from "./src/codec/mask.ts";
-export { isValidUtf8, Utf8Validator } from "./src/codec/utf8.ts";
+export { CloseCode, isValidCloseCode } from "./src/codec/close_code.ts";
+export {
+  CloseError,
+  HandshakeError,
+  WebSocketError,
+} from "./src/codec/errors.ts";
+export type { ErrorCode } from "./src/codec/errors.ts";
+export {
+  decodeHeader,
+  encodeHeader,
+  headerSize,
+  newHeader,
+  Rsv,
+} from "./src/codec/header.ts";
+export type { Header } from "./src/codec/header.ts";
+export { ChunkSize, ReadLimit } from "./src/codec/limits.ts";
+export { maskInPlace } from "./src/codec/mask.ts";
+export { OpCode } from "./src/codec/opcode.ts";
+export type { DataOpCode } from "./src/codec/opcode.ts";
+export { isValidUtf8 } from "./src/codec/utf8.ts";
 export type { ReadMode, Transport } from "./src/io/transport.ts";
-export * from "./src/conn/websocket_conn.ts";
-export * from "./src/conn/conn.ts";
-export * from "./src/conn/prepared_message.ts";
+export { Conn } from "./src/conn/conn.ts";
+export type { ConnOptions } from "./src/conn/conn_options.ts";
+export { PreparedMessage } from "./src/conn/prepared_message.ts";
+export type {
+  Frame,
+  Message,
+  WebSocketConn,
+} from "./src/conn/websocket_conn.ts";
 export { accept, allowOrigins } from "./src/handshake/accept.ts";
 export type {
   AcceptOptions,
@@ -43,7 +61,9 @@ export type {
 export { dial } from "./src/handshake/dial.ts";
 export type { DialOptions } from "./src/handshake/dial.ts";
 export type { DeflateOption } from "./src/handshake/deflate_option.ts";
-export type { DeflateOptions } from "./src/deflate/negotiate.ts";
+export { acceptKey, Rejection } from "./src/handshake/handshake.ts";
+export type { RejectionInit } from "./src/handshake/handshake.ts";
+export type { HeadLimits, HttpRequest } from "./src/handshake/http.ts";
 export { serve, WebSocketServer } from "./src/servers/serve.ts";
 export type { ServeOptions, WebSocketHandler } from "./src/servers/serve.ts";
 export {
@@ -51,12 +71,3 @@ export {
   upgradeWebSocket,
 } from "./src/servers/deno_upgrade.ts";
 export type { UpgradeWebSocketOptions } from "./src/servers/deno_upgrade.ts";
-export { acceptKey, reject, Rejection } from "./src/handshake/handshake.ts";
-export type {
-  ClientExtensions,
-  ExtensionAgreement,
-  RejectionInit,
-  ServerExtensions,
-} from "./src/handshake/handshake.ts";
-export { HttpStatus } from "./src/handshake/http.ts";
-export type { HeadLimits, HttpRequest } from "./src/handshake/http.ts";

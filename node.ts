@@ -22,5 +22,5 @@
  * @module
  */
 
-export * from "./src/servers/node_upgrade.ts";
-export * from "./src/io/node_socket.ts";
+export { acceptNode, createNodeServer } from "./src/servers/node_upgrade.ts";
+export type { NodeServerOptions } from "./src/servers/node_upgrade.ts";

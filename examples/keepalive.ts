@@ -23,8 +23,8 @@ import { parseArgs } from "node:util";
 import {
   CloseCode,
   dial,
-  type FrameConn,
   serve,
+  type WebSocketConn,
   WebSocketError,
 } from "@wsx/websocket";
 
@@ -34,7 +34,7 @@ function describe(err: unknown): string {
 
 /** Runs the keep-alive next to `work` (which must keep reading) until both end. */
 async function withKeepAlive(
-  conn: FrameConn,
+  conn: WebSocketConn,
   intervalMs: number,
   onDead: (err: unknown) => void,
   work: () => Promise<void>,

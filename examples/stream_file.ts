@@ -21,7 +21,13 @@
 
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
-import { CloseCode, dial, type FrameConn, OpCode, serve } from "@wsx/websocket";
+import {
+  CloseCode,
+  dial,
+  OpCode,
+  serve,
+  type WebSocketConn,
+} from "@wsx/websocket";
 
 const MAX_FILE = 1 << 30;
 const MAX_FRAGMENT = 1 << 20;
@@ -42,7 +48,7 @@ interface Verdict extends Summary {
  * on the way (at this level control frames are ours to handle).
  */
 async function receiveFile(
-  conn: FrameConn,
+  conn: WebSocketConn,
 ): Promise<Summary & { fragments: number }> {
   const hash = createHash("sha256");
   const buf = new Uint8Array(MAX_FRAGMENT);
@@ -71,7 +77,7 @@ async function receiveFile(
   return { size, sha256: hash.digest("hex"), fragments };
 }
 
-async function receive(conn: FrameConn): Promise<void> {
+async function receive(conn: WebSocketConn): Promise<void> {
   let got;
   try {
     got = await receiveFile(conn);

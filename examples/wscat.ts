@@ -20,8 +20,8 @@ import { parseArgs } from "node:util";
 import {
   CloseCode,
   dial,
-  type FrameConn,
   OpCode,
+  type WebSocketConn,
   WebSocketError,
 } from "@wsx/websocket";
 
@@ -56,7 +56,7 @@ async function* lines(): AsyncGenerator<string> {
 }
 
 /** Runs one typed line; returns false once the line asked to close. */
-async function command(conn: FrameConn, line: string): Promise<boolean> {
+async function command(conn: WebSocketConn, line: string): Promise<boolean> {
   const [word, ...rest] = line.split(" ");
   if (word === "/ping") {
     await conn.ping(encoder.encode(rest.join(" ")));
@@ -78,7 +78,7 @@ async function command(conn: FrameConn, line: string): Promise<boolean> {
   return true;
 }
 
-async function printMessages(conn: FrameConn): Promise<void> {
+async function printMessages(conn: WebSocketConn): Promise<void> {
   for await (const msg of conn) {
     if (msg.opcode === OpCode.Text) {
       console.log(`< ${decoder.decode(msg.data)}`);

@@ -1,5 +1,5 @@
 /**
- * Close status codes (RFC 6455 §7.4 and the IANA registry) and the close frame payload.
+ * Close status codes (RFC 6455 §7.4 and the IANA registry).
  *
  * @module
  */
@@ -51,18 +51,23 @@ export const CloseCode = {
 } as const;
 
 /**
- * A close status code: one of {@linkcode CloseCode} or an application code (3000-4999).
+ * A close status code: one of {@linkcode CloseCode} by name, or an application
+ * code (3000-4999) as a number. The known codes stay a literal union, so that
+ * editors offer them and `Extract<CloseCode, 1001>` is `1001`, not `never`.
  *
  * @example
  * ```ts
  * import { CloseCode, type CloseCode as Code } from "@wsx/websocket";
  * import { assertEquals } from "@std/assert";
  *
- * const code: Code = CloseCode.GoingAway;
- * assertEquals(code, 1001);
+ * const known: Code = CloseCode.GoingAway;
+ * const application: Code = 4001;
+ * assertEquals([known, application], [1001, 4001]);
  * ```
  */
-export type CloseCode = typeof CloseCode[keyof typeof CloseCode] | number;
+export type CloseCode =
+  | typeof CloseCode[keyof typeof CloseCode]
+  | (number & Record<never, never>);
 
 /**
  * Tells whether a close code may appear in a close frame on the wire (RFC 6455 §7.4).
@@ -89,16 +94,3 @@ export function isValidCloseCode(code: number): boolean {
     (code >= 1007 && code <= 1014) ||
     (code >= 3000 && code <= 4999);
 }
-
-/**
- * The longest close reason, in UTF-8 bytes, that fits a control frame (125 - 2).
- *
- * @example
- * ```ts
- * import { MAX_CLOSE_REASON_BYTES } from "@wsx/websocket";
- * import { assertEquals } from "@std/assert";
- *
- * assertEquals(MAX_CLOSE_REASON_BYTES, 123);
- * ```
- */
-export const MAX_CLOSE_REASON_BYTES = 123;

@@ -62,7 +62,7 @@ export const Rsv = {
  *
  * @example
  * ```ts
- * import { MAX_HEADER_BYTES } from "@wsx/websocket";
+ * import { MAX_HEADER_BYTES } from "./header.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(MAX_HEADER_BYTES, 2 + 8 + 4);

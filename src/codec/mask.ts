@@ -100,7 +100,7 @@ export function maskInPlace(
  *
  * @example
  * ```ts
- * import { maskInto } from "@wsx/websocket";
+ * import { maskInto } from "./mask.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const src = new TextEncoder().encode("Hello");
@@ -134,7 +134,7 @@ let keyPos = 0;
  *
  * @example
  * ```ts
- * import { nextMaskKey } from "@wsx/websocket";
+ * import { nextMaskKey } from "./mask.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const key = new Uint8Array(4);

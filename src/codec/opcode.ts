@@ -67,7 +67,8 @@ export type DataOpCode = typeof OpCode.Text | typeof OpCode.Binary;
  *
  * @example
  * ```ts
- * import { isControl, OpCode } from "@wsx/websocket";
+ * import { OpCode } from "@wsx/websocket";
+ * import { isControl } from "./opcode.ts";
  * import { assert } from "@std/assert";
  *
  * assert(isControl(OpCode.Ping));
@@ -86,7 +87,7 @@ export function isControl(opcode: number): boolean {
  *
  * @example
  * ```ts
- * import { isKnownOpCode } from "@wsx/websocket";
+ * import { isKnownOpCode } from "./opcode.ts";
  * import { assert } from "@std/assert";
  *
  * assert(isKnownOpCode(0x2));

@@ -49,7 +49,7 @@ function skipAscii(bytes: Uint8Array, i: number, end: number): number {
  *
  * @example Validating a text message split inside a character
  * ```ts
- * import { Utf8Validator } from "@wsx/websocket";
+ * import { Utf8Validator } from "./utf8.ts";
  * import { assert } from "@std/assert";
  *
  * const euro = new TextEncoder().encode("€"); // e2 82 ac
@@ -174,12 +174,6 @@ export function isValidUtf8(
   start = 0,
   end: number = bytes.length,
 ): boolean {
-  if (
-    nativeCheck !== null && start === 0 && end === bytes.length &&
-    end >= NATIVE_FROM
-  ) {
-    return nativeCheck(bytes);
-  }
   const v = scratchValidator;
   v.reset();
   const ok = v.push(bytes, start, end) && v.complete;
@@ -188,21 +182,3 @@ export function isValidUtf8(
 }
 
 const scratchValidator = new Utf8Validator();
-
-/** Below this size the JavaScript check beats a call into native code. */
-const NATIVE_FROM = 256;
-let nativeCheck: ((bytes: Uint8Array) => boolean) | null = null;
-
-/**
- * Lets {@linkcode isValidUtf8} hand whole buffers of 256 bytes and more to a
- * native, equally strict check. The `node:zlib` engine installs Node's
- * `buffer.isUtf8` (its module is loaded with `node:zlib` anyway): about 2.5x
- * faster on 4 KiB of ASCII, with no allocation.
- *
- * @param check Returns whether the whole buffer is well-formed UTF-8.
- */
-export function useNativeUtf8Check(
-  check: (bytes: Uint8Array) => boolean,
-): void {
-  nativeCheck = check;
-}

@@ -1,6 +1,5 @@
 /**
- * The public surface shared by a plain {@linkcode Conn} and its decorators, such as
- * the permessage-deflate one.
+ * The connection interface every entry point returns, and what reads hand back.
  *
  * @module
  */
@@ -39,10 +38,11 @@ export interface Message {
  *
  * @example
  * ```ts
- * import { type Frame, newHeader } from "@wsx/websocket";
+ * import type { Frame } from "@wsx/websocket";
  * import { assertEquals } from "@std/assert";
  *
- * const f: Frame = { header: newHeader(), payload: new Uint8Array(0) };
+ * const header = { fin: true, rsv: 0, opcode: 1, masked: false, length: 0, mask: new Uint8Array(4) };
+ * const f: Frame = { header, payload: new Uint8Array(0) };
  * assertEquals(f.payload.length, 0);
  * ```
  */
@@ -54,49 +54,10 @@ export interface Frame {
 }
 
 /**
- * Called with each ping's payload. The default answers with a pong carrying the
- * same payload; a custom handler must send the pong itself if it wants one sent.
- *
- * @example
- * ```ts
- * import type { PingHandler } from "@wsx/websocket";
- *
- * const logPings: PingHandler = (payload) => console.log("ping", payload.length);
- * logPings(new Uint8Array(0));
- * ```
- */
-export type PingHandler = (payload: Uint8Array) => void | Promise<void>;
-
-/**
- * Called with each pong's payload (a view valid only during the call).
- *
- * @example
- * ```ts
- * import type { PongHandler } from "@wsx/websocket";
- *
- * let last = 0;
- * const onPong: PongHandler = () => { last = Date.now(); };
- * onPong(new Uint8Array(0));
- * ```
- */
-export type PongHandler = (payload: Uint8Array) => void;
-
-/**
- * Called when the peer's close frame arrives, before the connection answers it.
- *
- * @example
- * ```ts
- * import type { CloseHandler } from "@wsx/websocket";
- *
- * const onClose: CloseHandler = (code, reason) => console.log("closed", code, reason);
- * onClose(1000, "");
- * ```
- */
-export type CloseHandler = (code: CloseCode, reason: string) => void;
-
-/**
- * What every connection offers: message-level reads and writes, control frames and
- * the closing handshake. {@linkcode Conn} implements it, and so do its decorators.
+ * The one connection interface: what `accept`, `dial`, `serve`, the `node:http`
+ * adapter and the permessage-deflate decorator return, so that a handler never
+ * needs to know whether compression was negotiated. Messages, streaming, frames,
+ * control frames, keep-alive and the closing handshake.
  *
  * @example An echo loop that works with or without compression
  * ```ts ignore
@@ -104,6 +65,8 @@ export type CloseHandler = (code: CloseCode, reason: string) => void;
  *
  * async function echo(conn: WebSocketConn) {
  *   const buf = new Uint8Array(1 << 20);
+ *   conn.onPong = () => console.log("pong");
+ *   conn.keepAlive(30_000).catch(() => conn.abort());
  *   for (;;) {
  *     const msg = await conn.readMessage(buf);
  *     await conn.writeMessage(msg.opcode, msg.data);
@@ -163,33 +126,18 @@ export interface WebSocketConn extends AsyncIterable<Message> {
   close(code?: CloseCode, reason?: string): Promise<void>;
   /** Closes the transport at once, without a closing handshake. */
   abort(): void;
-}
 
-/**
- * A {@linkcode WebSocketConn} that owns its socket, so it also offers frame-level
- * access, pongs, keep-alive and control-frame handlers. {@linkcode Conn}
- * implements it, and so does the permessage-deflate decorator: this is what
- * `accept` and `dial` return.
- *
- * @example Keep-alive and a pong handler, with or without compression
- * ```ts ignore
- * import { accept, type FrameConn } from "@wsx/websocket";
- *
- * const conn: FrameConn = await accept(tcp, { deflate: true });
- * let lastPong = Date.now();
- * conn.onPong = () => { lastPong = Date.now(); };
- * conn.keepAlive(30_000, AbortSignal.timeout(3_600_000)).catch(() => conn.abort());
- * ```
- */
-export interface FrameConn extends WebSocketConn {
   /** The read buffer, scratchpad and default fragment size, in bytes. */
   readonly chunkSize: number;
-  /** Called for each ping; the default (`undefined`) answers with a pong. */
-  onPing: PingHandler | undefined;
-  /** Called for each pong. */
-  onPong: PongHandler | undefined;
-  /** Called when the peer's close frame arrives. */
-  onClose: CloseHandler | undefined;
+  /**
+   * Called with each ping's payload (valid during the call); the default
+   * (`undefined`) answers with a pong, a handler of your own sends one itself.
+   */
+  onPing: ((payload: Uint8Array) => void | Promise<void>) | undefined;
+  /** Called with each pong's payload (valid during the call). */
+  onPong: ((payload: Uint8Array) => void) | undefined;
+  /** Called when the peer's close frame arrives, before it is answered. */
+  onClose: ((code: CloseCode, reason: string) => void) | undefined;
   /**
    * Reads and validates the next frame header; its payload must then be read with
    * `readPayload`, or the next read skips it. Control frames are returned, not
@@ -215,3 +163,6 @@ export interface FrameConn extends WebSocketConn {
    */
   keepAlive(intervalMs: number, signal?: AbortSignal): Promise<void>;
 }
+
+/** @deprecated Transitional name of {@linkcode WebSocketConn}. */
+export type FrameConn = WebSocketConn;

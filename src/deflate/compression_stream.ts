@@ -99,7 +99,7 @@ const ENGINE: DeflateEngine = {
  *
  * @example
  * ```ts
- * import { streamsFlushEachWrite } from "@wsx/websocket/deflate";
+ * import { streamsFlushEachWrite } from "./compression_stream.ts";
  * import { assert } from "@std/assert";
  *
  * assert(await streamsFlushEachWrite()); // true on Deno 2.9

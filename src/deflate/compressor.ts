@@ -134,6 +134,11 @@ export interface DeflateEngine {
   compressor(options: CompressorOptions): Compressor;
   /** Makes the decompressor of one connection, for a peer window of `windowBits`. */
   decompressor(options: { windowBits: number }): Decompressor;
+  /**
+   * Checks inflated text as UTF-8, when the engine has a faster check than the
+   * library's own at hand (it must be exactly as strict).
+   */
+  readonly isValidUtf8?: (bytes: Uint8Array) => boolean;
 }
 
 /**
@@ -141,7 +146,7 @@ export interface DeflateEngine {
  *
  * @example
  * ```ts
- * import { SYNC_TRAILER } from "@wsx/websocket/deflate";
+ * import { SYNC_TRAILER } from "./compressor.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals([...SYNC_TRAILER], [0x00, 0x00, 0xff, 0xff]);
@@ -162,7 +167,7 @@ export const SYNC_TRAILER: Uint8Array = new Uint8Array([
  *
  * @example
  * ```ts
- * import { endsWithSyncTrailer } from "@wsx/websocket/deflate";
+ * import { endsWithSyncTrailer } from "./compressor.ts";
  * import { assert } from "@std/assert";
  *
  * assert(endsWithSyncTrailer(new Uint8Array([0xf2, 0x00, 0x00, 0xff, 0xff])));

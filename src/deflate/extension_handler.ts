@@ -28,7 +28,7 @@ import {
  *
  * @example
  * ```ts
- * import { deflateServerExtensions } from "@wsx/websocket/deflate";
+ * import { deflateServerExtensions } from "./extension_handler.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const handler = deflateServerExtensions({});
@@ -63,7 +63,7 @@ export function deflateServerExtensions(
  *
  * @example
  * ```ts
- * import { deflateClientExtensions } from "@wsx/websocket/deflate";
+ * import { deflateClientExtensions } from "./extension_handler.ts";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const handler = deflateClientExtensions({ serverNoContextTakeover: true });

@@ -14,7 +14,7 @@ import { isToken } from "../handshake/handshake.ts";
  *
  * @example
  * ```ts
- * import { parseExtensions } from "@wsx/websocket/deflate";
+ * import { parseExtensions } from "./extension_header.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const [ext] = parseExtensions("permessage-deflate; client_max_window_bits")!;
@@ -33,7 +33,7 @@ export interface Extension {
  *
  * @example
  * ```ts
- * import type { ExtensionParam } from "@wsx/websocket/deflate";
+ * import type { ExtensionParam } from "./extension_header.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const p: ExtensionParam = { name: "server_max_window_bits", value: "10" };
@@ -68,7 +68,7 @@ function isTchar(code: number): boolean {
  *
  * @example Two offers, the second with a quoted value
  * ```ts
- * import { parseExtensions } from "@wsx/websocket/deflate";
+ * import { parseExtensions } from "./extension_header.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const exts = parseExtensions(
@@ -176,7 +176,7 @@ class Parser {
  *
  * @example
  * ```ts
- * import { formatExtension } from "@wsx/websocket/deflate";
+ * import { formatExtension } from "./extension_header.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(

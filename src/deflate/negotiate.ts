@@ -18,7 +18,7 @@ import {
  *
  * @example
  * ```ts
- * import { PERMESSAGE_DEFLATE } from "@wsx/websocket/deflate";
+ * import { PERMESSAGE_DEFLATE } from "./negotiate.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(PERMESSAGE_DEFLATE, "permessage-deflate");
@@ -67,7 +67,7 @@ export interface DeflateOptions {
  *
  * @example
  * ```ts
- * import { negotiateDeflate } from "@wsx/websocket/deflate";
+ * import { negotiateDeflate } from "./negotiate.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const { params } = negotiateDeflate("permessage-deflate; client_no_context_takeover")!;
@@ -101,7 +101,7 @@ export interface DeflateParams {
  *
  * @example
  * ```ts
- * import { checkDeflateOptions } from "@wsx/websocket/deflate";
+ * import { checkDeflateOptions } from "./negotiate.ts";
  * import { assertThrows } from "@std/assert";
  *
  * checkDeflateOptions({ level: 9 }, "server");
@@ -159,7 +159,7 @@ export function checkDeflateOptions(
  *
  * @example
  * ```ts
- * import { negotiateDeflate } from "@wsx/websocket/deflate";
+ * import { negotiateDeflate } from "./negotiate.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const offer = "permessage-deflate; server_max_window_bits=10, permessage-deflate; client_max_window_bits";
@@ -235,7 +235,8 @@ function answerOffer(
  *
  * @example
  * ```ts
- * import { offerDeflate, zlibEngine } from "@wsx/websocket/deflate";
+ * import { zlibEngine } from "@wsx/websocket/deflate";
+ * import { offerDeflate } from "./negotiate.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(offerDeflate(), "permessage-deflate");
@@ -282,7 +283,7 @@ export function offerDeflate(options: DeflateOptions = {}): string {
  *
  * @example
  * ```ts
- * import { acceptDeflateResponse } from "@wsx/websocket/deflate";
+ * import { acceptDeflateResponse } from "./negotiate.ts";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const params = acceptDeflateResponse("permessage-deflate; server_no_context_takeover", {});
@@ -356,7 +357,7 @@ function onlyDeflate(
  *
  * @example
  * ```ts
- * import { deflateParamsOf } from "@wsx/websocket/deflate";
+ * import { deflateParamsOf } from "./negotiate.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(deflateParamsOf("permessage-deflate; client_max_window_bits=9")?.clientMaxWindowBits, 9);

@@ -30,7 +30,7 @@ interface PendingRead {
  *
  * @example Over a socket pair from `node:net`
  * ```ts
- * import { NodeSocketTransport } from "@wsx/websocket/node";
+ * import { NodeSocketTransport } from "./node_socket.ts";
  * import { createServer, connect } from "node:net";
  * import { assertEquals } from "@std/assert";
  *

@@ -11,22 +11,15 @@
  * @module
  */
 
-import {
-  CloseCode,
-  isValidCloseCode,
-  MAX_CLOSE_REASON_BYTES,
-} from "../codec/close_code.ts";
+import { CloseCode, isValidCloseCode } from "../codec/close_code.ts";
+import { closeFrameFor, MAX_CLOSE_REASON_BYTES } from "../codec/close_frame.ts";
 import { CloseError, WebSocketError } from "../codec/errors.ts";
 import { parseTokenList, selectProtocol } from "../handshake/handshake.ts";
 import { ReadLimit } from "../codec/limits.ts";
 import { iterateMessages } from "../conn/iterate_messages.ts";
 import { type DataOpCode, OpCode } from "../codec/opcode.ts";
 import type { PreparedMessage } from "../conn/prepared_message.ts";
-import type {
-  CloseHandler,
-  Message,
-  WebSocketConn,
-} from "../conn/websocket_conn.ts";
+import type { Message, WebSocketConn } from "../conn/websocket_conn.ts";
 
 /**
  * How {@linkcode upgradeWebSocket} upgrades a request and what its connection
@@ -65,7 +58,7 @@ export interface UpgradeWebSocketOptions {
   /** How long `close()` waits for the client's close frame, in ms (default 5,000). */
   closeTimeout?: number;
   /** Called when the connection closes, with the code and reason. */
-  onClose?: CloseHandler;
+  onClose?: (code: CloseCode, reason: string) => void;
 }
 
 /**
@@ -121,10 +114,15 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 type Received = string | ArrayBuffer;
 
 /**
- * A {@linkcode WebSocketConn} over a socket from `Deno.upgradeWebSocket`.
+ * A {@linkcode WebSocketConn} over a socket from `Deno.upgradeWebSocket`, so that
+ * one handler runs on every entry point. What Deno's `WebSocket` does not allow
+ * shows in the types: frame access, pongs and keep-alive return `Promise<never>`
+ * (they reject with a `TypeError` saying why), `onPing` and `onPong` can only be
+ * `undefined`, and `chunkSize` is 0.
  *
  * What it offers: `readMessage` (into a caller's buffer or its own), async
- * iteration, `writeMessage`, `writePrepared`, `close`, `closed`, `flush`.
+ * iteration, `writeMessage`, `writePrepared`, `streamMessage`, `close`, `abort`,
+ * `closed`, `flush`.
  *
  * Its limits, all set by Deno's `WebSocket`:
  * - No compression: Deno does not negotiate permessage-deflate.
@@ -162,7 +160,9 @@ export class DenoWebSocketConn implements WebSocketConn {
   /** Resolves once the connection is closed, with the close code and reason. */
   readonly closed: Promise<{ code: CloseCode; reason: string }>;
   /** Called when the connection closes. */
-  onClose: CloseHandler | undefined;
+  onClose: ((code: CloseCode, reason: string) => void) | undefined;
+  /** No fragments here: Deno frames every message whole. */
+  readonly chunkSize = 0;
 
   #socket: WebSocket;
   #opened: Promise<void>;
@@ -339,12 +339,67 @@ export class DenoWebSocketConn implements WebSocketConn {
    *
    * @throws {TypeError} Always.
    */
-  ping(): Promise<void> {
+  ping(): Promise<never> {
     return Promise.reject(
       new TypeError(
         "Cannot send a ping through Deno.upgradeWebSocket: use its idleTimeout option",
       ),
     );
+  }
+
+  /** Deno answers pings itself and tells nothing of them: always `undefined`. */
+  get onPing(): undefined {
+    return undefined;
+  }
+  /** @throws {TypeError} For a handler: Deno does not report pings. */
+  set onPing(handler: undefined) {
+    refuseHandler("ping", handler);
+  }
+
+  /** Deno tells nothing of pongs: always `undefined`. */
+  get onPong(): undefined {
+    return undefined;
+  }
+  /** @throws {TypeError} For a handler: Deno does not report pongs. */
+  set onPong(handler: undefined) {
+    refuseHandler("pong", handler);
+  }
+
+  /** Not available: Deno delivers whole messages. @throws {TypeError} Always. */
+  readHeader(): Promise<never> {
+    return noFrames();
+  }
+
+  /** Not available: Deno delivers whole messages. @throws {TypeError} Always. */
+  readPayload(): Promise<never> {
+    return noFrames();
+  }
+
+  /** Not available: Deno delivers whole messages. @throws {TypeError} Always. */
+  readFrame(): Promise<never> {
+    return noFrames();
+  }
+
+  /** Not available: Deno frames messages itself. @throws {TypeError} Always. */
+  writeFrame(): Promise<never> {
+    return noFrames();
+  }
+
+  /** Not available: Deno's `WebSocket` cannot send pongs. @throws {TypeError} Always. */
+  pong(): Promise<never> {
+    return Promise.reject(
+      new TypeError("Cannot send a pong through Deno.upgradeWebSocket"),
+    );
+  }
+
+  /**
+   * Not available: Deno's `WebSocket` cannot send pings. Use the `idleTimeout`
+   * option of {@linkcode upgradeWebSocket}, Deno's own keep-alive.
+   *
+   * @throws {TypeError} Always.
+   */
+  keepAlive(): Promise<never> {
+    return this.ping();
   }
 
   /** Waits until Deno has sent every message written so far. */
@@ -519,7 +574,24 @@ export class DenoWebSocketConn implements WebSocketConn {
     if (error === null) return;
     this.#failure = error;
     this.#queue.length = 0;
-    this.#sendClose(CloseCode.MessageTooBig, error.message.slice(0, 100));
+    const { code, reason } = closeFrameFor(error);
+    this.#sendClose(code, reason);
     throw error;
+  }
+}
+
+function noFrames(): Promise<never> {
+  return Promise.reject(
+    new TypeError(
+      "Cannot read or write frames through Deno.upgradeWebSocket: it delivers whole messages",
+    ),
+  );
+}
+
+function refuseHandler(kind: string, handler: unknown): void {
+  if (handler !== undefined) {
+    throw new TypeError(
+      `Cannot watch ${kind}s through Deno.upgradeWebSocket: Deno answers them itself`,
+    );
   }
 }

@@ -19,7 +19,7 @@ import { CloseCode } from "../codec/close_code.ts";
 import { CloseError, WebSocketError } from "../codec/errors.ts";
 import { encodeHead, HttpStatus } from "../handshake/http.ts";
 import { NodeSocketTransport } from "../io/node_socket.ts";
-import type { FrameConn } from "../conn/websocket_conn.ts";
+import type { WebSocketConn } from "../conn/websocket_conn.ts";
 
 /**
  * Completes a WebSocket handshake on the socket of a `node:http` server's
@@ -63,7 +63,7 @@ export function acceptNode(
   socket: Duplex,
   head: Uint8Array = new Uint8Array(0),
   options: AcceptOptions = {},
-): Promise<FrameConn> {
+): Promise<WebSocketConn> {
   // node:http has parsed the request already; hand accept() the same bytes so
   // that every check, hook and limit applies exactly as on a raw socket.
   const requestHead = encodeRequest(request);
@@ -112,7 +112,7 @@ export interface NodeServerOptions extends Omit<AcceptOptions, "signal"> {
    * returns, the connection is closed with 1000 if still open; when it throws,
    * with 1011.
    */
-  websocket: (conn: FrameConn, request: Request) => void | Promise<void>;
+  websocket: (conn: WebSocketConn, request: Request) => void | Promise<void>;
   /**
    * Called with each failure: a `fetch` handler that threw (the client gets 500),
    * a refused handshake, a WebSocket handler that threw. By default only handler
@@ -182,7 +182,7 @@ async function upgrade(
   handler: NodeServerOptions["websocket"],
   report: (err: unknown, quiet: boolean) => void,
 ): Promise<void> {
-  let conn: FrameConn;
+  let conn: WebSocketConn;
   try {
     conn = await acceptNode(req, socket, head, options);
   } catch (err) {

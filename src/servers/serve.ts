@@ -16,7 +16,7 @@ import {
 } from "../handshake/accept.ts";
 import { CloseCode } from "../codec/close_code.ts";
 import { CloseError, HandshakeError, WebSocketError } from "../codec/errors.ts";
-import type { FrameConn } from "../conn/websocket_conn.ts";
+import type { WebSocketConn } from "../conn/websocket_conn.ts";
 
 /**
  * Handles one WebSocket connection. When it returns, the connection is closed
@@ -34,7 +34,7 @@ import type { FrameConn } from "../conn/websocket_conn.ts";
  * ```
  */
 export type WebSocketHandler = (
-  conn: FrameConn,
+  conn: WebSocketConn,
   request: HandshakeRequest,
 ) => void | Promise<void>;
 
@@ -134,7 +134,7 @@ export class WebSocketServer implements AsyncDisposable {
   #options: AcceptOptions;
   #onError: (error: unknown) => void;
   #stop = new AbortController();
-  #conns = new Set<FrameConn>();
+  #conns = new Set<WebSocketConn>();
   #tasks = new Set<Promise<void>>();
   #stopping: Promise<void> | null = null;
 
@@ -232,7 +232,7 @@ export class WebSocketServer implements AsyncDisposable {
   async #serveOne(socket: Deno.Conn): Promise<void> {
     let request: HandshakeRequest | undefined;
     const onRequest = this.#options.onRequest;
-    let conn: FrameConn;
+    let conn: WebSocketConn;
     try {
       conn = await accept(socket, {
         ...this.#options,

@@ -4,7 +4,7 @@
  * between our client and our server.
  */
 
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { deflateRawSync } from "node:zlib";
 import {
   CloseError,
@@ -23,7 +23,6 @@ import type {
 import {
   PerMessageDeflateConn,
   wrapDeflate,
-  wrapDeflateWith,
   wrapNegotiated,
 } from "../../src/deflate/permessage_deflate_conn.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
@@ -473,17 +472,33 @@ for (const engine of ENGINES) {
   });
 }
 
-Deno.test("wrapDeflate, wrapDeflateWith and wrapNegotiated", async () => {
+Deno.test("wrapDeflate reads the agreement and refuses a connection without one; wrapNegotiated", async () => {
   await withPair(async (tcp) => {
     const base = new Conn(tcp.server, {
       role: "server",
       rsvAllowed: Rsv.Rsv1,
       extensions: "permessage-deflate; server_no_context_takeover",
     });
-    const a = wrapDeflate(base, 1);
-    assertEquals(a.params.serverNoContextTakeover, true);
-    const b = wrapDeflateWith(base, zlibEngine(), 9);
-    assertEquals(b.params.serverNoContextTakeover, true);
+    const a = wrapDeflate(base, { level: 1 });
+    assert(a instanceof PerMessageDeflateConn);
+    assertEquals(
+      (a as PerMessageDeflateConn).params.serverNoContextTakeover,
+      true,
+    );
+    const b = wrapDeflate(base, { engine: zlibEngine(), level: 9 });
+    assert(b instanceof PerMessageDeflateConn);
+    assertEquals(
+      (b as PerMessageDeflateConn).params.serverNoContextTakeover,
+      true,
+    );
+    const unagreed = new Conn(tcp.server, { role: "server" });
+    assertThrows(() => wrapDeflate(unagreed), TypeError, "rsvAllowed");
+    const other = new Conn(tcp.server, {
+      role: "server",
+      rsvAllowed: Rsv.Rsv1,
+      extensions: "x-webkit-deflate-frame",
+    });
+    assertThrows(() => wrapDeflate(other), TypeError, "not permessage-deflate");
     const c = wrapNegotiated(base, { engine: zlibEngine() });
     assert(c instanceof PerMessageDeflateConn);
     const plain = new Conn(tcp.client, { role: "client" });

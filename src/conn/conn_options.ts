@@ -1,0 +1,131 @@
+/**
+ * The options of a {@linkcode Conn} and their defaults, checked once when it is built.
+ *
+ * @module
+ */
+
+import type { CloseCode } from "../codec/close_code.ts";
+import { ChunkSize, ReadLimit } from "../codec/limits.ts";
+import type { ReadMode } from "../io/transport.ts";
+
+/**
+ * How a {@linkcode Conn} behaves: its role, limits and handlers.
+ *
+ * @example A server connection with a 64 KiB message limit
+ * ```ts
+ * import { type ConnOptions, ReadLimit } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: ConnOptions = { role: "server", readLimit: ReadLimit.Small };
+ * assertEquals(options.readLimit, 65536);
+ * ```
+ */
+export interface ConnOptions {
+  /** Which side this is: clients mask their frames, servers expect masked ones. */
+  role: "client" | "server";
+  /** The largest message accepted, in bytes (default 1 MiB); larger ones close with 1009. */
+  readLimit?: number;
+  /** The read buffer, write scratchpad and default fragment size (default 4 KiB). */
+  chunkSize?: number;
+  /** The largest frame accepted, in bytes (default: the read limit); larger ones close with 1009. */
+  maxFrameSize?: number;
+  /** The most fragments one message may have (default 262,144); more close with 1009. */
+  maxFragments?: number;
+  /** How long `close()` waits for the peer's close frame, in ms (default 5,000). */
+  closeTimeout?: number;
+  /** Bytes already read from the transport: the start of the frame stream. */
+  head?: Uint8Array;
+  /** The subprotocol the handshake settled on. */
+  protocol?: string;
+  /** The extensions the handshake settled on, as a header value. */
+  extensions?: string;
+  /** RSV bits an extension negotiated (`Rsv.Rsv1` for permessage-deflate). */
+  rsvAllowed?: number;
+  /** `"auto"` calls a `Deno.Conn`'s `read`/`write` directly; `"byob"` uses its streams. */
+  read?: ReadMode;
+  /** Bytes that may wait in the write scratchpad before writers wait (default: chunk size). */
+  writeHighWaterMark?: number;
+  /**
+   * Bytes that may wait in the write queue before further writes are refused with
+   * `write_buffer_full` (default 16 MiB). A single write is always taken when
+   * nothing waits; awaiting each write keeps the queue empty.
+   */
+  writeBufferLimit?: number;
+  /**
+   * Fails the connection with 1001 when nothing arrives for this many ms while a
+   * read is waiting (default 0: off). The timer runs only while the caller reads.
+   */
+  idleTimeout?: number;
+  /**
+   * Called with each ping's payload (valid during the call). The default answers
+   * with a pong; a handler of your own sends one itself if it wants one sent.
+   */
+  onPing?: (payload: Uint8Array) => void | Promise<void>;
+  /** Called with each pong's payload (valid during the call). */
+  onPong?: (payload: Uint8Array) => void;
+  /** Called when the peer's close frame arrives, before it is answered. */
+  onClose?: (code: CloseCode, reason: string) => void;
+}
+
+/** The sizes and times a connection runs with, every default filled in. */
+export interface ConnSettings {
+  readLimit: number;
+  chunkSize: number;
+  maxFrameSize: number;
+  maxFragments: number;
+  closeTimeout: number;
+  idleTimeout: number;
+  rsvAllowed: number;
+  writeHighWaterMark: number | undefined;
+  writeBufferLimit: number;
+}
+
+const DEFAULT_CLOSE_TIMEOUT = 5_000;
+const DEFAULT_MAX_FRAGMENTS = 1 << 18;
+const DEFAULT_WRITE_BUFFER_LIMIT = 16 << 20;
+const MIN_CHUNK_SIZE = 64;
+
+/**
+ * Checks the options and fills in the defaults.
+ *
+ * @throws {TypeError} For an unknown role.
+ * @throws {RangeError} When a size is not a positive integer, or the chunk size
+ * is below 64 bytes.
+ */
+export function settingsOf(options: ConnOptions): ConnSettings {
+  if (options.role !== "client" && options.role !== "server") {
+    throw new TypeError(`Invalid role: ${options.role}`);
+  }
+  const readLimit = positive(
+    "readLimit",
+    options.readLimit ?? ReadLimit.Standard,
+  );
+  const chunkSize = positive(
+    "chunkSize",
+    options.chunkSize ?? ChunkSize.LowMemory,
+  );
+  if (chunkSize < MIN_CHUNK_SIZE) {
+    throw new RangeError(`Chunk size must be at least ${MIN_CHUNK_SIZE} bytes`);
+  }
+  return {
+    readLimit,
+    chunkSize,
+    maxFrameSize: positive("maxFrameSize", options.maxFrameSize ?? readLimit),
+    maxFragments: positive(
+      "maxFragments",
+      options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
+    ),
+    closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+    idleTimeout: options.idleTimeout ?? 0,
+    rsvAllowed: options.rsvAllowed ?? 0,
+    writeHighWaterMark: options.writeHighWaterMark,
+    writeBufferLimit: options.writeBufferLimit ?? DEFAULT_WRITE_BUFFER_LIMIT,
+  };
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}

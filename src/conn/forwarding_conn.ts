@@ -1,0 +1,134 @@
+/**
+ * The base of connection decorators: every member of {@linkcode WebSocketConn}
+ * forwarded to the connection underneath, so that a decorator overrides only
+ * what it changes.
+ *
+ * @module
+ */
+
+import type { CloseCode } from "../codec/close_code.ts";
+import type { Header } from "../codec/header.ts";
+import type { DataOpCode } from "../codec/opcode.ts";
+import type { ByteStream } from "./chunks.ts";
+import { iterateMessages } from "./iterate_messages.ts";
+import type { PreparedMessage } from "./prepared_message.ts";
+import type { Frame, Message, WebSocketConn } from "./websocket_conn.ts";
+
+/** A connection that does what the one it wraps does, until a subclass says otherwise. */
+export class ForwardingConn implements WebSocketConn {
+  readonly role: "client" | "server";
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly closed: Promise<{ code: CloseCode; reason: string }>;
+  readonly #inner: WebSocketConn;
+
+  constructor(inner: WebSocketConn) {
+    this.#inner = inner;
+    this.role = inner.role;
+    this.protocol = inner.protocol;
+    this.extensions = inner.extensions;
+    this.closed = inner.closed;
+  }
+
+  get readLimit(): number {
+    return this.#inner.readLimit;
+  }
+
+  get chunkSize(): number {
+    return this.#inner.chunkSize;
+  }
+
+  get bufferedAmount(): number {
+    return this.#inner.bufferedAmount;
+  }
+
+  get onPing(): WebSocketConn["onPing"] {
+    return this.#inner.onPing;
+  }
+  set onPing(handler: WebSocketConn["onPing"]) {
+    this.#inner.onPing = handler;
+  }
+
+  get onPong(): WebSocketConn["onPong"] {
+    return this.#inner.onPong;
+  }
+  set onPong(handler: WebSocketConn["onPong"]) {
+    this.#inner.onPong = handler;
+  }
+
+  get onClose(): WebSocketConn["onClose"] {
+    return this.#inner.onClose;
+  }
+  set onClose(handler: WebSocketConn["onClose"]) {
+    this.#inner.onClose = handler;
+  }
+
+  readMessage(buf?: Uint8Array): Promise<Message> {
+    return this.#inner.readMessage(buf);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    return iterateMessages(this);
+  }
+
+  readHeader(): Promise<Header> {
+    return this.#inner.readHeader();
+  }
+
+  readPayload(buf: Uint8Array): Promise<Uint8Array> {
+    return this.#inner.readPayload(buf);
+  }
+
+  readFrame(buf: Uint8Array): Promise<Frame> {
+    return this.#inner.readFrame(buf);
+  }
+
+  writeFrame(
+    fin: boolean,
+    rsv: number,
+    opcode: number,
+    payload: Uint8Array,
+  ): Promise<void> {
+    return this.#inner.writeFrame(fin, rsv, opcode, payload);
+  }
+
+  writeMessage(opcode: DataOpCode, data: Uint8Array | string): Promise<void> {
+    return this.#inner.writeMessage(opcode, data);
+  }
+
+  writePrepared(message: PreparedMessage): Promise<void> {
+    return this.#inner.writePrepared(message);
+  }
+
+  streamMessage(
+    opcode: DataOpCode,
+    source: ByteStream,
+    chunkSize?: number,
+  ): Promise<void> {
+    return this.#inner.streamMessage(opcode, source, chunkSize);
+  }
+
+  ping(payload?: Uint8Array): Promise<void> {
+    return this.#inner.ping(payload);
+  }
+
+  pong(payload?: Uint8Array): Promise<void> {
+    return this.#inner.pong(payload);
+  }
+
+  flush(): Promise<void> {
+    return this.#inner.flush();
+  }
+
+  keepAlive(intervalMs: number, signal?: AbortSignal): Promise<void> {
+    return this.#inner.keepAlive(intervalMs, signal);
+  }
+
+  close(code?: CloseCode, reason?: string): Promise<void> {
+    return this.#inner.close(code, reason);
+  }
+
+  abort(): void {
+    this.#inner.abort();
+  }
+}

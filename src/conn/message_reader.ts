@@ -1,0 +1,382 @@
+/**
+ * Frames to messages: the read state machine of a connection, its buffers, and
+ * the one place where payload bytes are unmasked and checked as UTF-8.
+ *
+ * @module
+ */
+
+import {
+  checkHeader,
+  describeFault,
+  type FrameLimits,
+  newFrameState,
+} from "../codec/check.ts";
+import { WebSocketError } from "../codec/errors.ts";
+import { type Header, Rsv } from "../codec/header.ts";
+import { maskInPlace } from "../codec/mask.ts";
+import { type DataOpCode, isControl, OpCode } from "../codec/opcode.ts";
+import { Utf8Validator } from "../codec/utf8.ts";
+import type { FrameReader } from "../io/frame_reader.ts";
+import type { Frame, Message } from "./websocket_conn.ts";
+
+/** An internal message buffer larger than this is not kept for small messages. */
+const RETAINED_BUFFER_BYTES = 64 * 1024;
+const MAX_CONTROL_PAYLOAD = 125;
+const EMPTY = new Uint8Array(0);
+
+/** What the reader asks of its connection. */
+export interface ReadOwner {
+  /** Acts on a complete control frame; returns a promise when that takes time. */
+  onControl(h: Header, payload: Uint8Array): Promise<void> | undefined;
+  /** Turns a read failure into the error the read rejects with. */
+  readFailed(err: unknown): Promise<Error>;
+  /** More input is buffered after a message: replies may wait for the next ones. */
+  hold(): void;
+  /** The next read must wait for the transport: held replies should go now. */
+  release(): void;
+}
+
+/** The limits a reader applies, with the chunk size its buffer grows from. */
+export interface ReadLimits extends FrameLimits {
+  readonly chunkSize: number;
+}
+
+/**
+ * Reads frames into messages. One message object and, where it can, one payload
+ * view are reused: a read that completes from buffered bytes allocates nothing.
+ */
+export class MessageReader {
+  /** Whether a read is in progress. */
+  reading = false;
+  readonly #frames: FrameReader;
+  readonly #limits: ReadLimits;
+  readonly #owner: ReadOwner;
+  readonly #state = newFrameState();
+  readonly #utf8 = new Utf8Validator();
+  readonly #control = new Uint8Array(MAX_CONTROL_PAYLOAD);
+  readonly #message: Message = { opcode: OpCode.Binary, data: EMPTY, rsv: 0 };
+  readonly #resolved: Promise<Message>;
+  readonly frame: Frame;
+  #validateUtf8 = false;
+  #internal: Uint8Array | null = null;
+  #viewBase: Uint8Array | null = null;
+  #view: Uint8Array = EMPTY;
+  // The frame being read: how much is left, and where the mask stands.
+  #payloadLeft = 0;
+  #inFrame = false;
+  #phase = 0;
+  // The message being read: where it goes and how far it got.
+  #target: Uint8Array | undefined;
+  #dest: Uint8Array = EMPTY;
+  #filled = 0;
+
+  constructor(frames: FrameReader, limits: ReadLimits, owner: ReadOwner) {
+    this.#frames = frames;
+    this.#limits = limits;
+    this.#owner = owner;
+    this.frame = { header: frames.header, payload: EMPTY };
+    this.#resolved = Promise.resolve(this.#message);
+  }
+
+  /** Starts a read: refuses a second one beside it. */
+  begin(): void {
+    if (this.reading) {
+      throw new TypeError("Cannot read: another read is in progress");
+    }
+    this.reading = true;
+  }
+
+  /** Reads one whole message into `target` (or an internal buffer), after `begin()`. */
+  readMessage(target: Uint8Array | undefined): Promise<Message> {
+    this.#target = target;
+    const step = this.#run();
+    // The message object is reused, so one resolved promise serves every read
+    // that completes from buffered bytes.
+    return step === this.#message ? this.#resolved : step as Promise<Message>;
+  }
+
+  /** Reads and checks the next header, skipping a payload left unread, after `begin()`. */
+  async readHeader(): Promise<Header> {
+    const frames = this.#frames;
+    if (this.#payloadLeft > 0) {
+      await frames.skip(this.#payloadLeft);
+      this.#payloadLeft = 0;
+    }
+    let size = frames.tryHeader();
+    if (size === 0) size = await frames.readHeader();
+    return this.#accept(size);
+  }
+
+  /** Reads the current frame's whole payload into `buf`, unmasked, after `begin()`. */
+  async readPayload(buf: Uint8Array): Promise<Uint8Array> {
+    const length = this.#payloadLeft;
+    if (length > buf.length) {
+      throw new WebSocketError(
+        "buffer_too_small",
+        `Cannot read a ${length}-byte payload into a ${buf.length}-byte buffer`,
+      );
+    }
+    let at = 0;
+    while (this.#payloadLeft > 0) {
+      const n = await this.#frames.readPart(buf, at, this.#payloadLeft);
+      this.#consume(buf, at, n, false);
+      at += n;
+    }
+    return this.#viewOf(buf, length);
+  }
+
+  /**
+   * Reads as far as the buffered bytes go, then reads the transport and resumes:
+   * the message when complete, or a promise of it.
+   */
+  #run = (): Message | Promise<Message> => {
+    let step: Message | null | Promise<Message>;
+    try {
+      step = this.#advance();
+    } catch (err) {
+      return this.#rejectRead(err);
+    }
+    if (step === null) return this.#readMore();
+    if (step === this.#message) {
+      this.reading = false;
+      if (this.#frames.buffered > 0) this.#owner.hold();
+    }
+    return step;
+  };
+
+  #readMore(): Promise<Message> {
+    const frames = this.#frames;
+    // After a read that filled the buffer the next one is likely served at once:
+    // replies keep gathering across it (the writer releases them by the next
+    // macrotask regardless).
+    if (!frames.filled) this.#owner.release();
+    if (
+      this.#inFrame && this.#payloadLeft >= frames.capacity &&
+      frames.buffered === 0 && frames.direct && !isControl(frames.header.opcode)
+    ) {
+      return frames.readDirect(this.#dest, this.#filled, this.#payloadLeft)
+        .then(this.#afterDirect, this.#rejectRead);
+    }
+    return frames.fill().then(this.#afterFill, this.#rejectRead);
+  }
+
+  #afterFill = (n: number | null): Message | Promise<Message> => {
+    try {
+      this.#frames.commit(n);
+    } catch (err) {
+      return this.#rejectRead(err);
+    }
+    return this.#run();
+  };
+
+  #afterDirect = (n: number): Message | Promise<Message> => {
+    try {
+      this.#took(n);
+    } catch (err) {
+      return this.#rejectRead(err);
+    }
+    return this.#run();
+  };
+
+  #rejectRead = (err: unknown): Promise<never> => {
+    return this.#owner.readFailed(err).then((error) => {
+      this.reading = false;
+      throw error;
+    });
+  };
+
+  /**
+   * Consumes buffered bytes: headers, payload pieces, control frames.
+   *
+   * @returns The message when complete, `null` when more bytes are needed, or a
+   * promise when a control frame needs asynchronous work (which then resumes).
+   */
+  #advance(): Message | null | Promise<Message> {
+    const frames = this.#frames;
+    for (;;) {
+      if (!this.#inFrame) {
+        if (this.#payloadLeft > 0) {
+          // Payload a low-level readHeader() left unread.
+          this.#payloadLeft -= frames.skipBuffered(this.#payloadLeft);
+          if (this.#payloadLeft > 0) return null;
+        }
+        const size = frames.tryHeader();
+        if (size === 0) return null;
+        const h = this.#accept(size);
+        this.#inFrame = true;
+        if (!isControl(h.opcode)) {
+          const inPlace = this.#startFrame(h);
+          if (inPlace !== null) return inPlace;
+        }
+      }
+      const h = frames.header;
+      if (isControl(h.opcode)) {
+        const pending = this.#readControl(h);
+        if (pending === null) return null;
+        if (pending !== undefined) {
+          return pending.then(this.#run, this.#rejectRead);
+        }
+        continue;
+      }
+      if (this.#payloadLeft > 0) {
+        const n = frames.copyAvailable(
+          this.#dest,
+          this.#filled,
+          this.#payloadLeft,
+        );
+        if (n > 0) this.#took(n);
+        if (this.#payloadLeft > 0) return null;
+      }
+      this.#inFrame = false;
+      if (h.fin) {
+        if (this.#validateUtf8 && !this.#utf8.complete) throw invalidUtf8();
+        return this.#deliver(this.#viewOf(this.#dest, this.#filled));
+      }
+    }
+  }
+
+  /**
+   * Gathers a control frame's payload and hands it to the owner.
+   *
+   * @returns `null` while bytes are missing, else what the owner returned.
+   */
+  #readControl(h: Header): Promise<void> | undefined | null {
+    const at = h.length - this.#payloadLeft;
+    const n = this.#frames.copyAvailable(this.#control, at, this.#payloadLeft);
+    this.#consume(this.#control, at, n, false);
+    if (this.#payloadLeft > 0) return null;
+    this.#inFrame = false;
+    return this.#owner.onControl(h, this.#control.subarray(0, h.length));
+  }
+
+  /**
+   * Prepares the destination for a data frame's payload.
+   *
+   * @returns The message, when a whole unfragmented frame could be returned in
+   * place from the read buffer; otherwise `null`.
+   */
+  #startFrame(h: Header): Message | null {
+    if (h.opcode !== OpCode.Continuation) {
+      this.#filled = 0;
+      this.#releaseLarge(h.length);
+      this.#validateUtf8 = h.opcode === OpCode.Text && (h.rsv & Rsv.Rsv1) === 0;
+      this.#utf8.reset();
+      if (this.#target === undefined && h.fin) {
+        const inPlace = this.#readInPlace(h);
+        if (inPlace !== null) {
+          this.#inFrame = false;
+          return this.#deliver(inPlace);
+        }
+      }
+      this.#dest = this.#target ?? EMPTY;
+    }
+    const total = this.#filled + h.length;
+    if (this.#target === undefined) {
+      this.#dest = this.#grow(this.#filled, total);
+    } else if (total > this.#dest.length) {
+      throw new WebSocketError(
+        "buffer_too_small",
+        `Cannot read a ${total}-byte message into a ${this.#dest.length}-byte buffer`,
+      );
+    }
+    return null;
+  }
+
+  /** The zero-copy path: a whole frame already in the read buffer, unmasked there. */
+  #readInPlace(h: Header): Uint8Array | null {
+    const view = this.#frames.takeBuffered(h.length);
+    if (view === null) return null;
+    this.#consume(view, 0, h.length, this.#validateUtf8);
+    if (this.#validateUtf8 && !this.#utf8.complete) throw invalidUtf8();
+    return view;
+  }
+
+  /** Accounts for `n` payload bytes just placed at `dest[filled..]`. */
+  #took(n: number): void {
+    this.#consume(this.#dest, this.#filled, n, this.#validateUtf8);
+    this.#filled += n;
+  }
+
+  /**
+   * Takes `n` payload bytes of the current frame placed at `buf[at..]`: unmasks
+   * them and, for text, checks them as UTF-8 as they arrive.
+   */
+  #consume(buf: Uint8Array, at: number, n: number, text: boolean): void {
+    const h = this.#frames.header;
+    if (h.masked) {
+      this.#phase = maskInPlace(buf, h.mask, this.#phase, at, at + n);
+    }
+    if (text && !this.#utf8.push(buf, at, at + n)) throw invalidUtf8();
+    this.#payloadLeft -= n;
+  }
+
+  #accept(size: number): Header {
+    if (size < 0) {
+      throw new WebSocketError(
+        "invalid_length",
+        "Frame length has the most significant bit set",
+      );
+    }
+    const h = this.#frames.header;
+    const fault = checkHeader(h, this.#state, this.#limits);
+    if (fault !== null) {
+      throw new WebSocketError(fault, describeFault(fault, h, this.#limits));
+    }
+    this.#payloadLeft = h.length;
+    this.#phase = 0;
+    return h;
+  }
+
+  #deliver(data: Uint8Array): Message {
+    const msg = this.#message;
+    msg.opcode = this.#state.opcode as DataOpCode;
+    msg.rsv = this.#state.rsv;
+    msg.data = data;
+    return msg;
+  }
+
+  /**
+   * Lets go of an internal buffer that one large message grew, once a message
+   * much smaller starts, so that an idle connection does not keep its largest
+   * message's worth of memory. A run of large messages keeps reusing it.
+   */
+  #releaseLarge(next: number): void {
+    const buf = this.#internal;
+    if (
+      buf !== null && buf.length > RETAINED_BUFFER_BYTES &&
+      next < buf.length / 4
+    ) {
+      this.#internal = this.#viewBase = null;
+      this.#dest = this.#view = EMPTY;
+    }
+  }
+
+  /** The internal message buffer, grown (keeping `filled` bytes) to hold `total`. */
+  #grow(filled: number, total: number): Uint8Array {
+    let buf = this.#internal;
+    if (buf === null || buf.length < total) {
+      const size = Math.min(
+        this.#limits.readLimit,
+        Math.max(total, this.#limits.chunkSize, 2 * (buf?.length ?? 0)),
+      );
+      const next = new Uint8Array(size);
+      if (buf !== null && filled > 0) next.set(buf.subarray(0, filled));
+      this.#internal = buf = next;
+    }
+    return buf;
+  }
+
+  /** A view of `buf[0..length)`, reused while the buffer and length repeat. */
+  #viewOf(buf: Uint8Array, length: number): Uint8Array {
+    if (length === buf.length) return buf;
+    if (this.#viewBase !== buf || this.#view.length !== length) {
+      this.#viewBase = buf;
+      this.#view = buf.subarray(0, length);
+    }
+    return this.#view;
+  }
+}
+
+function invalidUtf8(): WebSocketError {
+  return new WebSocketError("invalid_utf8", "Text message is not valid UTF-8");
+}
