@@ -9,8 +9,8 @@
  * @module
  */
 
-import { Conn, OpCode, ReadLimit } from "../../mod.ts";
-import { asciiText, randomBytes } from "../_frames.ts";
+import { Conn, OpCode, ReadLimit } from "../../../mod.ts";
+import { asciiText, randomBytes } from "../../_frames.ts";
 import type { LoadConfig } from "./generator.ts";
 import { Meter, SendTimes } from "./_meter.ts";
 import { upgrade } from "./_upgrade.ts";

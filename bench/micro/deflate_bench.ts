@@ -2,18 +2,18 @@
  * permessage-deflate: the two engines on a 4 KiB JSON-like message, with and
  * without context takeover, and inflating.
  *
- * The compressed echo over loopback, against `ws`, is `bench/deflate_echo.ts`: its
+ * The compressed echo over loopback, against `ws`, is `bench/harness/deflate_echo.ts`: its
  * variants take turns and it counts CPU time, where `deno bench` runs one after
  * the other and load from other processes skews the ratios.
  *
- * Run with `deno bench -A bench/deflate_bench.ts`.
+ * Run with `deno bench -A bench/micro/deflate_bench.ts`.
  */
 
-import { compressionStreamEngine } from "../src/deflate/compression_stream.ts";
-import type { DeflateEngine } from "../src/deflate/compressor.ts";
-import { InflateOutput } from "../src/deflate/inflate_output.ts";
-import { zlibEngine } from "../src/deflate/zlib.ts";
-import { MESSAGES } from "./_deflate_data.ts";
+import { compressionStreamEngine } from "../../src/deflate/compression_stream.ts";
+import type { DeflateEngine } from "../../src/deflate/compressor.ts";
+import { InflateOutput } from "../../src/deflate/inflate_output.ts";
+import { zlibEngine } from "../../src/deflate/zlib.ts";
+import { MESSAGES } from "../_deflate_data.ts";
 
 const ENGINES: [string, DeflateEngine, number][] = [
   ["CompressionStream", compressionStreamEngine(), 6],

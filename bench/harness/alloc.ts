@@ -9,7 +9,7 @@
  * 2. Isolated: `readMessage` and `writeMessage` in a loop over an in-memory
  *    transport, minus the same transport calls made bare.
  *
- * `deno run -A bench/alloc.ts [--messages N] [--sizes 32,1024,65536] [--reps 3]
+ * `deno run -A bench/harness/alloc.ts [--messages N] [--sizes 32,1024,65536] [--reps 3]
  * [--smoke]`;
  * `--profile` prints the top allocation sites of each server instead (V8's
  * sampling heap profiler, collected objects included).
@@ -18,9 +18,9 @@
  */
 
 import { getHeapStatistics } from "node:v8";
-import { Conn, OpCode, ReadLimit } from "../mod.ts";
-import { accept } from "../src/handshake/accept.ts";
-import { ReplayTransport } from "./_bench.ts";
+import { Conn, OpCode, ReadLimit } from "../../mod.ts";
+import { accept } from "../../src/handshake/accept.ts";
+import { ReplayTransport } from "../_replay.ts";
 import { type Site, startSampling, stopSampling } from "./_heap_profile.ts";
 import {
   BENCH_KEY,
@@ -29,7 +29,7 @@ import {
   Op,
   randomBytes,
   repeat,
-} from "./_frames.ts";
+} from "../_frames.ts";
 import { upgrade } from "./load/_upgrade.ts";
 
 const allocated = () =>

@@ -23,7 +23,7 @@ import {
   randomBytes,
   repeat,
   RSV1,
-} from "../_frames.ts";
+} from "../../_frames.ts";
 import { type LoadResult, Meter, SendTimes, sleep } from "./_meter.ts";
 import { upgrade } from "./_upgrade.ts";
 

@@ -7,7 +7,7 @@
  * median, so that load from other processes on a shared machine hits them all
  * alike; ratios to `ws` are taken within each round, then their median.
  *
- * Run with `deno run -A bench/deflate_echo.ts [--rounds 7] [--ms 400]`, or
+ * Run with `deno run -A bench/harness/deflate_echo.ts [--rounds 7] [--ms 400]`, or
  * `--smoke` for a quick check that every variant works (figures meaningless).
  *
  * @module
@@ -23,7 +23,7 @@ import {
   type DeflateOptions,
   zlibEngine,
 } from "@wsx/websocket/deflate";
-import { MESSAGES } from "./_deflate_data.ts";
+import { MESSAGES } from "../_deflate_data.ts";
 
 /** One client and its echo server, ready for round trips. */
 export interface EchoPair {

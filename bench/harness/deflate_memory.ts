@@ -6,7 +6,7 @@
  * server reports its `Deno.memoryUsage()` after a full GC, before the first
  * connection and once all are idle.
  *
- * Run with `deno run -A bench/deflate_memory.ts [--connections 1000]`, or
+ * Run with `deno run -A bench/harness/deflate_memory.ts [--connections 1000]`, or
  * `--smoke` (20 connections) for a quick check that every configuration works.
  * The per-connection figures are `(idle - before) / N`; "Δ" columns subtract the
  * uncompressed configuration's.
@@ -22,7 +22,7 @@ import {
   type DeflateOptions,
   zlibEngine,
 } from "@wsx/websocket/deflate";
-import { MESSAGES } from "./_deflate_data.ts";
+import { MESSAGES } from "../_deflate_data.ts";
 
 const NO_TAKEOVER = {
   serverNoContextTakeover: true,
