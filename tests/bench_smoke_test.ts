@@ -17,6 +17,7 @@ const MICRO = [
   "bench/micro/message_bench.ts",
   "bench/micro/read_bench.ts",
   "bench/micro/entry_points_bench.ts",
+  "bench/micro/deflate_bench.ts",
 ];
 
 async function run(
