@@ -10,13 +10,14 @@ import { assert, assertEquals, assertGreater } from "@std/assert";
 
 const root = new URL("../", import.meta.url);
 const MICRO = [
-  "bench/header_bench.ts",
-  "bench/mask_bench.ts",
-  "bench/utf8_bench.ts",
-  "bench/frame_bench.ts",
-  "bench/message_bench.ts",
-  "bench/read_bench.ts",
-  "bench/entry_points_bench.ts",
+  "bench/micro/header_bench.ts",
+  "bench/micro/mask_bench.ts",
+  "bench/micro/utf8_bench.ts",
+  "bench/micro/frame_bench.ts",
+  "bench/micro/message_bench.ts",
+  "bench/micro/read_bench.ts",
+  "bench/micro/entry_points_bench.ts",
+  "bench/micro/deflate_bench.ts",
 ];
 
 async function run(
@@ -65,7 +66,7 @@ Deno.test("the allocation benchmark reports bytes per message for the raw echoes
   const { code, stdout, stderr } = await run([
     "run",
     "-A",
-    "bench/alloc.ts",
+    "bench/harness/alloc.ts",
     "--smoke",
   ]);
   assertEquals(code, 0, stderr);
@@ -84,7 +85,7 @@ Deno.test("the load benchmark drives every server and both clients", async () =>
     const { code, stdout, stderr } = await run([
       "run",
       "-A",
-      "bench/load/run.ts",
+      "bench/harness/load/run.ts",
       "--smoke",
       "--json",
       json,

@@ -9,7 +9,7 @@ import { MemoryConn } from "./fuzz/_memory.ts";
 import { frame, parseFrames } from "./_pair.ts";
 
 const bench = (file: string) =>
-  new URL(`../bench/${file}`, import.meta.url).pathname;
+  new URL(`../bench/harness/${file}`, import.meta.url).pathname;
 
 async function run(args: string[]): Promise<string> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -73,7 +73,7 @@ Deno.test("a connection reads into 512 bytes until a read fills them, then into 
   assert(t.reads.slice(3).some((n) => n === 4096), String(t.reads));
 });
 
-Deno.test("bench/idle_memory.ts measures our server and Deno's in smoke mode", async () => {
+Deno.test("bench/harness/idle_memory.ts measures our server and Deno's in smoke mode", async () => {
   const out = await run([
     bench("idle_memory.ts"),
     "--smoke",
@@ -89,7 +89,7 @@ Deno.test("bench/idle_memory.ts measures our server and Deno's in smoke mode", a
   }
 });
 
-Deno.test("bench/soak.ts echoes through induced disconnects with no other error in smoke mode", async () => {
+Deno.test("bench/harness/soak.ts echoes through induced disconnects with no other error in smoke mode", async () => {
   const out = await run([bench("soak.ts"), "--smoke", "--json"]);
   const r = JSON.parse(out.trim().split("\n").at(-1)!);
   assert(r.messages > 0, "messages were echoed");

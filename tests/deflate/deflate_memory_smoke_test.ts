@@ -32,7 +32,7 @@ function rows(output: string): string[][] {
 }
 
 Deno.test("deflate memory benchmark: smoke mode measures every engine and takeover mode", async () => {
-  const output = await run("bench/deflate_memory.ts");
+  const output = await run("bench/harness/deflate_memory.ts");
   assert(output.includes("20 connections"), output);
   const table = rows(output);
   assertEquals(table.map((r) => r[0]), [
@@ -54,7 +54,7 @@ Deno.test("deflate memory benchmark: smoke mode measures every engine and takeov
 });
 
 Deno.test("deflate echo runner: smoke mode runs every variant, ws included", async () => {
-  const output = await run("bench/deflate_echo.ts");
+  const output = await run("bench/harness/deflate_echo.ts");
   const table = rows(output);
   assertEquals(table.length, 8);
   assert(table.some((r) => r[0].startsWith("ws, perMessageDeflate")));

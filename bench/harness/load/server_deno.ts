@@ -5,7 +5,10 @@
  * @module
  */
 
-import { announce } from "./_server.ts";
+import { announce } from "../_process.ts";
+import { Flags } from "../_args.ts";
+
+new Flags().done();
 
 Deno.serve({
   hostname: "127.0.0.1",

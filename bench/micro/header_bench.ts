@@ -5,7 +5,7 @@
  * @module
  */
 
-import { decodeHeader, encodeHeader, newHeader } from "../mod.ts";
+import { decodeHeader, encodeHeader, newHeader } from "../../mod.ts";
 import { bench } from "./_bench.ts";
 
 const CLASSES = [

@@ -17,10 +17,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { dial, OpCode, serve } from "@wsx/websocket";
-import { memory } from "./load/_server.ts";
-import { type Child, sleep, spawnDeno } from "./load/_spawn.ts";
+import { Flags } from "./_args.ts";
+import { announce, type Child, sleep, startDeno, within } from "./_process.ts";
 
 /** Server memory and counters, as the server reports them. */
 interface ServerStats {
@@ -69,29 +68,10 @@ function runServer(): void {
   }, async (conn) => {
     for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
   });
-  console.log(JSON.stringify({ port: server.addr.port }));
-  (async () => {
-    let pending = "";
-    for await (
-      const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
-    ) {
-      pending += text;
-      let end: number;
-      while ((end = pending.indexOf("\n")) >= 0) {
-        const command = pending.slice(0, end).trim();
-        pending = pending.slice(end + 1);
-        if (command === "mem") {
-          console.log(
-            JSON.stringify({
-              ...memory(),
-              connections: server.connections,
-              errors,
-            }),
-          );
-        }
-      }
-    }
-  })();
+  announce(server.addr.port, () => ({
+    connections: server.connections,
+    errors,
+  }));
 }
 
 // ---------------------------------------------------------------- clients
@@ -192,16 +172,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function timeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no echo within ${ms} ms`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
+  return within(p, ms, `no echo within ${ms} ms`);
 }
 
 async function client(
@@ -284,9 +255,12 @@ export async function soak(
   connections: number,
   disconnectRate = 1 / 500,
 ): Promise<SoakResult> {
-  const server = spawnDeno("../soak.ts", ["--serve"], true);
+  const server = startDeno(import.meta.filename!, {
+    args: ["--serve"],
+    stdin: true,
+  });
   try {
-    const { port } = await server.nextJson<{ port: number }>(30_000);
+    const port = await server.port(30_000);
     const before = await serverStats(server);
     const stats: ClientStats = {
       messages: 0,
@@ -345,29 +319,26 @@ export async function soak(
       memory: { before, start, end, afterClose },
     };
   } finally {
-    await server.kill();
+    await server.stop();
   }
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      duration: { type: "string", default: "300" },
-      connections: { type: "string", default: "1000" },
-      smoke: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      serve: { type: "boolean", default: false },
-    },
-  });
-  if (values.serve) {
+  const flags = new Flags();
+  const smoke = flags.has("smoke");
+  const duration = flags.number("duration", 300, 1);
+  const connections = flags.number("connections", 1000, 1);
+  const json = flags.has("json");
+  const serveRole = flags.has("serve");
+  flags.done();
+  if (serveRole) {
     runServer();
   } else {
-    const duration = values.smoke ? 3 : Number(values.duration);
-    const connections = values.smoke ? 20 : Number(values.connections);
     // Smoke runs induce disconnects often, so that every kind happens.
-    const r = await soak(duration, connections, values.smoke ? 0.05 : 1 / 500);
-    if (values.json) {
+    const r = smoke
+      ? await soak(3, 20, 0.05)
+      : await soak(duration, connections, 1 / 500);
+    if (json) {
       console.log(JSON.stringify(r));
     } else {
       const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;

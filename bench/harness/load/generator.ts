@@ -23,9 +23,11 @@ import {
   randomBytes,
   repeat,
   RSV1,
-} from "../_frames.ts";
-import { type LoadResult, Meter, SendTimes, sleep } from "./_meter.ts";
+} from "../../_frames.ts";
+import { type LoadResult, Meter, SendTimes } from "./_meter.ts";
+import { sleep } from "../_process.ts";
 import { upgrade } from "./_upgrade.ts";
+import { jsonArgument } from "../_args.ts";
 
 /** What one generator run does. */
 export interface LoadConfig {
@@ -286,7 +288,7 @@ async function holdIdle(config: LoadConfig): Promise<void> {
 }
 
 if (import.meta.main) {
-  const config = JSON.parse(Deno.args[0]) as LoadConfig;
+  const config = jsonArgument<LoadConfig>();
   if (config.idle) {
     await holdIdle(config);
   } else {

@@ -7,7 +7,12 @@
 
 // @deno-types="npm:@types/ws@8.18.2"
 import { WebSocketServer } from "npm:ws@8.23.0";
-import { announce, deflate } from "./_server.ts";
+import { announce } from "../_process.ts";
+import { Flags } from "../_args.ts";
+
+const flags = new Flags();
+const deflate = flags.has("deflate");
+flags.done();
 
 const server = new WebSocketServer({
   host: "127.0.0.1",

@@ -7,7 +7,7 @@
  * median, so that load from other processes on a shared machine hits them all
  * alike; ratios to `ws` are taken within each round, then their median.
  *
- * Run with `deno run -A bench/deflate_echo.ts [--rounds 7] [--ms 400]`, or
+ * Run with `deno run -A bench/harness/deflate_echo.ts [--rounds 7] [--ms 400]`, or
  * `--smoke` for a quick check that every variant works (figures meaningless).
  *
  * @module
@@ -23,7 +23,8 @@ import {
   type DeflateOptions,
   zlibEngine,
 } from "@wsx/websocket/deflate";
-import { MESSAGES } from "./_deflate_data.ts";
+import { MESSAGES } from "../_deflate_data.ts";
+import { Flags } from "./_args.ts";
 
 /** One client and its echo server, ready for round trips. */
 export interface EchoPair {
@@ -238,21 +239,16 @@ export function echoTable(results: EchoResult[], reference: string): string {
   return lines.join("\n");
 }
 
-function argNumber(name: string, fallback: number): number {
-  const at = Deno.args.indexOf(name);
-  const value = at < 0 ? NaN : Number(Deno.args[at + 1]);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
 if (import.meta.main) {
-  const smoke = Deno.args.includes("--smoke");
+  const flags = new Flags();
+  const smoke = flags.has("smoke");
+  const rounds = flags.number("rounds", 7, 1);
+  const ms = flags.number("ms", 400, 1);
+  flags.done();
   const variants = defaultVariants();
   const results = await measureEcho(
     variants,
-    smoke ? { rounds: 1, ms: 30, warmupMs: 10 } : {
-      rounds: argNumber("--rounds", 7),
-      ms: argNumber("--ms", 400),
-    },
+    smoke ? { rounds: 1, ms: 30, warmupMs: 10 } : { rounds, ms },
   );
   console.log(
     `4 KiB JSON echo over loopback, Deno ${Deno.version.deno}, median of ${

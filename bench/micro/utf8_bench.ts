@@ -6,9 +6,9 @@
  * @module
  */
 
-import { isValidUtf8, Utf8Validator } from "../mod.ts";
+import { isValidUtf8, Utf8Validator } from "../../mod.ts";
 import { bench } from "./_bench.ts";
-import { asciiText, multilingualText } from "./_frames.ts";
+import { asciiText, multilingualText } from "../_frames.ts";
 
 const fatal = new TextDecoder("utf-8", { fatal: true });
 const validator = new Utf8Validator();

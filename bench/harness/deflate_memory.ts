@@ -6,7 +6,7 @@
  * server reports its `Deno.memoryUsage()` after a full GC, before the first
  * connection and once all are idle.
  *
- * Run with `deno run -A bench/deflate_memory.ts [--connections 1000]`, or
+ * Run with `deno run -A bench/harness/deflate_memory.ts [--connections 1000]`, or
  * `--smoke` (20 connections) for a quick check that every configuration works.
  * The per-connection figures are `(idle - before) / N`; "Δ" columns subtract the
  * uncompressed configuration's.
@@ -14,7 +14,6 @@
  * @module
  */
 
-import { TextLineStream } from "@std/streams";
 import { accept, dial, OpCode } from "@wsx/websocket";
 import type { DataOpCode, FrameConn } from "@wsx/websocket";
 import {
@@ -22,7 +21,9 @@ import {
   type DeflateOptions,
   zlibEngine,
 } from "@wsx/websocket/deflate";
-import { MESSAGES } from "./_deflate_data.ts";
+import { MESSAGES } from "../_deflate_data.ts";
+import { Flags } from "./_args.ts";
+import { startDeno } from "./_process.ts";
 
 const NO_TAKEOVER = {
   serverNoContextTakeover: true,
@@ -134,46 +135,51 @@ export async function measure(
   n: number,
   idleMs = 300,
 ): Promise<MemoryResult> {
-  const self = new URL(import.meta.url).pathname;
-  const signal = AbortSignal.timeout(TIMEOUT_MS);
-  const server = new Deno.Command(Deno.execPath(), {
+  const self = import.meta.filename!;
+  const server = startDeno(self, {
     args: [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      self,
       "--serve",
       config,
+      "--connections",
       String(n),
+      "--idle-ms",
       String(idleMs),
     ],
-    stdout: "piped",
-    stderr: "inherit",
-    signal,
-  }).spawn();
-  const lines = server.stdout
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(new TextLineStream())
-    [Symbol.asyncIterator]();
-  const next = async () => {
-    const line = await lines.next();
-    if (line.done) throw new Error(`${config}: the server ended early`);
-    return JSON.parse(line.value as string);
-  };
-  const { port } = await next();
-  const clientProcess = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", self, "--client", config, String(port), String(n)],
-    stdout: "inherit",
-    stderr: "inherit",
-    signal,
-  }).spawn();
-  const { before, idle } = await next();
-  await lines.return?.();
-  const [s, c] = await Promise.all([server.status, clientProcess.status]);
-  if (!s.success || !c.success) {
-    throw new Error(`${config}: server exit ${s.code}, client exit ${c.code}`);
+  });
+  try {
+    const port = await server.port(TIMEOUT_MS);
+    const client = startDeno(self, {
+      args: [
+        "--client",
+        config,
+        "--port",
+        String(port),
+        "--connections",
+        String(n),
+      ],
+      stdout: "inherit",
+      exposeGc: false,
+    });
+    try {
+      const { before, idle } = await server.nextJson<
+        { before: MemorySample; idle: MemorySample }
+      >(TIMEOUT_MS);
+      const [s, c] = await Promise.all([
+        server.exited(TIMEOUT_MS),
+        client.exited(TIMEOUT_MS),
+      ]);
+      if (!s.success || !c.success) {
+        throw new Error(
+          `${config}: server exit ${s.code}, client exit ${c.code}`,
+        );
+      }
+      return { config, connections: n, before, idle };
+    } finally {
+      await client.stop();
+    }
+  } finally {
+    await server.stop();
   }
-  return { config, connections: n, before, idle };
 }
 
 const KIB = 1024;
@@ -202,18 +208,28 @@ export function memoryTable(results: MemoryResult[]): string {
 }
 
 if (import.meta.main) {
-  const args = Deno.args;
-  if (args[0] === "--serve") {
-    await serve(args[1], Number(args[2]), Number(args[3]));
-  } else if (args[0] === "--client") {
-    await client(args[1], Number(args[2]), Number(args[3]));
+  const flags = new Flags();
+  const smoke = flags.has("smoke");
+  const connections = flags.number("connections", 1000, 1, 10_000);
+  if (!Number.isInteger(connections)) {
+    throw new RangeError(
+      `--connections must be an integer, got ${connections}`,
+    );
+  }
+  const n = smoke ? 20 : connections;
+  // The child processes' roles.
+  const serveConfig = flags.string("serve");
+  const clientConfig = flags.string("client");
+  if (serveConfig !== undefined) {
+    const idleMs = flags.number("idle-ms", 300);
+    flags.done();
+    await serve(serveConfig, n, idleMs);
+  } else if (clientConfig !== undefined) {
+    const port = flags.number("port", NaN, 1, 65535);
+    flags.done();
+    await client(clientConfig, port, n);
   } else {
-    const at = args.indexOf("--connections");
-    const smoke = args.includes("--smoke");
-    const n = smoke ? 20 : at >= 0 ? Number(args[at + 1]) : 1000;
-    if (!(Number.isInteger(n) && n > 0 && n <= 10_000)) {
-      throw new RangeError(`--connections must be 1 to 10000, got ${n}`);
-    }
+    flags.done();
     const results: MemoryResult[] = [];
     for (const config of Object.keys(CONFIGS)) {
       results.push(await measure(config, n, smoke ? 30 : 300));

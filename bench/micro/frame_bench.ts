@@ -6,11 +6,12 @@
  * @module
  */
 
-import { Conn, encodeHeader, OpCode } from "../mod.ts";
-import { FrameWriter } from "../src/io/frame_writer.ts";
-import { ByteSink } from "../src/io/transport.ts";
-import { bench, ReplayTransport } from "./_bench.ts";
-import { asciiText } from "./_frames.ts";
+import { Conn, encodeHeader, OpCode } from "../../mod.ts";
+import { FrameWriter } from "../../src/io/frame_writer.ts";
+import { ByteSink } from "../../src/io/transport.ts";
+import { bench } from "./_bench.ts";
+import { ReplayTransport } from "../_replay.ts";
+import { asciiText } from "../_frames.ts";
 
 const BATCH = 16;
 const CHUNK = 4096;

@@ -10,8 +10,8 @@
  * @module
  */
 
-import { Conn, ReadLimit } from "../mod.ts";
-import { ByteSource } from "../src/io/transport.ts";
+import { Conn, ReadLimit } from "../../mod.ts";
+import { ByteSource } from "../../src/io/transport.ts";
 import { bench } from "./_bench.ts";
 import {
   BENCH_KEY,
@@ -20,7 +20,7 @@ import {
   Op,
   randomBytes,
   repeat,
-} from "./_frames.ts";
+} from "../_frames.ts";
 
 const TOTAL = 1 << 20;
 const WRITE = 65536;

@@ -6,14 +6,23 @@
  *
  * Flags: `--smoke` (a few seconds, to keep it working), `--reps N` (default 3),
  * `--duration MS` (default 3000), `--warmup MS` (default 1000),
- * `--only S1,S2,...`, `--sections load,client,scale`.
+ * `--only S1,S2,...`, `--sections load,client,scale`, `--baseline-dir DIR`
+ * (another checkout of this repository: each of our servers and our client also
+ * runs from there, interleaved with ours, as a row "… (baseline)").
  *
  * @module
  */
 
-import { median } from "./_proc.ts";
-import type { LoadResult } from "./_meter.ts";
-import { type Child, spawnDeno } from "./_spawn.ts";
+import { Flags as Args } from "../_args.ts";
+import {
+  baselineCheckout,
+  type Checkout,
+  type Child,
+  OURS,
+  scriptIn,
+  startDeno,
+} from "../_process.ts";
+import { type LoadResult, median } from "./_meter.ts";
 import type { LoadConfig } from "./generator.ts";
 
 /** A server under test. */
@@ -22,6 +31,8 @@ interface Server {
   file: string;
   args: string[];
   protocol: "ws" | "raw";
+  /** Where its file is: this checkout, or the baseline (key suffix `@baseline`). */
+  checkout?: Checkout;
 }
 
 /** A load shape. */
@@ -164,33 +175,65 @@ interface Flags {
   only: string[] | null;
   sections: string[];
   json: string | null;
+  /** The checkout measured beside this one, or null. */
+  baseline: Checkout | null;
 }
 
 function parseFlags(args: string[]): Flags {
-  const value = (name: string) => {
-    const at = args.indexOf(name);
-    return at >= 0 ? args[at + 1] : undefined;
-  };
-  const smoke = args.includes("--smoke");
-  return {
+  const flags = new Args(args);
+  const smoke = flags.has("smoke");
+  const baseline = flags.string("baseline-dir");
+  const parsed = {
     smoke,
-    reps: Number(value("--reps") ?? (smoke ? 1 : 3)),
-    duration: Number(value("--duration") ?? (smoke ? 200 : 3000)),
-    warmup: Number(value("--warmup") ?? (smoke ? 100 : 1000)),
-    only: value("--only")?.split(",") ?? null,
-    sections: value("--sections")?.split(",") ??
-      (smoke ? ["load", "client"] : ["load", "client", "scale"]),
-    json: value("--json") ?? null,
+    reps: flags.number("reps", smoke ? 1 : 3, 1),
+    duration: flags.number("duration", smoke ? 200 : 3000, 1),
+    warmup: flags.number("warmup", smoke ? 100 : 1000),
+    only: flags.list("only") ?? null,
+    sections: flags.list(
+      "sections",
+      smoke ? ["load", "client"] : ["load", "client", "scale"],
+    ),
+    json: flags.string("json") ?? null,
+    baseline: baseline === undefined ? null : baselineCheckout(baseline),
   };
+  flags.done();
+  return parsed;
+}
+
+const BASELINE = "@baseline";
+
+/** The server a key names: `key@baseline` is `key` run from the baseline checkout. */
+function serverFor(key: string, flags: Flags): Server {
+  if (!key.endsWith(BASELINE)) return SERVERS[key];
+  const server = SERVERS[key.slice(0, -BASELINE.length)];
+  const checkout = flags.baseline!;
+  return { ...server, name: server.name + checkout.suffix, checkout };
+}
+
+/** `keys`, each of our servers followed by its baseline when there is one. */
+function withBaseline(keys: string[], flags: Flags): string[] {
+  if (flags.baseline === null) return keys;
+  return keys.flatMap((key) =>
+    SERVERS[key].file === "server_ours.ts" ? [key, key + BASELINE] : [key]
+  );
 }
 
 /** Starts a server and waits for its port. */
 async function startServer(
   server: Server,
 ): Promise<{ child: Child; port: number }> {
-  const child = spawnDeno(server.file, server.args, true);
-  const { port } = await child.nextJson<{ port: number }>(30_000);
-  return { child, port };
+  const checkout = server.checkout ?? OURS;
+  const child = startDeno(scriptIn(checkout, `load/${server.file}`), {
+    args: server.args,
+    checkout,
+    stdin: true,
+  });
+  try {
+    return { child, port: await child.port(30_000) };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
 }
 
 /** Runs one load source to completion and returns its result. */
@@ -198,12 +241,16 @@ async function runSource<T>(
   file: string,
   config: object,
   timeoutMs: number,
+  checkout: Checkout,
 ): Promise<T> {
-  const source = spawnDeno(file, [JSON.stringify(config)]);
+  const source = startDeno(scriptIn(checkout, `load/${file}`), {
+    args: [JSON.stringify(config)],
+    checkout,
+  });
   try {
     return await source.nextJson<T>(timeoutMs);
   } finally {
-    await source.kill();
+    await source.stop();
   }
 }
 
@@ -214,6 +261,7 @@ async function cell(
   flags: Flags,
   source = "generator.ts",
   extra: object = {},
+  sourceCheckout: Checkout = OURS,
 ): Promise<LoadResult> {
   let best: LoadResult | null = null;
   for (let attempt = 0; attempt <= RETRIES; attempt++) {
@@ -235,11 +283,12 @@ async function cell(
         source,
         { ...config, ...extra },
         flags.warmup + flags.duration + 120_000,
+        sourceCheckout,
       );
       if (best === null || result.otherCores < best.otherCores) best = result;
       if (flags.smoke || result.otherCores <= NOISE_CORES) break;
     } finally {
-      await child.kill();
+      await child.stop();
     }
   }
   return best!;
@@ -298,14 +347,16 @@ async function loadSection(
   const scenarios = SCENARIOS.filter((s) =>
     (flags.only === null || flags.only.includes(s.id)) &&
     (!flags.smoke || s.id === "S1")
-  ).map((s) =>
-    flags.smoke ? { ...s, conns: 2, inflight: Math.min(s.inflight, 2) } : s
-  );
+  ).map((s) => ({
+    ...s,
+    servers: withBaseline(s.servers, flags),
+    ...(flags.smoke ? { conns: 2, inflight: Math.min(s.inflight, 2) } : {}),
+  }));
   const results = new Map<string, LoadResult[]>();
   for (let rep = 0; rep < flags.reps; rep++) {
     for (const scenario of scenarios) {
       for (const key of rotate(scenario.servers, rep)) {
-        const result = await cell(SERVERS[key], scenario, flags);
+        const result = await cell(serverFor(key, flags), scenario, flags);
         const id = `${scenario.id}/${key}`;
         results.set(id, [...(results.get(id) ?? []), result]);
         console.error(
@@ -321,7 +372,7 @@ async function loadSection(
   const out: string[] = ["## Server side\n"];
   for (const scenario of scenarios) {
     const rows: [string, LoadResult][] = scenario.servers.map((key) => [
-      SERVERS[key].name,
+      serverFor(key, flags).name,
       medianOf(results.get(`${scenario.id}/${key}`)!),
     ]);
     const base = rows[0][1];
@@ -329,10 +380,14 @@ async function loadSection(
     out.push(`Ratios to ${rows[0][0]}.\n`);
     out.push(table(rows, base) + "\n");
   }
+  const baseline = flags.baseline !== null;
   out.push(
     "### Targets (msgs/s ratios of the medians)\n",
-    "| scenario | ours | versus | target | measured | ours vs ws |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| scenario | ours | versus | target | measured | ours vs ws |" +
+      (baseline
+        ? " ours (baseline) vs versus | ours vs ours (baseline) |"
+        : ""),
+    "| --- | --- | --- | --- | --- | --- |" + (baseline ? " --- | --- |" : ""),
   );
   for (const { id, target } of scenarios) {
     const rate = (key: string) =>
@@ -346,7 +401,15 @@ async function loadSection(
       } | ` +
         `≥ ${target.times.toFixed(1)}x | ${measured.toFixed(2)}x ${
           measured >= target.times ? "(met)" : "(missed)"
-        } | ${ws.toFixed(2)}x |`,
+        } | ${ws.toFixed(2)}x |` +
+        (baseline
+          ? ` ${
+            (rate(target.ours + BASELINE) / rate(target.versus)).toFixed(2)
+          }x | ` +
+            `${
+              (rate(target.ours) / rate(target.ours + BASELINE)).toFixed(2)
+            }x |`
+          : ""),
     );
   }
   return out.join("\n");
@@ -361,17 +424,21 @@ async function clientSection(
     !s.deflate && (flags.only === null || flags.only.includes(s.id)) &&
     (!flags.smoke || s.id === "S1")
   ).map((s) => flags.smoke ? { ...s, conns: 2 } : s);
-  const clients = ["websocket", "ours"] as const;
+  const clients = flags.baseline === null
+    ? ["websocket", "ours"]
+    : ["websocket", "ours", "ours" + BASELINE];
   const results = new Map<string, LoadResult[]>();
   for (let rep = 0; rep < flags.reps; rep++) {
     for (const scenario of scenarios) {
       for (const client of rep % 2 === 0 ? clients : [...clients].reverse()) {
+        const fromBaseline = client.endsWith(BASELINE);
         const result = await cell(
           SERVERS.deno,
           scenario,
           flags,
           "client_load.ts",
-          { client },
+          { client: fromBaseline ? "ours" : client },
+          fromBaseline ? flags.baseline! : OURS,
         );
         const id = `${scenario.id}/client-${client}`;
         results.set(id, [...(results.get(id) ?? []), result]);
@@ -394,7 +461,9 @@ async function clientSection(
       const r = medianOf(results.get(`${scenario.id}/client-${client}`)!);
       out.push(
         `| ${scenario.id} | ${
-          client === "ours" ? "ours (Conn)" : "new WebSocket()"
+          client === "websocket"
+            ? "new WebSocket()"
+            : "ours (Conn)" + (client === "ours" ? "" : flags.baseline!.suffix)
         } | ` +
           `${fmt(r.msgsPerSec)}${ratio(r.msgsPerSec, base.msgsPerSec)} | ` +
           `${fmt(r.p50Ms, 2)}${ratio(r.p50Ms, base.p50Ms)} | ` +
@@ -421,8 +490,8 @@ async function scaleSection(
   const results = new Map<string, LoadResult[]>();
   for (let rep = 0; rep < flags.reps; rep++) {
     for (const conns of counts) {
-      for (const key of rotate(SCALE_SERVERS, rep)) {
-        const result = await cell(SERVERS[key], {
+      for (const key of rotate(withBaseline(SCALE_SERVERS, flags), rep)) {
+        const result = await cell(serverFor(key, flags), {
           size: 32,
           payload: "ascii",
           conns,
@@ -444,12 +513,12 @@ async function scaleSection(
   );
   for (const conns of counts) {
     const base = medianOf(results.get(`${conns}/deno`)!);
-    for (const key of SCALE_SERVERS) {
+    for (const key of withBaseline(SCALE_SERVERS, flags)) {
       const r = medianOf(results.get(`${conns}/${key}`)!);
       out.push(
-        `| ${fmt(conns)} | ${SERVERS[key].name} | ${fmt(r.msgsPerSec)}${
-          ratio(r.msgsPerSec, base.msgsPerSec)
-        } | ` +
+        `| ${fmt(conns)} | ${serverFor(key, flags).name} | ${
+          fmt(r.msgsPerSec)
+        }${ratio(r.msgsPerSec, base.msgsPerSec)} | ` +
           `${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.serverCpuUs, 1)}${
             ratio(r.serverCpuUs, base.serverCpuUs)
           } |`,
@@ -470,7 +539,10 @@ export async function runAll(
     `${
       new Date().toISOString().slice(0, 10)
     }; ${flags.reps} repetitions (medians), ` +
-    `${flags.warmup} ms warm-up + ${flags.duration} ms per cell.\n`,
+    `${flags.warmup} ms warm-up + ${flags.duration} ms per cell.\n` +
+    (flags.baseline === null
+      ? ""
+      : `\n${await describeCheckouts(flags.baseline)}\n`),
   ];
   if (flags.sections.includes("load")) {
     parts.push(await loadSection(flags, raw));
@@ -482,6 +554,28 @@ export async function runAll(
     parts.push(await scaleSection(flags, raw));
   }
   return { markdown: parts.join("\n"), raw };
+}
+
+/** Which commits "ours" and "ours (baseline)" are, for the report. */
+export async function describeCheckouts(baseline: Checkout): Promise<string> {
+  return `ours: ${await commitOf(OURS)}; ours (baseline): ${await commitOf(
+    baseline,
+  )} in ${baseline.root}.`;
+}
+
+/** The short commit of a checkout (with `+dirty` for local changes), or `"?"`. */
+async function commitOf(checkout: Checkout): Promise<string> {
+  try {
+    const { stdout } = await new Deno.Command("git", {
+      args: ["-C", checkout.root, "describe", "--always", "--dirty=+dirty"],
+      stdout: "piped",
+      stderr: "null",
+      signal: AbortSignal.timeout(10_000),
+    }).output();
+    return new TextDecoder().decode(stdout).trim() || "?";
+  } catch {
+    return "?";
+  }
 }
 
 if (import.meta.main) {

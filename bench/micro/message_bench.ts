@@ -6,8 +6,9 @@
  * @module
  */
 
-import { Conn, ReadLimit } from "../mod.ts";
-import { bench, ReplayTransport, SMOKE } from "./_bench.ts";
+import { Conn, ReadLimit } from "../../mod.ts";
+import { bench, SMOKE } from "./_bench.ts";
+import { ReplayTransport } from "../_replay.ts";
 import {
   asciiText,
   BENCH_KEY,
@@ -16,7 +17,7 @@ import {
   Op,
   randomBytes,
   repeat,
-} from "./_frames.ts";
+} from "../_frames.ts";
 
 const CASES = [
   {

@@ -9,11 +9,12 @@
  * @module
  */
 
-import { Conn, OpCode, ReadLimit } from "../../mod.ts";
-import { asciiText, randomBytes } from "../_frames.ts";
+import { Conn, OpCode, ReadLimit } from "../../../mod.ts";
+import { asciiText, randomBytes } from "../../_frames.ts";
 import type { LoadConfig } from "./generator.ts";
 import { Meter, SendTimes } from "./_meter.ts";
 import { upgrade } from "./_upgrade.ts";
+import { jsonArgument } from "../_args.ts";
 
 /** A generator configuration plus the client under test. */
 export interface ClientConfig extends LoadConfig {
@@ -136,7 +137,7 @@ export async function drive(config: ClientConfig) {
 }
 
 if (import.meta.main) {
-  const config = JSON.parse(Deno.args[0]) as ClientConfig;
+  const config = jsonArgument<ClientConfig>();
   console.log(JSON.stringify(await drive(config)));
   Deno.exit(0);
 }

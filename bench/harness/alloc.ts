@@ -9,18 +9,21 @@
  * 2. Isolated: `readMessage` and `writeMessage` in a loop over an in-memory
  *    transport, minus the same transport calls made bare.
  *
- * `deno run -A bench/alloc.ts [--messages N] [--sizes 32,1024,65536] [--reps 3]
- * [--smoke]`;
+ * `deno run -A bench/harness/alloc.ts [--messages N] [--sizes 32,1024,65536]
+ * [--reps 3] [--smoke] [--baseline-dir DIR]`;
  * `--profile` prints the top allocation sites of each server instead (V8's
- * sampling heap profiler, collected objects included).
+ * sampling heap profiler, collected objects included). With `--baseline-dir`,
+ * our server also runs from that checkout of this repository (its own
+ * `alloc.ts --serve`), interleaved with ours, as the "ours (baseline)" columns
+ * of the end-to-end table; the isolated table is this checkout's only.
  *
  * @module
  */
 
 import { getHeapStatistics } from "node:v8";
-import { Conn, OpCode, ReadLimit } from "../mod.ts";
-import { accept } from "../src/handshake/accept.ts";
-import { ReplayTransport } from "./_bench.ts";
+import { Conn, OpCode, ReadLimit } from "../../mod.ts";
+import { accept } from "../../src/handshake/accept.ts";
+import { ReplayTransport } from "../_replay.ts";
 import { type Site, startSampling, stopSampling } from "./_heap_profile.ts";
 import {
   BENCH_KEY,
@@ -29,8 +32,16 @@ import {
   Op,
   randomBytes,
   repeat,
-} from "./_frames.ts";
+} from "../_frames.ts";
 import { upgrade } from "./load/_upgrade.ts";
+import { Flags } from "./_args.ts";
+import {
+  baselineCheckout,
+  type Checkout,
+  OURS,
+  scriptIn,
+  startDeno,
+} from "./_process.ts";
 
 const allocated = () =>
   (getHeapStatistics() as { total_allocated_bytes?: number })
@@ -209,18 +220,21 @@ async function drive(
   tcp.close();
 }
 
+/**
+ * One end-to-end run: a server process (this file's `--serve` mode, from
+ * `checkout`) echoes `total` messages from this process and reports.
+ */
 async function endToEnd(
   kind: Kind,
   size: number,
   total: number,
   profile = false,
+  checkout: Checkout = OURS,
 ): Promise<ServerReport> {
   const warmup = Math.min(5000, Math.floor(total / 10));
-  const child = new Deno.Command(Deno.execPath(), {
+  // The child protocol, as every checkout's alloc.ts takes it.
+  const child = startDeno(scriptIn(checkout, "alloc.ts"), {
     args: [
-      "run",
-      "-A",
-      import.meta.filename!,
       "--serve",
       kind,
       String(size),
@@ -228,36 +242,15 @@ async function endToEnd(
       String(total),
       profile ? "--profile" : "",
     ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const nextLine = async () => {
-    for (;;) {
-      const end = text.indexOf("\n");
-      if (end >= 0) {
-        const line = text.slice(0, end);
-        text = text.slice(end + 1);
-        return JSON.parse(line);
-      }
-      const { value, done } = await lines.read();
-      if (done) throw new Error("Server exited early");
-      text += value;
-    }
-  };
+    checkout,
+    exposeGc: false,
+  });
   try {
-    const { port } = await nextLine();
+    const port = await child.port(30_000);
     await drive(port, kind, size, total);
-    return await nextLine() as ServerReport;
+    return await child.nextJson<ServerReport>(600_000);
   } finally {
-    try {
-      Deno.kill(child.pid, "SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await child.status;
-    await lines.cancel().catch(() => {});
+    await child.stop();
   }
 }
 
@@ -349,7 +342,9 @@ export async function measure(
   messages: number,
   sizes: number[],
   reps = 1,
+  baseline: Checkout | null = null,
 ): Promise<string> {
+  const b = baseline !== null;
   const lines = [
     `Allocation per echoed message, ${
       messages.toLocaleString("en-US")
@@ -358,19 +353,37 @@ export async function measure(
     "### End to end (server process)\n",
     "Floor per call: the raw echo's bytes per read or write call. " +
     "Framing: ours minus that floor times our calls per message.\n",
-    "| size | raw echo B/msg | raw + then() per call | ours B/msg | ours − raw | ours, readMessage(buf) − raw | floor per call | framing, in place | framing, readMessage(buf) | reads/msg raw, ours | writes/msg raw, ours |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| size | raw echo B/msg | raw + then() per call | ours B/msg |" +
+    (b ? " ours (baseline) B/msg |" : "") + " ours − raw |" +
+    (b ? " ours (baseline) − raw |" : "") +
+    " ours, readMessage(buf) − raw | floor per call | framing, in place | framing, readMessage(buf) | reads/msg raw, ours | writes/msg raw, ours |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" +
+    (b ? " --- | --- |" : ""),
   ];
+  if (b) {
+    lines.splice(
+      1,
+      0,
+      `ours (baseline): ${baseline.root}, its own \`alloc.ts --serve ours\`.\n`,
+    );
+  }
   for (const size of sizes) {
     const runs = new Map<Kind, ServerReport[]>(KINDS.map((k) => [k, []]));
+    const baselineRuns: ServerReport[] = [];
     for (let rep = 0; rep < reps; rep++) {
       for (const kind of KINDS) {
         runs.get(kind)!.push(await endToEnd(kind, size, messages));
+        if (b && kind === "ours") {
+          baselineRuns.push(
+            await endToEnd(kind, size, messages, false, baseline),
+          );
+        }
       }
     }
     const [raw, layered, ours, intoBuf] = KINDS.map((k) =>
       medianReport(runs.get(k)!)
     );
+    const theirs = b ? medianReport(baselineRuns) : null;
     const perCall = raw.bytesPerMessage /
       (raw.readsPerMessage + raw.writesPerMessage);
     const framing = (r: ServerReport) =>
@@ -379,7 +392,11 @@ export async function measure(
       `| ${size} | ${fmt(raw.bytesPerMessage)} | ${
         fmt(layered.bytesPerMessage)
       } | ${fmt(ours.bytesPerMessage)} | ` +
+        (theirs ? `${fmt(theirs.bytesPerMessage)} | ` : "") +
         `${fmt(ours.bytesPerMessage - raw.bytesPerMessage)} | ` +
+        (theirs
+          ? `${fmt(theirs.bytesPerMessage - raw.bytesPerMessage)} | `
+          : "") +
         `${fmt(intoBuf.bytesPerMessage - raw.bytesPerMessage)} | ` +
         `${fmt(perCall)} | ${fmt(framing(ours))} | ${
           fmt(framing(intoBuf))
@@ -409,6 +426,7 @@ export async function measure(
 if (import.meta.main) {
   const args = Deno.args;
   if (args[0] === "--serve") {
+    // The child protocol (positional, as every checkout's alloc.ts takes it).
     const [, kind, size, warmup, total] = args;
     await serve(
       kind as Kind,
@@ -419,21 +437,28 @@ if (import.meta.main) {
     );
     Deno.exit(0);
   }
-  const value = (name: string) => {
-    const at = args.indexOf(name);
-    return at >= 0 ? args[at + 1] : undefined;
-  };
-  const smoke = args.includes("--smoke");
-  const messages = Number(value("--messages") ?? (smoke ? 2000 : 100_000));
-  const sizes = (value("--sizes") ?? (smoke ? "32" : "32,1024,65536")).split(
-    ",",
-  ).map(Number);
-  if (args.includes("--profile")) {
+  const flags = new Flags(args);
+  const smoke = flags.has("smoke");
+  const messages = flags.number("messages", smoke ? 2000 : 100_000, 10);
+  const sizes = flags.numbers("sizes", smoke ? [32] : [32, 1024, 65536]);
+  const reps = flags.number("reps", smoke ? 1 : 3, 1);
+  const profile = flags.has("profile");
+  const baselineDir = flags.string("baseline-dir");
+  flags.done();
+  const baseline = baselineDir === undefined
+    ? null
+    : baselineCheckout(baselineDir);
+  if (profile) {
+    const runs: [Kind, Checkout][] = KINDS.flatMap((kind) =>
+      baseline !== null && kind === "ours"
+        ? [[kind, OURS], [kind, baseline]] as [Kind, Checkout][]
+        : [[kind, OURS]] as [Kind, Checkout][]
+    );
     for (const size of sizes) {
-      for (const kind of KINDS) {
-        const report = await endToEnd(kind, size, messages, true);
+      for (const [kind, checkout] of runs) {
+        const report = await endToEnd(kind, size, messages, true, checkout);
         console.log(
-          `\n${kind}, ${size} B: top allocation sites (bytes/message)`,
+          `\n${kind}${checkout.suffix}, ${size} B: top allocation sites (bytes/message)`,
         );
         for (const site of report.sites ?? []) {
           console.log(`${String(site.bytes).padStart(6)}  ${site.stack}`);
@@ -441,7 +466,6 @@ if (import.meta.main) {
       }
     }
   } else {
-    const reps = Number(value("--reps") ?? (smoke ? 1 : 3));
-    console.log(await measure(messages, sizes, reps));
+    console.log(await measure(messages, sizes, reps, baseline));
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Memory per idle connection: `deno task bench:idle [--connections N] [--server
- * ours|accept|deno|both|all] [--chunk BYTES] [--exchange] [--smoke] [--json]`.
+ * ours|accept|deno|both|all] [--chunk BYTES] [--exchange] [--smoke] [--json]
+ * [--baseline-dir DIR]`.
  *
  * For each server, in its own process: our `serve()` (chunk size 4 KiB, the
  * default preset; every connection waiting in a read, as an idle one does), a
@@ -12,15 +13,25 @@
  * cost. With `--exchange`, each connection echoes one short message before it
  * idles (so write buffers that exist once a connection has written count too).
  * A warm-up round first opens and closes a few connections so that code
- * compiled on first use is not counted.
+ * compiled on first use is not counted. With `--baseline-dir`, each of our
+ * servers also runs from that checkout of this repository (its own
+ * `idle_memory.ts --serve`), right after ours, as a row "… (baseline)".
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { accept, serve, type WebSocketConn } from "@wsx/websocket";
-import { memory } from "./load/_server.ts";
-import { type Child, sleep, spawnDeno } from "./load/_spawn.ts";
+import { Flags } from "./_args.ts";
+import {
+  announce,
+  baselineCheckout,
+  type Checkout,
+  type Child,
+  OURS,
+  scriptIn,
+  sleep,
+  startDeno,
+} from "./_process.ts";
 
 /** The servers: ours through `serve()` or a bare `accept()` loop, and Deno's. */
 type Kind = "ours" | "accept" | "deno";
@@ -42,6 +53,8 @@ interface Memory {
 /** One server's result. */
 export interface IdleResult {
   server: Kind;
+  /** Set when the server ran from the baseline checkout. */
+  baseline?: true;
   connections: number;
   before: Memory;
   after: Memory;
@@ -51,7 +64,7 @@ export interface IdleResult {
 
 // ---------------------------------------------------------------- server side
 
-/** Runs a server; answers `count` and `mem` on stdin with JSON lines. */
+/** Runs a server; answers `mem` on stdin with its memory and open connections. */
 function runServer(kind: string, chunkSize: number): void {
   let open = 0;
   // Echo (with --exchange each client sends one message, then idles), counting
@@ -100,23 +113,7 @@ function runServer(kind: string, chunkSize: number): void {
     );
     port = server.addr.port;
   }
-  console.log(JSON.stringify({ port }));
-  (async () => {
-    let pending = "";
-    for await (
-      const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
-    ) {
-      pending += text;
-      let end: number;
-      while ((end = pending.indexOf("\n")) >= 0) {
-        const command = pending.slice(0, end).trim();
-        pending = pending.slice(end + 1);
-        if (command === "mem") {
-          console.log(JSON.stringify({ ...memory(), connections: open }));
-        }
-      }
-    }
-  })();
+  announce(port, () => ({ connections: open }));
 }
 
 // ---------------------------------------------------------------- client side
@@ -217,18 +214,21 @@ async function connectClients(
   n: number,
   exchange: boolean,
 ): Promise<Child> {
-  const client = spawnDeno("../idle_memory.ts", [
-    "--client",
-    String(port),
-    "--connections",
-    String(n),
-    ...(exchange ? ["--exchange"] : []),
-  ], true);
+  const client = startDeno(import.meta.filename!, {
+    args: [
+      "--client",
+      String(port),
+      "--connections",
+      String(n),
+      ...(exchange ? ["--exchange"] : []),
+    ],
+    stdin: true,
+  });
   const { open, failed, firstError } = await client.nextJson<
     { open: number; failed: number; firstError?: string }
   >(120_000);
   if (open !== n) {
-    await client.kill();
+    await client.stop();
     throw new Error(
       `only ${open} of ${n} connections opened (${failed} failed: ${firstError})`,
     );
@@ -236,22 +236,23 @@ async function connectClients(
   return client;
 }
 
-/** Measures one server with `n` idle connections. */
+/** Measures one server, run from `checkout`, with `n` idle connections. */
 export async function measure(
   kind: Kind,
   n: number,
   chunkSize = 4096,
   exchange = false,
+  checkout: Checkout = OURS,
 ): Promise<IdleResult> {
-  const server = spawnDeno(
-    "../idle_memory.ts",
-    ["--serve", kind, "--chunk", String(chunkSize)],
-    true,
-  );
+  const server = startDeno(scriptIn(checkout, "idle_memory.ts"), {
+    args: ["--serve", kind, "--chunk", String(chunkSize)],
+    checkout,
+    stdin: true,
+  });
   try {
-    const { port } = await server.nextJson<{ port: number }>(30_000);
+    const port = await server.port(30_000);
     const warmup = await connectClients(port, Math.min(50, n), true);
-    await warmup.kill();
+    await warmup.stop();
     const before = await memoryOf(server, 0);
     const client = await connectClients(port, n, exchange);
     try {
@@ -264,6 +265,7 @@ export async function measure(
       }
       return {
         server: kind,
+        ...(checkout === OURS ? {} : { baseline: true as const }),
         connections: n,
         before,
         after,
@@ -274,58 +276,67 @@ export async function measure(
         },
       };
     } finally {
-      await client.kill();
+      await client.stop();
     }
   } finally {
-    await server.kill();
+    await server.stop();
   }
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      connections: { type: "string", default: "10000" },
-      server: { type: "string", default: "both" },
-      smoke: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      chunk: { type: "string", default: "4096" },
-      exchange: { type: "boolean", default: false },
-      // The child processes' roles.
-      serve: { type: "string" },
-      client: { type: "string" },
-    },
-  });
-  const n = values.smoke ? 50 : Number(values.connections);
-  if (values.serve !== undefined) {
-    runServer(values.serve, Number(values.chunk));
-  } else if (values.client !== undefined) {
-    await runClient(Number(values.client), n, values.exchange);
+  const flags = new Flags();
+  const smoke = flags.has("smoke");
+  const connections = flags.number("connections", 10_000, 1);
+  const n = smoke ? 50 : connections;
+  const chunk = flags.number("chunk", 4096, 1);
+  const exchange = flags.has("exchange");
+  // The child processes' roles.
+  const serveKind = flags.string("serve");
+  const clientPort = flags.string("client");
+  if (serveKind !== undefined) {
+    flags.done();
+    runServer(serveKind, chunk);
+  } else if (clientPort !== undefined) {
+    flags.done();
+    await runClient(Number(clientPort), n, exchange);
   } else {
-    const kinds: Kind[] = values.server === "all"
+    const server = flags.string("server", "both");
+    const json = flags.has("json");
+    const baselineDir = flags.string("baseline-dir");
+    flags.done();
+    const baseline = baselineDir === undefined
+      ? null
+      : baselineCheckout(baselineDir);
+    const kinds: Kind[] = server === "all"
       ? ["ours", "accept", "deno"]
-      : values.server === "both"
+      : server === "both"
       ? ["ours", "deno"]
-      : [values.server as Kind];
+      : [server as Kind];
+    // Each of ours, then the same from the baseline checkout.
+    const runs: [Kind, Checkout][] = kinds.flatMap((kind) =>
+      baseline !== null && kind !== "deno"
+        ? [[kind, OURS], [kind, baseline]] as [Kind, Checkout][]
+        : [[kind, OURS]] as [Kind, Checkout][]
+    );
     const kib = (b: number) => (b / 1024).toFixed(1);
     const mib = (b: number) => (b / 1048576).toFixed(1);
-    if (!values.json) {
+    if (!json) {
       console.log(
-        `idle memory: ${n} connections per server (ours: ${values.chunk}-byte ` +
-          `chunks)${values.exchange ? ", one echo each first" : ""}`,
+        `idle memory: ${n} connections per server (ours: ${chunk}-byte ` +
+          `chunks)${exchange ? ", one echo each first" : ""}`,
       );
       console.log(
         "| server | RSS / conn (KiB) | JS heap / conn (KiB) | external / conn (KiB) | RSS before → after (MiB) |",
       );
       console.log("| --- | ---: | ---: | ---: | --- |");
     }
-    for (const kind of kinds) {
-      const r = await measure(kind, n, Number(values.chunk), values.exchange);
-      if (values.json) {
+    for (const [kind, checkout] of runs) {
+      const r = await measure(kind, n, chunk, exchange, checkout);
+      if (json) {
         console.log(JSON.stringify(r));
         continue;
       }
-      const name = NAMES[kind];
+      const name = NAMES[kind] + checkout.suffix;
       const p = r.perConnection;
       console.log(
         `| ${name} | ${kib(p.rss)} | ${kib(p.heap)} | ${kib(p.external)} | ` +

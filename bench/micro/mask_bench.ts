@@ -5,7 +5,7 @@
  * @module
  */
 
-import { maskInPlace } from "../mod.ts";
+import { maskInPlace } from "../../mod.ts";
 import { bench, SMOKE } from "./_bench.ts";
 
 const SIZES = [8, 64, 125, 1024, 4096, 65536, 1 << 20, 16 << 20];

@@ -7,7 +7,10 @@
  * @module
  */
 
-import { announce } from "./_server.ts";
+import { announce } from "../_process.ts";
+import { Flags } from "../_args.ts";
+
+new Flags().done();
 
 const BUFFER = 64 * 1024;
 

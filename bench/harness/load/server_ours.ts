@@ -14,15 +14,18 @@
 
 import { accept, type DeflateOption, ReadLimit } from "@wsx/websocket";
 import { zlibEngine } from "@wsx/websocket/deflate";
-import { announce, deflate } from "./_server.ts";
+import { announce } from "../_process.ts";
+import { Flags } from "../_args.ts";
 
-const args = Deno.args;
-const read = args.includes("--byob") ? "byob" : "auto";
-const chunkAt = args.indexOf("--chunk");
-const chunkSize = chunkAt >= 0 ? Number(args[chunkAt + 1]) : undefined;
-const deflateOption: DeflateOption = args.includes("--zlib")
+const flags = new Flags();
+const read = flags.has("byob") ? "byob" : "auto";
+const chunk = flags.number("chunk", NaN, 1);
+const chunkSize = Number.isNaN(chunk) ? undefined : chunk;
+const deflate = flags.has("deflate");
+const deflateOption: DeflateOption = flags.has("zlib")
   ? { engine: zlibEngine() }
   : deflate;
+flags.done();
 
 async function echo(tcp: Deno.TcpConn): Promise<void> {
   const conn = await accept(tcp, {

@@ -9,8 +9,8 @@
  * connection (connect, handshake, one round trip, closing handshake).
  *
  * ```sh
- * deno bench -A bench/entry_points_bench.ts
- * BENCH_SMOKE=1 deno run -A bench/entry_points_bench.ts   # a few iterations each
+ * deno bench -A bench/micro/entry_points_bench.ts
+ * BENCH_SMOKE=1 deno run -A bench/micro/entry_points_bench.ts   # a few iterations each
  * ```
  *
  * @module

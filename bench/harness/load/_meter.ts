@@ -1,12 +1,13 @@
 /**
  * The measuring window shared by the load sources: counts echoed messages and
  * round trips only while it is open, and reads the CPU time of the server, the
- * source itself and the whole machine at its edges.
+ * source itself and the whole machine at its edges; and the statistics the load
+ * reports use.
  *
  * @module
  */
 
-import { cpuMs, machineMs, quantile } from "./_proc.ts";
+import { cpuMs, machineMs, sleep } from "../_process.ts";
 
 /** What one run measured. */
 export interface LoadResult {
@@ -131,7 +132,19 @@ export class SendTimes {
   }
 }
 
-/** Sleeps `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** The `q` quantile (0-1) of `sorted`, which must be sorted ascending. */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return NaN;
+  const at = Math.min(sorted.length - 1, Math.floor(q * sorted.length));
+  return sorted[at];
+}
+
+/** The median of `values` (NaN ignored). */
+export function median(values: number[]): number {
+  const known = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (known.length === 0) return NaN;
+  const mid = known.length >> 1;
+  return known.length % 2 === 1
+    ? known[mid]
+    : (known[mid - 1] + known[mid]) / 2;
 }
