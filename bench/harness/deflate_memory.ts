@@ -15,7 +15,7 @@
  */
 
 import { accept, dial, OpCode } from "@wsx/websocket";
-import type { DataOpCode, FrameConn } from "@wsx/websocket";
+import type { DataOpCode, WebSocketConn } from "@wsx/websocket";
 import {
   compressionStreamEngine,
   type DeflateOptions,
@@ -80,7 +80,7 @@ async function serve(config: string, n: number, idleMs: number): Promise<void> {
   await settle(idleMs / 3);
   const before = sample();
   console.log(JSON.stringify({ port: listener.addr.port }));
-  const conns: FrameConn[] = [];
+  const conns: WebSocketConn[] = [];
   const loops: Promise<void>[] = [];
   let exchanged = 0;
   const { promise: all, resolve } = Promise.withResolvers<void>();
@@ -109,7 +109,7 @@ async function serve(config: string, n: number, idleMs: number): Promise<void> {
 /** The client process: N connections, one echo each, then idle until closed. */
 async function client(config: string, port: number, n: number): Promise<void> {
   const deflate = CONFIGS[config]();
-  const conns: FrameConn[] = [];
+  const conns: WebSocketConn[] = [];
   for (let i = 0; i < n; i++) {
     conns.push(await dial(`ws://127.0.0.1:${port}/`, { deflate }));
   }

@@ -19,7 +19,6 @@
 import {
   accept,
   dial,
-  type FrameConn,
   type Message,
   OpCode,
   serve,
@@ -59,7 +58,7 @@ function viaServe(): EntryPoint {
 
 function viaAccept(): EntryPoint {
   const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const conns = new Set<FrameConn>();
+  const conns = new Set<WebSocketConn>();
   const loop = (async () => {
     for await (const tcp of listener) {
       accept(tcp).then(async (conn) => {
@@ -151,7 +150,7 @@ const entries = [
   await viaNode(),
   viaAdapter(),
 ];
-const clients: FrameConn[] = [];
+const clients: WebSocketConn[] = [];
 
 for (const entry of entries) {
   const client = await dial(entry.url);

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { isValidUtf8, Utf8Validator } from "../../mod.ts";
+import { isValidUtf8 } from "../../mod.ts";
+import { Utf8Validator } from "../../src/codec/utf8.ts";
 import { bench } from "./_bench.ts";
 import { asciiText, multilingualText } from "../_frames.ts";
 

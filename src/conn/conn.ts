@@ -20,11 +20,10 @@
  * @module
  */
 
-import type { CloseCode } from "../codec/close_code.ts";
-import { CloseCode as Codes } from "../codec/close_code.ts";
-import { WebSocketError } from "../codec/errors.ts";
+import { CloseCode } from "../codec/close_code.ts";
+import type { WebSocketError } from "../codec/errors.ts";
 import type { Header } from "../codec/header.ts";
-import { type DataOpCode, isControl, OpCode } from "../codec/opcode.ts";
+import { type DataOpCode, OpCode } from "../codec/opcode.ts";
 import { FrameReader } from "../io/frame_reader.ts";
 import { FrameWriter } from "../io/frame_writer.ts";
 import {
@@ -33,21 +32,16 @@ import {
   closeTransport,
   type Transport,
 } from "../io/transport.ts";
-import {
-  checkDataOpCode,
-  checkFragmentSize,
-  forEachFragment,
-} from "./chunks.ts";
 import { CloseHandshake } from "./close_handshake.ts";
 import { type ConnOptions, settingsOf } from "./conn_options.ts";
 export type { ConnOptions } from "./conn_options.ts";
 import { iterateMessages } from "./iterate_messages.ts";
 import { IdleTimer, keepAlive } from "./keepalive.ts";
 import { MessageReader } from "./message_reader.ts";
+import { MessageWriter } from "./message_writer.ts";
 import type { PreparedMessage } from "./prepared_message.ts";
 import type { Frame, Message, WebSocketConn } from "./websocket_conn.ts";
 
-const MAX_CONTROL_PAYLOAD = 125;
 const EMPTY = new Uint8Array(0);
 const FIN = 0x80;
 
@@ -99,8 +93,7 @@ export class Conn implements WebSocketConn {
   #reader: MessageReader;
   #closing: CloseHandshake;
   #idle: IdleTimer;
-  #lookahead: Uint8Array | null = null;
-  #streaming: Promise<void> | null = null;
+  #writes: MessageWriter;
   #pongs = 0;
 
   /**
@@ -162,6 +155,11 @@ export class Conn implements WebSocketConn {
       },
     });
     this.closed = this.#closing.closed;
+    this.#writes = new MessageWriter(writer, this.#closing, {
+      role: this.role,
+      chunkSize: this.chunkSize,
+      fail: (error) => this.fail(error),
+    });
   }
 
   /** Bytes written by the caller but not yet handed to the transport. */
@@ -321,18 +319,7 @@ export class Conn implements WebSocketConn {
     opcode: number,
     payload: Uint8Array,
   ): Promise<void> {
-    if (isControl(opcode) && (!fin || payload.length > MAX_CONTROL_PAYLOAD)) {
-      return Promise.reject(
-        new RangeError("Control frames must be final and at most 125 bytes"),
-      );
-    }
-    if ((rsv & ~0x70) !== 0 || opcode < 0 || opcode > 0xf) {
-      return Promise.reject(new RangeError("Invalid RSV bits or opcode"));
-    }
-    const closing = this.#closing.refuseWrite();
-    if (closing !== null) return closing;
-    if (opcode === OpCode.Close) this.#closing.markCloseSent();
-    return this.#writer.write((fin ? FIN : 0) | rsv | opcode, payload);
+    return this.#writes.writeFrame(fin, rsv, opcode, payload);
   }
 
   /**
@@ -347,18 +334,7 @@ export class Conn implements WebSocketConn {
    * @param data The payload; a string is encoded as UTF-8 straight into the scratchpad.
    */
   writeMessage(opcode: DataOpCode, data: Uint8Array | string): Promise<void> {
-    if (opcode !== OpCode.Text && opcode !== OpCode.Binary) {
-      return Promise.reject(new TypeError(`Not a data opcode: ${opcode}`));
-    }
-    const closing = this.#closing.refuseWrite();
-    if (closing !== null) return closing;
-    if (this.#streaming !== null) {
-      const copy = typeof data === "string" ? data : data.slice();
-      return this.#streaming.then(() => this.writeMessage(opcode, copy));
-    }
-    return typeof data === "string"
-      ? this.#writer.writeText(FIN | opcode, data)
-      : this.#writer.write(FIN | opcode, data);
+    return this.#writes.writeMessage(opcode, data);
   }
 
   /**
@@ -369,15 +345,7 @@ export class Conn implements WebSocketConn {
    * @param message The prepared message.
    */
   writePrepared(message: PreparedMessage): Promise<void> {
-    if (this.role === "client") {
-      return this.writeMessage(message.opcode, message.data);
-    }
-    const closing = this.#closing.refuseWrite();
-    if (closing !== null) return closing;
-    if (this.#streaming !== null) {
-      return this.#streaming.then(() => this.writePrepared(message));
-    }
-    return this.#writer.writeRaw(message.frame);
+    return this.#writes.writePrepared(message);
   }
 
   /**
@@ -392,45 +360,12 @@ export class Conn implements WebSocketConn {
    * @param chunkSize The fragment size, at most the connection's chunk size.
    * @throws {RangeError} When `chunkSize` exceeds the connection's chunk size.
    */
-  async streamMessage(
+  streamMessage(
     opcode: DataOpCode,
     source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
     chunkSize: number = this.chunkSize,
   ): Promise<void> {
-    checkDataOpCode(opcode);
-    checkFragmentSize(chunkSize, this.chunkSize);
-    while (this.#streaming !== null) await this.#streaming;
-    let release!: () => void;
-    this.#streaming = new Promise((resolve) => release = resolve);
-    let first = FIN | opcode;
-    let opened = false;
-    try {
-      const held = this.#lookahead ??= new Uint8Array(this.chunkSize);
-      await forEachFragment(source, held, chunkSize, (piece, last) => {
-        const written = this.#closing.refuseWrite() ??
-          this.#writer.write(last ? first : first & ~FIN, piece);
-        opened ||= !last;
-        first = OpCode.Continuation | FIN;
-        return written;
-      });
-    } catch (err) {
-      if (opened && !this.#closing.closeSent) await this.#abandon(err);
-      throw err;
-    } finally {
-      this.#streaming = null;
-      release();
-    }
-  }
-
-  /** A message left open after its first fragment: nothing may follow it. */
-  async #abandon(cause: unknown): Promise<void> {
-    await this.fail(
-      new WebSocketError(
-        "internal_error",
-        "The streamed message failed before its end",
-        { cause },
-      ),
-    );
+    return this.#writes.streamMessage(opcode, source, chunkSize);
   }
 
   /**
@@ -493,13 +428,13 @@ export class Conn implements WebSocketConn {
    * @param reason Up to 123 bytes of UTF-8.
    * @throws {RangeError} For a code that may not be sent or a reason too long.
    */
-  close(code: CloseCode = Codes.NormalClosure, reason = ""): Promise<void> {
+  close(code: CloseCode = CloseCode.NormalClosure, reason = ""): Promise<void> {
     return this.#closing.close(code, reason, this.#drain);
   }
 
   /** Closes the transport at once, without a closing handshake. */
   abort(): void {
-    this.#closing.shutdown(Codes.AbnormalClosure, "");
+    this.#closing.shutdown(CloseCode.AbnormalClosure, "");
   }
 
   /** Reads and discards until the peer's close frame, unless a read is running. */
