@@ -51,12 +51,13 @@ export {
   upgradeWebSocket,
 } from "./src/servers/deno_upgrade.ts";
 export type { UpgradeWebSocketOptions } from "./src/servers/deno_upgrade.ts";
-export { acceptKey, reject, Rejection } from "./src/handshake/handshake.ts";
+export { acceptKey } from "./src/handshake/key.ts";
+export { Rejection } from "./src/handshake/rejection.ts";
 export type {
   ClientExtensions,
   ExtensionAgreement,
-  RejectionInit,
   ServerExtensions,
-} from "./src/handshake/handshake.ts";
-export { HttpStatus } from "./src/handshake/http.ts";
-export type { HeadLimits, HttpRequest } from "./src/handshake/http.ts";
+} from "./src/conn/extension.ts";
+export type { RejectionInit } from "./src/handshake/rejection.ts";
+export { HttpStatus } from "./src/handshake/http_parse.ts";
+export type { HeadLimits, HttpRequest } from "./src/handshake/http_parse.ts";

@@ -8,7 +8,7 @@
 
 import type { Conn } from "../conn/conn.ts";
 import type { DeflateOptions } from "../deflate/negotiate.ts";
-import type { ClientExtensions, ServerExtensions } from "./handshake.ts";
+import type { ClientExtensions, ServerExtensions } from "../conn/extension.ts";
 import type { FrameConn } from "../conn/websocket_conn.ts";
 
 /**
@@ -16,7 +16,7 @@ import type { FrameConn } from "../conn/websocket_conn.ts";
  * (level, threshold, context takeover, window bits, engine). `false`, absent or
  * `{ enabled: false }`: no compression.
  *
- * @example
+ * @example Fast compression, small messages left alone
  * ```ts
  * import type { DeflateOption } from "@wsx/websocket";
  * import { assertEquals } from "@std/assert";

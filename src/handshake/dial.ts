@@ -6,38 +6,33 @@
  * @module
  */
 
-import { Conn, type ConnOptions } from "../conn/conn.ts";
-import { clientDeflate, type DeflateOption } from "./deflate_option.ts";
+import { Deadline, untilAborted } from "../_timers.ts";
 import { HandshakeError } from "../codec/errors.ts";
+import { isToken } from "../codec/http_token.ts";
+import { Conn, type ConnOptions } from "../conn/conn.ts";
+import type { ClientExtensions } from "../conn/extension.ts";
+import type { FrameConn } from "../conn/websocket_conn.ts";
 import {
-  acceptKey,
-  checkResponse,
-  type ClientExtensions,
-  encodeUpgradeRequest,
-  generateKey,
-  isToken,
-} from "./handshake.ts";
-import {
-  Deadline,
-  DEFAULT_HANDSHAKE_TIMEOUT,
-  DEFAULT_HEAD_LIMITS,
-  type HeadLimits,
-  readResponse,
-  writeHead,
-} from "./http.ts";
-import {
-  ByteSource,
   closeTransport,
+  type ReadMode,
   setNoDelay,
   type Transport,
 } from "../io/transport.ts";
-import type { FrameConn } from "../conn/websocket_conn.ts";
+import {
+  type Agreement,
+  checkResponse,
+  encodeUpgradeRequest,
+} from "./client_handshake.ts";
+import { clientDeflate, type DeflateOption } from "./deflate_option.ts";
+import { readHeadFrom, readResponse, writeHead } from "./http_io.ts";
+import { DEFAULT_HANDSHAKE_TIMEOUT, type HeadLimits } from "./http_parse.ts";
+import { acceptKey, generateKey } from "./key.ts";
 
 /**
  * How {@linkcode dial} connects and what it asks for, and the options of the
  * connection it returns.
  *
- * @example
+ * @example Subprotocols, a token and a time limit
  * ```ts
  * import type { DialOptions } from "@wsx/websocket";
  * import { assertEquals } from "@std/assert";
@@ -151,7 +146,6 @@ export async function dial(
   const protocols = options.protocols ?? [];
   checkProtocols(protocols);
   const headers = new Headers(options.headers);
-  const mode = options.read ?? "auto";
   const timeout = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const deadline = new Deadline(
     timeout,
@@ -165,35 +159,14 @@ export async function dial(
   let transport: Transport | undefined;
   try {
     transport = await connect(target, options.caCerts, deadline.signal);
-    const key = generateKey();
-    await writeHead(
+    const request = { protocols, headers, extensions };
+    const { agreed, rest } = await upgrade(
       transport,
-      encodeUpgradeRequest({
-        host: target.host,
-        target: target.path,
-        key,
-        protocols,
-        extensions: extensions?.offer,
-        headers,
-      }),
-      mode,
+      target,
+      request,
+      options,
+      deadline.signal,
     );
-    const source = new ByteSource(
-      transport,
-      options.maxHeadBytes ?? DEFAULT_HEAD_LIMITS.maxHeadBytes,
-      mode,
-    );
-    const { head, rest } = await readResponse(source, {
-      maxHeadBytes: options.maxHeadBytes,
-      maxHeaders: options.maxHeaders,
-      maxLineBytes: options.maxLineBytes,
-      signal: deadline.signal,
-    });
-    const agreed = checkResponse(head, {
-      accept: await acceptKey(key),
-      protocols,
-      extensions,
-    });
     deadline.clear();
     const conn = new Conn(transport, {
       ...options,
@@ -211,6 +184,46 @@ export async function dial(
   }
 }
 
+/** What the upgrade request offers besides the key. */
+interface Offer {
+  protocols: readonly string[];
+  headers: Headers;
+  extensions: ClientExtensions | undefined;
+}
+
+/** Sends the upgrade request on a connected socket and checks the answer. */
+async function upgrade(
+  transport: Transport,
+  target: Target,
+  offer: Offer,
+  options: HeadLimits & { read?: ReadMode },
+  signal: AbortSignal,
+): Promise<{ agreed: Agreement; rest: Uint8Array }> {
+  const key = generateKey();
+  const request = encodeUpgradeRequest({
+    host: target.host,
+    target: target.path,
+    key,
+    protocols: offer.protocols,
+    extensions: offer.extensions?.offer,
+    headers: offer.headers,
+  });
+  await writeHead(transport, request, options.read ?? "auto");
+  const { head, rest } = await readHeadFrom(
+    transport,
+    readResponse,
+    options,
+    signal,
+  );
+  const agreed = checkResponse(head, {
+    accept: await acceptKey(key),
+    protocols: offer.protocols,
+    extensions: offer.extensions,
+  });
+  return { agreed, rest };
+}
+
+/** A parsed `ws:` or `wss:` URL. */
 interface Target {
   href: string;
   secure: boolean;
@@ -222,6 +235,7 @@ interface Target {
   path: string;
 }
 
+/** Where to connect, taken from a `ws:` or `wss:` URL. */
 function parseTarget(url: string | URL): Target {
   const u = new URL(url);
   let secure: boolean;
@@ -244,6 +258,7 @@ function parseTarget(url: string | URL): Target {
   };
 }
 
+/** Refuses subprotocols that are not tokens, or repeated. */
 function checkProtocols(protocols: readonly string[]): void {
   const seen = new Set<string>();
   for (const p of protocols) {
@@ -253,6 +268,7 @@ function checkProtocols(protocols: readonly string[]): void {
   }
 }
 
+/** Connects over TCP, and TLS for `wss:`, within the signal. */
 async function connect(
   target: Target,
   caCerts: string[] | undefined,
@@ -269,22 +285,10 @@ async function connect(
     if (!target.secure) return tcp;
     return Deno.startTls(tcp, { hostname: target.hostname, caCerts });
   });
-  return await new Promise<Transport>((resolve, reject) => {
-    const onAbort = () => {
-      // A connection that completes after the abort is closed at once.
-      pending.then(closeTransport, () => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    pending.then(
-      (conn) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(conn);
-      },
-      (err) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
+  // A connection that completes after the abort is closed at once.
+  return await untilAborted(
+    pending,
+    signal,
+    () => pending.then(closeTransport, () => {}),
+  );
 }
