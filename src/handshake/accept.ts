@@ -143,11 +143,6 @@ export interface AcceptOptions extends
    * options can honour it, and the connection returned compresses. Off by default.
    */
   deflate?: DeflateOption;
-  /**
-   * The extension seam: answers the client's `Sec-WebSocket-Extensions` offer
-   * (for other extensions; not with `deflate`).
-   */
-  extensionHandler?: ServerExtensions;
 }
 
 /** How long a refused client gets to read our answer before the socket closes. */
@@ -182,36 +177,12 @@ const LINGER_BYTES = 64 * 1024;
  *
  * @param transport A `Deno.Conn`, `Deno.TlsConn` or any byte stream pair, fresh.
  * @param options Hooks, limits, and the connection's options.
- * @returns The connection, in the server role.
+ * @returns The connection, in the server role: compressing when `deflate` was
+ * asked for and negotiated.
  * @throws {HandshakeError} Carrying the HTTP status sent, when the request was
  * invalid, too big or too slow (408), or a hook refused it; 500 when a hook threw
  * something other than a {@linkcode Rejection}.
  */
-export function accept(
-  transport: Transport,
-  options?: AcceptOptions & { deflate?: false },
-): Promise<Conn>;
-/**
- * Completes the server side of the opening handshake, with permessage-deflate
- * when `options.deflate` asks for it and the client offers it.
- *
- * @example
- * ```ts ignore
- * import { accept } from "@wsx/websocket";
- *
- * const conn = await accept(tcp, { deflate: { level: 1 } });
- * console.log(conn.extensions); // "permessage-deflate" when negotiated
- * ```
- *
- * @param transport A `Deno.Conn`, `Deno.TlsConn` or any byte stream pair, fresh.
- * @param options Hooks, limits, compression, and the connection's options.
- * @returns The connection, in the server role: compressing when negotiated.
- * @throws {HandshakeError} Carrying the HTTP status sent.
- */
-export function accept(
-  transport: Transport,
-  options: AcceptOptions,
-): Promise<FrameConn>;
 export async function accept(
   transport: Transport,
   options: AcceptOptions = {},
@@ -228,10 +199,7 @@ export async function accept(
   );
   let stage: "read" | "answer" | "write" = "read";
   try {
-    const deflate = await serverDeflate(
-      options.deflate,
-      options.extensionHandler,
-    );
+    const deflate = await serverDeflate(options.deflate);
     const { head, rest } = await readHeadFrom(
       transport,
       readRequest,
@@ -239,11 +207,7 @@ export async function accept(
       deadline.signal,
     );
     stage = "answer";
-    const answer = await answerRequest(
-      head,
-      options,
-      deflate?.extensions ?? options.extensionHandler,
-    );
+    const answer = await answerRequest(head, options, deflate?.extensions);
     deadline.signal.throwIfAborted();
     stage = "write";
     await writeHead(transport, answer.bytes, mode);

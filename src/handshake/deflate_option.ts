@@ -55,14 +55,10 @@ interface Loaded {
 /** Loads the compression code when the option turns compression on. */
 async function loadFor(
   option: DeflateOption | undefined,
-  extensionHandler: unknown,
 ): Promise<Loaded | null> {
   if (option === undefined || option === false) return null;
   const options = option === true ? {} : option;
   if (options.enabled === false) return null;
-  if (extensionHandler !== undefined) {
-    throw new TypeError("Give either deflate or extensionHandler, not both");
-  }
   const [handlers, decorator] = await load();
   return {
     handlers,
@@ -74,14 +70,12 @@ async function loadFor(
 /**
  * The server's plan for a `deflate` option, or null when compression is off.
  *
- * @throws {TypeError} When `extensionHandler` is given as well.
  * @throws {RangeError} For invalid options.
  */
 export async function serverDeflate(
   option: DeflateOption | undefined,
-  extensionHandler: unknown,
 ): Promise<DeflatePlan<ServerExtensions> | null> {
-  const loaded = await loadFor(option, extensionHandler);
+  const loaded = await loadFor(option);
   if (loaded === null) return null;
   const { handlers, wrap, options } = loaded;
   return { extensions: handlers.deflateServerExtensions(options), wrap };
@@ -90,14 +84,12 @@ export async function serverDeflate(
 /**
  * The client's plan for a `deflate` option, or null when compression is off.
  *
- * @throws {TypeError} When `extensionHandler` is given as well.
  * @throws {RangeError} For invalid options.
  */
 export async function clientDeflate(
   option: DeflateOption | undefined,
-  extensionHandler: unknown,
 ): Promise<DeflatePlan<ClientExtensions> | null> {
-  const loaded = await loadFor(option, extensionHandler);
+  const loaded = await loadFor(option);
   if (loaded === null) return null;
   const { handlers, wrap, options } = loaded;
   return { extensions: handlers.deflateClientExtensions(options), wrap };

@@ -66,11 +66,6 @@ export interface DialOptions extends
    * compresses when the server accepts. Off by default.
    */
   deflate?: DeflateOption;
-  /**
-   * The extension seam: the `Sec-WebSocket-Extensions` offer and its check (for
-   * other extensions; not with `deflate`).
-   */
-  extensionHandler?: ClientExtensions;
 }
 
 /**
@@ -102,46 +97,17 @@ export interface DialOptions extends
  *
  * @param url A `ws://` or `wss://` URL.
  * @param options Offers, headers, time limit, TLS roots and connection options.
- * @returns The connection, in the client role.
+ * @returns The connection, in the client role: compressing when `deflate` was
+ * asked for and the server agreed.
  * @throws {TypeError} For a URL of another scheme, or invalid subprotocols.
  * @throws {HandshakeError} Carrying the server's status when its answer is not a
  * valid 101 (status 0 when no valid HTTP answer arrived or the time ran out).
  */
-export function dial(
-  url: string | URL,
-  options?: DialOptions & { deflate?: false },
-): Promise<Conn>;
-/**
- * Connects to a WebSocket server and completes the opening handshake, offering
- * permessage-deflate when `options.deflate` asks for it.
- *
- * @example
- * ```ts ignore
- * import { dial } from "@wsx/websocket";
- *
- * const conn = await dial("ws://127.0.0.1:9001", { deflate: true });
- * console.log(conn.extensions); // "permessage-deflate" when the server agreed
- * ```
- *
- * @param url A `ws://` or `wss://` URL.
- * @param options Offers, compression, headers, time limit, TLS roots and
- * connection options.
- * @returns The connection, in the client role: compressing when negotiated.
- * @throws {HandshakeError} Carrying the server's status for an invalid answer.
- */
-export function dial(
-  url: string | URL,
-  options: DialOptions,
-): Promise<FrameConn>;
 export async function dial(
   url: string | URL,
   options: DialOptions = {},
 ): Promise<FrameConn> {
-  const deflate = await clientDeflate(
-    options.deflate,
-    options.extensionHandler,
-  );
-  const extensions = deflate?.extensions ?? options.extensionHandler;
+  const deflate = await clientDeflate(options.deflate);
   const target = parseTarget(url);
   const protocols = options.protocols ?? [];
   checkProtocols(protocols);
@@ -159,7 +125,7 @@ export async function dial(
   let transport: Transport | undefined;
   try {
     transport = await connect(target, options.caCerts, deadline.signal);
-    const request = { protocols, headers, extensions };
+    const request = { protocols, headers, extensions: deflate?.extensions };
     const { agreed, rest } = await upgrade(
       transport,
       target,

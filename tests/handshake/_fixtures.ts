@@ -17,6 +17,17 @@ export const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 /** The `Sec-WebSocket-Accept` that {@linkcode RFC_KEY} calls for. */
 export const RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
+/** "Hello" compressed as one permessage-deflate message (RFC 7692 §7.2.3.1). */
+export const HELLO_DEFLATED: Uint8Array = Uint8Array.of(
+  0xf2,
+  0x48,
+  0xcd,
+  0xc9,
+  0xc9,
+  0x07,
+  0x00,
+);
+
 /** The latin1 bytes of an ASCII string. */
 export const bytes = (s: string): Uint8Array => enc.encode(s);
 

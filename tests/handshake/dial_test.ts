@@ -19,7 +19,7 @@ import type { HttpRequest } from "../../src/handshake/http_parse.ts";
 import { OpCode } from "../../src/codec/opcode.ts";
 import { ByteSource } from "../../src/io/transport.ts";
 import { frame } from "../_pair.ts";
-import { pattern, readsEof } from "./_fixtures.ts";
+import { HELLO_DEFLATED, pattern, readsEof } from "./_fixtures.ts";
 import { CA_CERT, listenTls, SERVER_CERT, SERVER_KEY } from "../_tls.ts";
 
 const enc = new TextEncoder();
@@ -299,28 +299,23 @@ Deno.test("dial() passes on a refused connection", async () => {
   );
 });
 
-Deno.test("dial() offers extensions through the seam and allows the agreed RSV bits", async () => {
-  const answers: string[] = [];
+Deno.test("dial() offers deflate through the seam and allows RSV1 once agreed", async () => {
   const server = scriptedServer((req, accept) => {
-    assertEquals(req.headers.get("sec-websocket-extensions"), "x-test; a=1");
+    assertEquals(
+      req.headers.get("sec-websocket-extensions"),
+      "permessage-deflate",
+    );
     return new Uint8Array([
-      ...enc.encode(switching(accept, "Sec-WebSocket-Extensions: x-test\r\n")),
-      ...frame(0xc1, "rsv1", null),
+      ...enc.encode(
+        switching(accept, "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+      ),
+      ...frame(0xc1, HELLO_DEFLATED, null),
     ]);
   });
   try {
-    const conn = await dial(server.url, {
-      extensionHandler: {
-        offer: "x-test; a=1",
-        confirm(answer) {
-          answers.push(answer);
-          return { extensions: answer, rsvAllowed: 0x40 };
-        },
-      },
-    });
-    assertEquals(conn.extensions, "x-test");
-    assertEquals((await conn.readMessage()).rsv, 0x40);
-    assertEquals(answers, ["x-test"]);
+    const conn = await dial(server.url, { deflate: true });
+    assertEquals(conn.extensions, "permessage-deflate");
+    assertEquals(dec.decode((await conn.readMessage()).data), "Hello");
     conn.abort();
   } finally {
     await server.close();
@@ -329,21 +324,13 @@ Deno.test("dial() offers extensions through the seam and allows the agreed RSV b
 
 Deno.test("dial() fails when the extension seam refuses the answer", async () => {
   const server = scriptedServer((_, accept) =>
-    switching(accept, "Sec-WebSocket-Extensions: x-test; bad\r\n")
+    switching(accept, "Sec-WebSocket-Extensions: permessage-deflate; bad\r\n")
   );
   try {
     const err = await assertRejects(
-      () =>
-        dial(server.url, {
-          extensionHandler: {
-            offer: "x-test",
-            confirm() {
-              throw new Error("Unknown parameter bad");
-            },
-          },
-        }),
+      () => dial(server.url, { deflate: true }),
       HandshakeError,
-      "Unknown parameter bad",
+      "not acceptable",
     );
     assertEquals(err.status, 101);
   } finally {
