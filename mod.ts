@@ -61,9 +61,10 @@ export type {
 export { dial } from "./src/handshake/dial.ts";
 export type { DialOptions } from "./src/handshake/dial.ts";
 export type { DeflateOption } from "./src/handshake/deflate_option.ts";
-export { acceptKey, Rejection } from "./src/handshake/handshake.ts";
-export type { RejectionInit } from "./src/handshake/handshake.ts";
-export type { HeadLimits, HttpRequest } from "./src/handshake/http.ts";
+export { acceptKey } from "./src/handshake/key.ts";
+export { Rejection } from "./src/handshake/rejection.ts";
+export type { RejectionInit } from "./src/handshake/rejection.ts";
+export type { HeadLimits, HttpRequest } from "./src/handshake/http_parse.ts";
 export { serve, WebSocketServer } from "./src/servers/serve.ts";
 export type { ServeOptions, WebSocketHandler } from "./src/servers/serve.ts";
 export {

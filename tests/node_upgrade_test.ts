@@ -12,7 +12,7 @@ import { CloseCode } from "../src/codec/close_code.ts";
 import type { FrameConn } from "../src/conn/websocket_conn.ts";
 import { dial } from "../src/handshake/dial.ts";
 import { CloseError, HandshakeError } from "../src/codec/errors.ts";
-import { reject } from "../src/handshake/handshake.ts";
+import { Rejection } from "../src/handshake/rejection.ts";
 import {
   acceptNode,
   createNodeServer,
@@ -153,7 +153,7 @@ Deno.test("acceptNode() runs the accept hooks and refuses with their HTTP status
     onRequest: (req) =>
       req.headers.get("authorization") === "Bearer ok"
         ? { "X-Welcome": "yes" }
-        : reject(401, {
+        : new Rejection(401, {
           body: "Sign in first",
           headers: { "WWW-Authenticate": "Bearer" },
         }),

@@ -9,7 +9,7 @@ import type { HandshakeRequest } from "../src/handshake/accept.ts";
 import { CloseCode } from "../src/codec/close_code.ts";
 import { dial } from "../src/handshake/dial.ts";
 import { CloseError, HandshakeError } from "../src/codec/errors.ts";
-import { reject } from "../src/handshake/handshake.ts";
+import { Rejection } from "../src/handshake/rejection.ts";
 import { OpCode } from "../src/codec/opcode.ts";
 import {
   serve,
@@ -126,7 +126,9 @@ Deno.test("serve() answers a plain HTTP request with 426 and a short body", asyn
 Deno.test("serve() runs the accept hooks: a refusal reaches the client", async () => {
   const { server, url } = start(echo, {
     onRequest: (req) =>
-      req.target === "/private" ? reject(403, { body: "No" }) : undefined,
+      req.target === "/private"
+        ? new Rejection(403, { body: "No" })
+        : undefined,
   });
   try {
     const err = await assertRejects(() => dial(`${url}/private`));

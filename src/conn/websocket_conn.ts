@@ -163,6 +163,3 @@ export interface WebSocketConn extends AsyncIterable<Message> {
    */
   keepAlive(intervalMs: number, signal?: AbortSignal): Promise<void>;
 }
-
-/** @deprecated Transitional name of {@linkcode WebSocketConn}. */
-export type FrameConn = WebSocketConn;

@@ -5,10 +5,7 @@
  * @module
  */
 
-import type {
-  ClientExtensions,
-  ServerExtensions,
-} from "../handshake/handshake.ts";
+import type { ClientExtensions, ServerExtensions } from "../conn/extension.ts";
 import { Rsv } from "../codec/header.ts";
 import {
   acceptDeflateResponse,

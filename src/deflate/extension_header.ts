@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isToken } from "../handshake/handshake.ts";
+import { isToken } from "../codec/http_token.ts";
 
 /**
  * One extension of a `Sec-WebSocket-Extensions` value, with its parameters in the

@@ -6,44 +6,41 @@
  * @module
  */
 
-import { Conn, type ConnOptions } from "../conn/conn.ts";
-import { type DeflateOption, serverDeflate } from "./deflate_option.ts";
+import { Deadline } from "../_timers.ts";
 import { HandshakeError } from "../codec/errors.ts";
+import { Conn, type ConnOptions } from "../conn/conn.ts";
+import type {
+  ExtensionAgreement,
+  ServerExtensions,
+} from "../conn/extension.ts";
+import type { WebSocketConn } from "../conn/websocket_conn.ts";
 import {
-  acceptKey,
-  checkRequest,
-  encodeRejection,
-  encodeSwitchingProtocols,
-  type ExtensionAgreement,
-  reject,
-  Rejection,
-  selectProtocol,
-  type ServerExtensions,
-} from "./handshake.ts";
-import {
-  Deadline,
-  DEFAULT_HANDSHAKE_TIMEOUT,
-  DEFAULT_HEAD_LIMITS,
-  type HeadLimits,
-  type HttpRequest,
-  HttpStatus,
-  readRequest,
-  writeHead,
-} from "./http.ts";
-import type { FrameConn } from "../conn/websocket_conn.ts";
-import {
-  ByteSource,
   closeTransport,
   type ReadMode,
   setNoDelay,
   type Transport,
 } from "../io/transport.ts";
+import { type DeflateOption, serverDeflate } from "./deflate_option.ts";
+import { readHeadFrom, readRequest, writeHead } from "./http_io.ts";
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type HeadLimits,
+  type HttpRequest,
+  HttpStatus,
+} from "./http_parse.ts";
+import { acceptKey } from "./key.ts";
+import { encodeRejection, Rejection } from "./rejection.ts";
+import {
+  checkRequest,
+  encodeSwitchingProtocols,
+  selectProtocol,
+} from "./server_handshake.ts";
 
 /**
  * An upgrade request as hooks see it: the parsed request, plus the subprotocols
  * the client offered.
  *
- * @example
+ * @example Reading a query parameter of the target
  * ```ts
  * import type { HandshakeRequest } from "@wsx/websocket";
  * import { assertEquals } from "@std/assert";
@@ -67,12 +64,12 @@ export interface HandshakeRequest extends HttpRequest {
  * What a hook may give back: nothing to go on, or a {@linkcode Rejection} to
  * refuse the upgrade (throwing one works too).
  *
- * @example
+ * @example Refusing with 403
  * ```ts
- * import { type HookResult, reject } from "@wsx/websocket";
+ * import { type HookResult, Rejection } from "@wsx/websocket";
  * import { assertEquals } from "@std/assert";
  *
- * const refused: HookResult = reject(403);
+ * const refused: HookResult = new Rejection(403);
  * assertEquals((refused as { status: number }).status, 403);
  * ```
  */
@@ -146,11 +143,6 @@ export interface AcceptOptions extends
    * options can honour it, and the connection returned compresses. Off by default.
    */
   deflate?: DeflateOption;
-  /**
-   * The extension seam: answers the client's `Sec-WebSocket-Extensions` offer
-   * (for other extensions; not with `deflate`).
-   */
-  extensionHandler?: ServerExtensions;
 }
 
 /** How long a refused client gets to read our answer before the socket closes. */
@@ -185,40 +177,16 @@ const LINGER_BYTES = 64 * 1024;
  *
  * @param transport A `Deno.Conn`, `Deno.TlsConn` or any byte stream pair, fresh.
  * @param options Hooks, limits, and the connection's options.
- * @returns The connection, in the server role.
+ * @returns The connection, in the server role: compressing when `deflate` was
+ * asked for and negotiated.
  * @throws {HandshakeError} Carrying the HTTP status sent, when the request was
  * invalid, too big or too slow (408), or a hook refused it; 500 when a hook threw
  * something other than a {@linkcode Rejection}.
  */
-export function accept(
-  transport: Transport,
-  options?: AcceptOptions & { deflate?: false },
-): Promise<Conn>;
-/**
- * Completes the server side of the opening handshake, with permessage-deflate
- * when `options.deflate` asks for it and the client offers it.
- *
- * @example
- * ```ts ignore
- * import { accept } from "@wsx/websocket";
- *
- * const conn = await accept(tcp, { deflate: { level: 1 } });
- * console.log(conn.extensions); // "permessage-deflate" when negotiated
- * ```
- *
- * @param transport A `Deno.Conn`, `Deno.TlsConn` or any byte stream pair, fresh.
- * @param options Hooks, limits, compression, and the connection's options.
- * @returns The connection, in the server role: compressing when negotiated.
- * @throws {HandshakeError} Carrying the HTTP status sent.
- */
-export function accept(
-  transport: Transport,
-  options: AcceptOptions,
-): Promise<FrameConn>;
 export async function accept(
   transport: Transport,
   options: AcceptOptions = {},
-): Promise<FrameConn> {
+): Promise<WebSocketConn> {
   const mode = options.read ?? "auto";
   const deadline = new Deadline(
     options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
@@ -231,27 +199,15 @@ export async function accept(
   );
   let stage: "read" | "answer" | "write" = "read";
   try {
-    const deflate = await serverDeflate(
-      options.deflate,
-      options.extensionHandler,
-    );
-    const source = new ByteSource(
+    const deflate = await serverDeflate(options.deflate);
+    const { head, rest } = await readHeadFrom(
       transport,
-      options.maxHeadBytes ?? DEFAULT_HEAD_LIMITS.maxHeadBytes,
-      mode,
-    );
-    const { head, rest } = await readRequest(source, {
-      maxHeadBytes: options.maxHeadBytes,
-      maxHeaders: options.maxHeaders,
-      maxLineBytes: options.maxLineBytes,
-      signal: deadline.signal,
-    });
-    stage = "answer";
-    const answer = await answerRequest(
-      head,
+      readRequest,
       options,
-      deflate?.extensions ?? options.extensionHandler,
+      deadline.signal,
     );
+    stage = "answer";
+    const answer = await answerRequest(head, options, deflate?.extensions);
     deadline.signal.throwIfAborted();
     stage = "write";
     await writeHead(transport, answer.bytes, mode);
@@ -278,17 +234,18 @@ export async function accept(
 function refusalOf(err: unknown, stage: string): Rejection | null {
   if (err instanceof Rejection) return err;
   if (err instanceof HandshakeError && err.status >= 300) {
-    return reject(err.status, { body: err.message });
+    return new Rejection(err.status, { body: err.message });
   }
   // A broken socket: nothing can be said.
   if (stage !== "answer") return null;
-  return reject(HttpStatus.InternalServerError, {
+  return new Rejection(HttpStatus.InternalServerError, {
     message: `Handshake hook failed: ${
       err instanceof Error ? err.message : String(err)
     }`,
   });
 }
 
+/** Sends the refusal, if any, and closes; returns the error `accept` rejects with. */
 async function refuse(
   transport: Transport,
   mode: ReadMode,
@@ -338,16 +295,18 @@ async function linger(transport: Transport): Promise<void> {
   }
 }
 
+/** The 101 to send, and what it settles on. */
 interface Answer {
   bytes: Uint8Array;
   protocol: string;
   agreement: ExtensionAgreement;
 }
 
+/** Checks the request, runs the hooks and negotiates: the 101 or a refusal. */
 async function answerRequest(
   head: HttpRequest,
   options: AcceptOptions,
-  extensionHandler: ServerExtensions | undefined,
+  extensions: ServerExtensions | undefined,
 ): Promise<Answer> {
   const offer = checkRequest(head);
   const request: HandshakeRequest = { ...head, protocols: offer.protocols };
@@ -357,7 +316,7 @@ async function answerRequest(
   if (extra instanceof Rejection) throw extra;
   const protocol = chooseProtocol(options.protocols, request);
   const agreement = (offer.extensions !== "" &&
-    extensionHandler?.negotiate(offer.extensions)) ||
+    extensions?.negotiate(offer.extensions)) ||
     { extensions: "", rsvAllowed: 0 };
   const bytes = encodeSwitchingProtocols({
     accept: await acceptKey(offer.key),
@@ -368,6 +327,7 @@ async function answerRequest(
   return { bytes, protocol, agreement };
 }
 
+/** The subprotocol `options.protocols` picks from the client's offer. */
 function chooseProtocol(
   protocols: AcceptOptions["protocols"],
   request: HandshakeRequest,
@@ -392,7 +352,7 @@ function chooseProtocol(
  * Origins are compared as serialized by browsers (`scheme://host[:port]`), without
  * regard to case; `"*"` allows any origin.
  *
- * @example
+ * @example One allowed origin
  * ```ts
  * import { allowOrigins } from "@wsx/websocket";
  * import { assertEquals } from "@std/assert";
@@ -417,7 +377,7 @@ export function allowOrigins(
     const origin = request.headers.get("origin");
     if (origin === null || allowed.has("*")) return undefined;
     if (allowed.has(origin.toLowerCase())) return undefined;
-    return reject(HttpStatus.Forbidden, {
+    return new Rejection(HttpStatus.Forbidden, {
       body: "Origin not allowed",
       message: `Origin ${origin} not allowed`,
     });

@@ -8,15 +8,15 @@
 
 import type { Conn } from "../conn/conn.ts";
 import type { DeflateOptions } from "../deflate/negotiate.ts";
-import type { ClientExtensions, ServerExtensions } from "./handshake.ts";
-import type { FrameConn } from "../conn/websocket_conn.ts";
+import type { ClientExtensions, ServerExtensions } from "../conn/extension.ts";
+import type { WebSocketConn } from "../conn/websocket_conn.ts";
 
 /**
  * permessage-deflate for a handshake: `true` for the defaults, or the options
  * (level, threshold, context takeover, window bits, engine). `false`, absent or
  * `{ enabled: false }`: no compression.
  *
- * @example
+ * @example Fast compression, small messages left alone
  * ```ts
  * import type { DeflateOption } from "@wsx/websocket";
  * import { assertEquals } from "@std/assert";
@@ -30,7 +30,7 @@ export type DeflateOption = boolean | DeflateOptions;
 /** The compression code a handshake needs: its extension handler and decorator. */
 export interface DeflatePlan<E> {
   extensions: E;
-  wrap(conn: Conn): FrameConn;
+  wrap(conn: Conn): WebSocketConn;
 }
 
 type Modules = [
@@ -48,21 +48,17 @@ function load(): Promise<Modules> {
 
 interface Loaded {
   handlers: Modules[0];
-  wrap(conn: Conn): FrameConn;
+  wrap(conn: Conn): WebSocketConn;
   options: DeflateOptions;
 }
 
 /** Loads the compression code when the option turns compression on. */
 async function loadFor(
   option: DeflateOption | undefined,
-  extensionHandler: unknown,
 ): Promise<Loaded | null> {
   if (option === undefined || option === false) return null;
   const options = option === true ? {} : option;
   if (options.enabled === false) return null;
-  if (extensionHandler !== undefined) {
-    throw new TypeError("Give either deflate or extensionHandler, not both");
-  }
   const [handlers, decorator] = await load();
   return {
     handlers,
@@ -74,14 +70,12 @@ async function loadFor(
 /**
  * The server's plan for a `deflate` option, or null when compression is off.
  *
- * @throws {TypeError} When `extensionHandler` is given as well.
  * @throws {RangeError} For invalid options.
  */
 export async function serverDeflate(
   option: DeflateOption | undefined,
-  extensionHandler: unknown,
 ): Promise<DeflatePlan<ServerExtensions> | null> {
-  const loaded = await loadFor(option, extensionHandler);
+  const loaded = await loadFor(option);
   if (loaded === null) return null;
   const { handlers, wrap, options } = loaded;
   return { extensions: handlers.deflateServerExtensions(options), wrap };
@@ -90,14 +84,12 @@ export async function serverDeflate(
 /**
  * The client's plan for a `deflate` option, or null when compression is off.
  *
- * @throws {TypeError} When `extensionHandler` is given as well.
  * @throws {RangeError} For invalid options.
  */
 export async function clientDeflate(
   option: DeflateOption | undefined,
-  extensionHandler: unknown,
 ): Promise<DeflatePlan<ClientExtensions> | null> {
-  const loaded = await loadFor(option, extensionHandler);
+  const loaded = await loadFor(option);
   if (loaded === null) return null;
   const { handlers, wrap, options } = loaded;
   return { extensions: handlers.deflateClientExtensions(options), wrap };

@@ -6,38 +6,33 @@
  * @module
  */
 
-import { Conn, type ConnOptions } from "../conn/conn.ts";
-import { clientDeflate, type DeflateOption } from "./deflate_option.ts";
+import { Deadline, untilAborted } from "../_timers.ts";
 import { HandshakeError } from "../codec/errors.ts";
+import { isToken } from "../codec/http_token.ts";
+import { Conn, type ConnOptions } from "../conn/conn.ts";
+import type { ClientExtensions } from "../conn/extension.ts";
+import type { WebSocketConn } from "../conn/websocket_conn.ts";
 import {
-  acceptKey,
-  checkResponse,
-  type ClientExtensions,
-  encodeUpgradeRequest,
-  generateKey,
-  isToken,
-} from "./handshake.ts";
-import {
-  Deadline,
-  DEFAULT_HANDSHAKE_TIMEOUT,
-  DEFAULT_HEAD_LIMITS,
-  type HeadLimits,
-  readResponse,
-  writeHead,
-} from "./http.ts";
-import {
-  ByteSource,
   closeTransport,
+  type ReadMode,
   setNoDelay,
   type Transport,
 } from "../io/transport.ts";
-import type { FrameConn } from "../conn/websocket_conn.ts";
+import {
+  type Agreement,
+  checkResponse,
+  encodeUpgradeRequest,
+} from "./client_handshake.ts";
+import { clientDeflate, type DeflateOption } from "./deflate_option.ts";
+import { readHeadFrom, readResponse, writeHead } from "./http_io.ts";
+import { DEFAULT_HANDSHAKE_TIMEOUT, type HeadLimits } from "./http_parse.ts";
+import { acceptKey, generateKey } from "./key.ts";
 
 /**
  * How {@linkcode dial} connects and what it asks for, and the options of the
  * connection it returns.
  *
- * @example
+ * @example Subprotocols, a token and a time limit
  * ```ts
  * import type { DialOptions } from "@wsx/websocket";
  * import { assertEquals } from "@std/assert";
@@ -71,11 +66,6 @@ export interface DialOptions extends
    * compresses when the server accepts. Off by default.
    */
   deflate?: DeflateOption;
-  /**
-   * The extension seam: the `Sec-WebSocket-Extensions` offer and its check (for
-   * other extensions; not with `deflate`).
-   */
-  extensionHandler?: ClientExtensions;
 }
 
 /**
@@ -107,51 +97,21 @@ export interface DialOptions extends
  *
  * @param url A `ws://` or `wss://` URL.
  * @param options Offers, headers, time limit, TLS roots and connection options.
- * @returns The connection, in the client role.
+ * @returns The connection, in the client role: compressing when `deflate` was
+ * asked for and the server agreed.
  * @throws {TypeError} For a URL of another scheme, or invalid subprotocols.
  * @throws {HandshakeError} Carrying the server's status when its answer is not a
  * valid 101 (status 0 when no valid HTTP answer arrived or the time ran out).
  */
-export function dial(
-  url: string | URL,
-  options?: DialOptions & { deflate?: false },
-): Promise<Conn>;
-/**
- * Connects to a WebSocket server and completes the opening handshake, offering
- * permessage-deflate when `options.deflate` asks for it.
- *
- * @example
- * ```ts ignore
- * import { dial } from "@wsx/websocket";
- *
- * const conn = await dial("ws://127.0.0.1:9001", { deflate: true });
- * console.log(conn.extensions); // "permessage-deflate" when the server agreed
- * ```
- *
- * @param url A `ws://` or `wss://` URL.
- * @param options Offers, compression, headers, time limit, TLS roots and
- * connection options.
- * @returns The connection, in the client role: compressing when negotiated.
- * @throws {HandshakeError} Carrying the server's status for an invalid answer.
- */
-export function dial(
-  url: string | URL,
-  options: DialOptions,
-): Promise<FrameConn>;
 export async function dial(
   url: string | URL,
   options: DialOptions = {},
-): Promise<FrameConn> {
-  const deflate = await clientDeflate(
-    options.deflate,
-    options.extensionHandler,
-  );
-  const extensions = deflate?.extensions ?? options.extensionHandler;
+): Promise<WebSocketConn> {
+  const deflate = await clientDeflate(options.deflate);
   const target = parseTarget(url);
   const protocols = options.protocols ?? [];
   checkProtocols(protocols);
   const headers = new Headers(options.headers);
-  const mode = options.read ?? "auto";
   const timeout = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const deadline = new Deadline(
     timeout,
@@ -165,35 +125,14 @@ export async function dial(
   let transport: Transport | undefined;
   try {
     transport = await connect(target, options.caCerts, deadline.signal);
-    const key = generateKey();
-    await writeHead(
+    const request = { protocols, headers, extensions: deflate?.extensions };
+    const { agreed, rest } = await upgrade(
       transport,
-      encodeUpgradeRequest({
-        host: target.host,
-        target: target.path,
-        key,
-        protocols,
-        extensions: extensions?.offer,
-        headers,
-      }),
-      mode,
+      target,
+      request,
+      options,
+      deadline.signal,
     );
-    const source = new ByteSource(
-      transport,
-      options.maxHeadBytes ?? DEFAULT_HEAD_LIMITS.maxHeadBytes,
-      mode,
-    );
-    const { head, rest } = await readResponse(source, {
-      maxHeadBytes: options.maxHeadBytes,
-      maxHeaders: options.maxHeaders,
-      maxLineBytes: options.maxLineBytes,
-      signal: deadline.signal,
-    });
-    const agreed = checkResponse(head, {
-      accept: await acceptKey(key),
-      protocols,
-      extensions,
-    });
     deadline.clear();
     const conn = new Conn(transport, {
       ...options,
@@ -211,6 +150,46 @@ export async function dial(
   }
 }
 
+/** What the upgrade request offers besides the key. */
+interface Offer {
+  protocols: readonly string[];
+  headers: Headers;
+  extensions: ClientExtensions | undefined;
+}
+
+/** Sends the upgrade request on a connected socket and checks the answer. */
+async function upgrade(
+  transport: Transport,
+  target: Target,
+  offer: Offer,
+  options: HeadLimits & { read?: ReadMode },
+  signal: AbortSignal,
+): Promise<{ agreed: Agreement; rest: Uint8Array }> {
+  const key = generateKey();
+  const request = encodeUpgradeRequest({
+    host: target.host,
+    target: target.path,
+    key,
+    protocols: offer.protocols,
+    extensions: offer.extensions?.offer,
+    headers: offer.headers,
+  });
+  await writeHead(transport, request, options.read ?? "auto");
+  const { head, rest } = await readHeadFrom(
+    transport,
+    readResponse,
+    options,
+    signal,
+  );
+  const agreed = checkResponse(head, {
+    accept: await acceptKey(key),
+    protocols: offer.protocols,
+    extensions: offer.extensions,
+  });
+  return { agreed, rest };
+}
+
+/** A parsed `ws:` or `wss:` URL. */
 interface Target {
   href: string;
   secure: boolean;
@@ -222,6 +201,7 @@ interface Target {
   path: string;
 }
 
+/** Where to connect, taken from a `ws:` or `wss:` URL. */
 function parseTarget(url: string | URL): Target {
   const u = new URL(url);
   let secure: boolean;
@@ -244,6 +224,7 @@ function parseTarget(url: string | URL): Target {
   };
 }
 
+/** Refuses subprotocols that are not tokens, or repeated. */
 function checkProtocols(protocols: readonly string[]): void {
   const seen = new Set<string>();
   for (const p of protocols) {
@@ -253,6 +234,7 @@ function checkProtocols(protocols: readonly string[]): void {
   }
 }
 
+/** Connects over TCP, and TLS for `wss:`, within the signal. */
 async function connect(
   target: Target,
   caCerts: string[] | undefined,
@@ -269,22 +251,10 @@ async function connect(
     if (!target.secure) return tcp;
     return Deno.startTls(tcp, { hostname: target.hostname, caCerts });
   });
-  return await new Promise<Transport>((resolve, reject) => {
-    const onAbort = () => {
-      // A connection that completes after the abort is closed at once.
-      pending.then(closeTransport, () => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    pending.then(
-      (conn) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(conn);
-      },
-      (err) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
+  // A connection that completes after the abort is closed at once.
+  return await untilAborted(
+    pending,
+    signal,
+    () => pending.then(closeTransport, () => {}),
+  );
 }

@@ -13,8 +13,10 @@
 
 import { CloseCode, isValidCloseCode } from "../codec/close_code.ts";
 import { closeFrameFor, MAX_CLOSE_REASON_BYTES } from "../codec/close_frame.ts";
+import { withTimeout } from "../_timers.ts";
 import { CloseError, WebSocketError } from "../codec/errors.ts";
-import { parseTokenList, selectProtocol } from "../handshake/handshake.ts";
+import { parseTokenList } from "../codec/http_token.ts";
+import { selectProtocol } from "../handshake/server_handshake.ts";
 import { ReadLimit } from "../codec/limits.ts";
 import { iterateMessages } from "../conn/iterate_messages.ts";
 import { type DataOpCode, OpCode } from "../codec/opcode.ts";
@@ -430,12 +432,7 @@ export class DenoWebSocketConn implements WebSocketConn {
     if (this.#finished) return;
     await this.#opened;
     this.#sendClose(code, reason);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.closed,
-      new Promise((resolve) => timer = setTimeout(resolve, this.#closeTimeout)),
-    ]);
-    clearTimeout(timer);
+    await withTimeout(this.closed, this.#closeTimeout);
     if (!this.#finished) this.abort();
   }
 

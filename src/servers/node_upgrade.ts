@@ -17,7 +17,7 @@ import type { Duplex } from "node:stream";
 import { accept, type AcceptOptions } from "../handshake/accept.ts";
 import { CloseCode } from "../codec/close_code.ts";
 import { CloseError, WebSocketError } from "../codec/errors.ts";
-import { encodeHead, HttpStatus } from "../handshake/http.ts";
+import { encodeHead, HttpStatus } from "../handshake/http_parse.ts";
 import { NodeSocketTransport } from "../io/node_socket.ts";
 import type { WebSocketConn } from "../conn/websocket_conn.ts";
 

@@ -522,9 +522,6 @@ Deno.test("the peer's close is reported as CloseError through the decorator", as
 
 Deno.test("accept and dial negotiate through the extension handlers, then echo compressed", async () => {
   const { accept, dial } = await import("../../mod.ts");
-  const { deflateClientExtensions, deflateServerExtensions } = await import(
-    "../../src/deflate/extension_handler.ts"
-  );
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serverOptions: DeflateOptions = {
     engine: zlibEngine(),
@@ -536,22 +533,16 @@ Deno.test("accept and dial negotiate through the extension handlers, then echo c
   };
   try {
     const served = (async () => {
-      const conn = wrapNegotiated(
-        await accept(await listener.accept(), {
-          extensionHandler: deflateServerExtensions(serverOptions),
-        }),
-        serverOptions,
-      );
+      const conn = await accept(await listener.accept(), {
+        deflate: serverOptions,
+      });
       for await (const msg of conn) {
         await conn.writeMessage(msg.opcode, msg.data.slice());
       }
     })();
-    const client = wrapNegotiated(
-      await dial(`ws://127.0.0.1:${listener.addr.port}`, {
-        extensionHandler: deflateClientExtensions(clientOptions),
-      }),
-      clientOptions,
-    );
+    const client = await dial(`ws://127.0.0.1:${listener.addr.port}`, {
+      deflate: clientOptions,
+    });
     if (!(client instanceof PerMessageDeflateConn)) throw new Error("Plain");
     assertEquals(
       client.extensions,

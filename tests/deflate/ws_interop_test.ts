@@ -8,12 +8,7 @@ import { WebSocket as WsClient, WebSocketServer } from "npm:ws@8.23.0";
 import { assert, assertEquals } from "@std/assert";
 import { accept, dial, OpCode, Rsv, type WebSocketConn } from "../../mod.ts";
 import type { DeflateEngine } from "../../src/deflate/compressor.ts";
-import {
-  deflateClientExtensions,
-  deflateServerExtensions,
-} from "../../src/deflate/extension_handler.ts";
 import type { DeflateOptions } from "../../src/deflate/negotiate.ts";
-import { wrapNegotiated } from "../../src/deflate/permessage_deflate_conn.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
 
 /** ws's perMessageDeflate options, as far as these tests use them. */
@@ -129,12 +124,9 @@ for (const v of SERVER_VARIANTS) {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const options: DeflateOptions = { threshold: 0, ...v.ours };
     const served = (async () => {
-      const conn = wrapNegotiated(
-        await accept(await listener.accept(), {
-          extensionHandler: deflateServerExtensions(options),
-        }),
-        options,
-      );
+      const conn = await accept(await listener.accept(), {
+        deflate: options,
+      });
       assertEquals(conn.extensions, v.agreed);
       return await echo(conn);
     })();
@@ -233,12 +225,9 @@ for (const v of CLIENT_VARIANTS) {
     const { port } = wss.address() as { port: number };
     const options: DeflateOptions = { threshold: 0, ...v.ours };
     try {
-      const conn = wrapNegotiated(
-        await dial(`ws://127.0.0.1:${port}`, {
-          extensionHandler: deflateClientExtensions(options),
-        }),
-        options,
-      );
+      const conn = await dial(`ws://127.0.0.1:${port}`, {
+        deflate: options,
+      });
       assertEquals(conn.extensions, v.agreed);
       const sent = messages();
       for (const m of sent) {

@@ -12,7 +12,7 @@ import {
   acceptKey,
   allowOrigins,
   HandshakeError,
-  reject,
+  Rejection,
 } from "../../mod.ts";
 import { concat, mutateBytes } from "./_frames.ts";
 import { MemoryConn, MemoryStreams } from "./_memory.ts";
@@ -197,7 +197,8 @@ function options(c: HandshakeCase) {
     maxHeadBytes: c.maxHeadBytes,
     maxLineBytes: c.maxLineBytes,
     maxHeaders: c.maxHeaders,
-    onHost: (host: string) => host === "evil.test" ? reject(403) : undefined,
+    onHost: (host: string) =>
+      host === "evil.test" ? new Rejection(403) : undefined,
     onRequest: c.checkOrigin ? allowOrigins(["https://ok.test"]) : undefined,
   };
 }

@@ -16,13 +16,7 @@ import {
   OpCode,
   type WebSocketConn,
 } from "../../mod.ts";
-import {
-  deflateClientExtensions,
-  type DeflateOptions,
-  deflateServerExtensions,
-  wrapNegotiated,
-  zlibEngine,
-} from "../../deflate.ts";
+import { type DeflateOptions, zlibEngine } from "../../deflate.ts";
 import { accept } from "../../src/handshake/accept.ts";
 import { CA_CERT, listenTls } from "../_tls.ts";
 import { dial } from "../../src/handshake/dial.ts";
@@ -210,9 +204,9 @@ async function handle(
         report.path = new URL(req.target, "http://x").pathname;
       },
       onPong: pongRecorder(report),
-      extensionHandler: deflate && deflateServerExtensions(deflate),
+      deflate,
     });
-    conn = deflate ? wrapNegotiated(raw, deflate) : raw;
+    conn = raw;
   } catch (e) {
     report.errors.push(`accept: ${errorText(e)}`);
     return report;
@@ -356,9 +350,9 @@ export function ourClient(variant?: DeflateVariant): ScenarioClient {
           protocols: OFFERED_PROTOCOLS,
           caCerts: [CA_CERT],
           onPong: pongRecorder(report),
-          extensionHandler: deflate && deflateClientExtensions(deflate),
+          deflate,
         });
-        conn = deflate ? wrapNegotiated(raw, deflate) : raw;
+        conn = raw;
         await run(conn, report);
       } catch (e) {
         report.errors.push(`${path}: ${errorText(e)}`);

@@ -5,21 +5,22 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import { accept } from "../src/handshake/accept.ts";
-import type { Conn } from "../src/conn/conn.ts";
-import type { FrameConn } from "../src/conn/websocket_conn.ts";
-import { dial, type DialOptions } from "../src/handshake/dial.ts";
+import { accept } from "../../src/handshake/accept.ts";
+import type { FrameConn } from "../../src/conn/websocket_conn.ts";
+import { dial, type DialOptions } from "../../src/handshake/dial.ts";
 import {
   CloseError,
   HandshakeError,
   WebSocketError,
-} from "../src/codec/errors.ts";
-import { acceptKey, isValidKey } from "../src/handshake/handshake.ts";
-import { type HttpRequest, readRequest } from "../src/handshake/http.ts";
-import { OpCode } from "../src/codec/opcode.ts";
-import { ByteSource } from "../src/io/transport.ts";
-import { frame } from "./_pair.ts";
-import { CA_CERT, listenTls, SERVER_CERT, SERVER_KEY } from "./_tls.ts";
+} from "../../src/codec/errors.ts";
+import { acceptKey, isValidKey } from "../../src/handshake/key.ts";
+import { readRequest } from "../../src/handshake/http_io.ts";
+import type { HttpRequest } from "../../src/handshake/http_parse.ts";
+import { OpCode } from "../../src/codec/opcode.ts";
+import { ByteSource } from "../../src/io/transport.ts";
+import { frame } from "../_pair.ts";
+import { HELLO_DEFLATED, pattern, readsEof } from "./_fixtures.ts";
+import { CA_CERT, listenTls, SERVER_CERT, SERVER_KEY } from "../_tls.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -75,19 +76,6 @@ function scriptedServer(script: Script): Scripted {
 function switching(accept: string, extra = ""): string {
   return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
     `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extra}\r\n`;
-}
-
-/** Reads until the peer closes; true when it did within the bound. */
-async function readsEof(conn: Deno.Conn): Promise<boolean> {
-  const buf = new Uint8Array(1024);
-  for (let i = 0; i < 1000; i++) {
-    try {
-      if (await conn.read(buf) === null) return true;
-    } catch {
-      return true;
-    }
-  }
-  return false;
 }
 
 async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
@@ -311,28 +299,23 @@ Deno.test("dial() passes on a refused connection", async () => {
   );
 });
 
-Deno.test("dial() offers extensions through the seam and allows the agreed RSV bits", async () => {
-  const answers: string[] = [];
+Deno.test("dial() offers deflate through the seam and allows RSV1 once agreed", async () => {
   const server = scriptedServer((req, accept) => {
-    assertEquals(req.headers.get("sec-websocket-extensions"), "x-test; a=1");
+    assertEquals(
+      req.headers.get("sec-websocket-extensions"),
+      "permessage-deflate",
+    );
     return new Uint8Array([
-      ...enc.encode(switching(accept, "Sec-WebSocket-Extensions: x-test\r\n")),
-      ...frame(0xc1, "rsv1", null),
+      ...enc.encode(
+        switching(accept, "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+      ),
+      ...frame(0xc1, HELLO_DEFLATED, null),
     ]);
   });
   try {
-    const conn = await dial(server.url, {
-      extensionHandler: {
-        offer: "x-test; a=1",
-        confirm(answer) {
-          answers.push(answer);
-          return { extensions: answer, rsvAllowed: 0x40 };
-        },
-      },
-    });
-    assertEquals(conn.extensions, "x-test");
-    assertEquals((await conn.readMessage()).rsv, 0x40);
-    assertEquals(answers, ["x-test"]);
+    const conn = await dial(server.url, { deflate: true });
+    assertEquals(conn.extensions, "permessage-deflate");
+    assertEquals(dec.decode((await conn.readMessage()).data), "Hello");
     conn.abort();
   } finally {
     await server.close();
@@ -341,21 +324,13 @@ Deno.test("dial() offers extensions through the seam and allows the agreed RSV b
 
 Deno.test("dial() fails when the extension seam refuses the answer", async () => {
   const server = scriptedServer((_, accept) =>
-    switching(accept, "Sec-WebSocket-Extensions: x-test; bad\r\n")
+    switching(accept, "Sec-WebSocket-Extensions: permessage-deflate; bad\r\n")
   );
   try {
     const err = await assertRejects(
-      () =>
-        dial(server.url, {
-          extensionHandler: {
-            offer: "x-test",
-            confirm() {
-              throw new Error("Unknown parameter bad");
-            },
-          },
-        }),
+      () => dial(server.url, { deflate: true }),
       HandshakeError,
-      "Unknown parameter bad",
+      "not acceptable",
     );
     assertEquals(err.status, 101);
   } finally {
@@ -484,12 +459,6 @@ function echoSocket(ws: WebSocket): void {
   ws.onmessage = (e) => ws.send(e.data);
 }
 
-function pattern(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 7 + (i >> 10)) & 0xff;
-  return out;
-}
-
 async function roundTrip(
   conn: FrameConn,
   opcode: 1 | 2,
@@ -563,7 +532,7 @@ Deno.test("our client answers Deno.serve's keep-alive pings", async () => {
   );
   try {
     let pings = 0;
-    const conn: Conn = await dial(`ws://127.0.0.1:${server.addr.port}`, {
+    const conn: FrameConn = await dial(`ws://127.0.0.1:${server.addr.port}`, {
       onPing: (payload) => {
         pings++;
         return conn.pong(payload);
@@ -682,7 +651,7 @@ Deno.test("examples/autobahn_client.ts runs each case, echoing, then asks for re
       "examples/autobahn_client.ts",
       `ws://127.0.0.1:${listener.addr.port}`,
     ],
-    cwd: new URL("..", import.meta.url),
+    cwd: new URL("../..", import.meta.url),
     stdout: "piped",
     stderr: "piped",
   }).spawn();
