@@ -67,8 +67,6 @@ export type { RejectionInit } from "./src/handshake/rejection.ts";
 export type { HeadLimits, HttpRequest } from "./src/handshake/http_parse.ts";
 export { serve, WebSocketServer } from "./src/servers/serve.ts";
 export type { ServeOptions, WebSocketHandler } from "./src/servers/serve.ts";
-export {
-  DenoWebSocketConn,
-  upgradeWebSocket,
-} from "./src/servers/deno_upgrade.ts";
+export { upgradeWebSocket } from "./src/servers/deno_upgrade.ts";
+export { DenoWebSocketConn } from "./src/servers/deno_websocket_conn.ts";
 export type { UpgradeWebSocketOptions } from "./src/servers/deno_upgrade.ts";

@@ -12,7 +12,7 @@
  *
  * @example Declining every offer
  * ```ts
- * import type { ServerExtensions } from "@wsx/websocket";
+ * import type { ServerExtensions } from "./extension.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const none: ServerExtensions = { negotiate: () => null };
@@ -36,7 +36,7 @@ export interface ServerExtensions {
  *
  * @example Offering permessage-deflate and taking the answer as it is
  * ```ts
- * import type { ClientExtensions } from "@wsx/websocket";
+ * import type { ClientExtensions } from "./extension.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const deflate: ClientExtensions = {
@@ -64,7 +64,8 @@ export interface ClientExtensions {
  *
  * @example permessage-deflate, which uses RSV1
  * ```ts
- * import { type ExtensionAgreement, Rsv } from "@wsx/websocket";
+ * import { Rsv } from "@wsx/websocket";
+ * import { type ExtensionAgreement } from "./extension.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const agreed: ExtensionAgreement = { extensions: "permessage-deflate", rsvAllowed: Rsv.Rsv1 };

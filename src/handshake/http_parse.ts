@@ -16,7 +16,7 @@ import { isToken } from "../codec/http_token.ts";
  *
  * @example
  * ```ts
- * import { HttpStatus } from "@wsx/websocket";
+ * import { HttpStatus } from "./http_parse.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(HttpStatus.UpgradeRequired, 426);
