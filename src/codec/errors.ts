@@ -29,7 +29,6 @@ import { CloseCode } from "./close_code.ts";
  * | `invalid_utf8` | 1007 | a text message or close reason that is not UTF-8 |
  * | `invalid_compressed_data` | 1007 | a compressed message that does not inflate |
  * | `closed` | 1006 | the connection is closed (read or write after close) |
- * | `close_timeout` | 1006 | the peer did not answer the closing handshake in time |
  * | `pong_timeout` | 1006 | the peer did not answer a keep-alive ping in time |
  * | `idle_timeout` | 1001 | nothing arrived for the idle timeout while a read waited |
  * | `write_buffer_full` | 1013 | queued writes would exceed the write buffer limit |
@@ -63,7 +62,6 @@ export type ErrorCode =
   | "invalid_utf8"
   | "invalid_compressed_data"
   | "closed"
-  | "close_timeout"
   | "pong_timeout"
   | "idle_timeout"
   | "write_buffer_full"
@@ -88,7 +86,6 @@ const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
   invalid_utf8: CloseCode.InvalidFramePayloadData,
   invalid_compressed_data: CloseCode.InvalidFramePayloadData,
   closed: CloseCode.AbnormalClosure,
-  close_timeout: CloseCode.AbnormalClosure,
   pong_timeout: CloseCode.AbnormalClosure,
   idle_timeout: CloseCode.GoingAway,
   write_buffer_full: CloseCode.TryAgainLater,
