@@ -1,5 +1,5 @@
 import { assertEquals, assertNotEquals } from "@std/assert";
-import { maskInPlace, maskInto, nextMaskKey } from "../mod.ts";
+import { maskInPlace, maskInto, nextMaskKey } from "../../mod.ts";
 
 function naive(bytes: Uint8Array, key: Uint8Array, phase: number): Uint8Array {
   return bytes.map((b, i) => b ^ key[(phase + i) & 3]);

@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { isValidUtf8, Utf8Validator } from "../mod.ts";
+import { isValidUtf8, Utf8Validator } from "../../mod.ts";
 
 const VALID: [string, number[]][] = [
   ["empty", []],

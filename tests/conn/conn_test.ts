@@ -12,7 +12,7 @@ import {
   OpCode,
   ReadLimit,
   WebSocketError,
-} from "../mod.ts";
+} from "../../mod.ts";
 import {
   closeCodeOf,
   connPair,
@@ -21,7 +21,7 @@ import {
   type RawFrame,
   readToEnd,
   tcpPair,
-} from "./_pair.ts";
+} from "../_pair.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -845,7 +845,7 @@ Deno.test("writeBufferLimit refuses writes that would queue past it", async () =
 });
 
 Deno.test("writePrepared() sends one encoded frame to many connections unchanged", async () => {
-  const { PreparedMessage } = await import("../mod.ts");
+  const { PreparedMessage } = await import("../../mod.ts");
   const pairs = await Promise.all([1, 2, 3].map(() => tcpPair()));
   const servers = pairs.map((p) => new Conn(p.server, { role: "server" }));
   const small = new PreparedMessage(OpCode.Text, "to everyone");

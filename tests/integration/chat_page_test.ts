@@ -15,9 +15,13 @@ import {
   assertGreater,
   assertStringIncludes,
 } from "@std/assert";
-import { Chromium, chromiumInstalled, type Page } from "./interop/_chromium.ts";
+import {
+  Chromium,
+  chromiumInstalled,
+  type Page,
+} from "../interop/_chromium.ts";
 
-const root = new URL("../", import.meta.url);
+const root = new URL("../../", import.meta.url);
 
 /** Evaluates `condition` in the page until it is truthy (at most `ms`). */
 function waitInPage<T>(page: Page, condition: string, ms = 10_000): Promise<T> {

@@ -29,7 +29,7 @@ import {
   type WebSocketServer,
 } from "@wsx/websocket";
 
-const root = new URL("../", import.meta.url).pathname;
+const root = new URL("../../", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 /** Each example's permissions, baked in when compiled. */

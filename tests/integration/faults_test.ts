@@ -20,7 +20,7 @@ import {
   serve,
   type ServeOptions,
   WebSocketError,
-} from "../mod.ts";
+} from "../../mod.ts";
 import {
   closeCodeOf,
   frame,
@@ -28,8 +28,8 @@ import {
   readBytes,
   readToEnd,
   tcpPair,
-} from "./_pair.ts";
-import { CA_CERT, SERVER_CERT, SERVER_KEY } from "./_tls.ts";
+} from "../_pair.ts";
+import { CA_CERT, SERVER_CERT, SERVER_KEY } from "../_tls.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -4,12 +4,12 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { accept, Conn, OpCode } from "../mod.ts";
-import { MemoryConn } from "./fuzz/_memory.ts";
-import { frame, parseFrames } from "./_pair.ts";
+import { accept, Conn, OpCode } from "../../mod.ts";
+import { MemoryConn } from "../fuzz/_memory.ts";
+import { frame, parseFrames } from "../_pair.ts";
 
 const bench = (file: string) =>
-  new URL(`../bench/${file}`, import.meta.url).pathname;
+  new URL(`../../bench/${file}`, import.meta.url).pathname;
 
 async function run(args: string[]): Promise<string> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

@@ -4,17 +4,17 @@ import {
   assertInstanceOf,
   assertRejects,
 } from "@std/assert";
-import { CloseCode } from "../src/codec/close_code.ts";
+import { CloseCode } from "../../src/codec/close_code.ts";
 import {
   type DenoWebSocketConn,
   upgradeWebSocket,
   type UpgradeWebSocketOptions,
-} from "../src/servers/deno_upgrade.ts";
-import { dial } from "../src/handshake/dial.ts";
-import { CloseError, WebSocketError } from "../src/codec/errors.ts";
-import { OpCode } from "../src/codec/opcode.ts";
-import { PreparedMessage } from "../src/conn/prepared_message.ts";
-import type { WebSocketConn } from "../src/conn/websocket_conn.ts";
+} from "../../src/servers/deno_upgrade.ts";
+import { dial } from "../../src/handshake/dial.ts";
+import { CloseError, WebSocketError } from "../../src/codec/errors.ts";
+import { OpCode } from "../../src/codec/opcode.ts";
+import { PreparedMessage } from "../../src/conn/prepared_message.ts";
+import type { WebSocketConn } from "../../src/conn/websocket_conn.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

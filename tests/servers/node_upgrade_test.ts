@@ -7,20 +7,20 @@ import {
 } from "@std/assert";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { Duplex } from "node:stream";
-import type { AcceptOptions } from "../src/handshake/accept.ts";
-import { CloseCode } from "../src/codec/close_code.ts";
-import type { FrameConn } from "../src/conn/websocket_conn.ts";
-import { dial } from "../src/handshake/dial.ts";
-import { CloseError, HandshakeError } from "../src/codec/errors.ts";
-import { reject } from "../src/handshake/handshake.ts";
+import type { AcceptOptions } from "../../src/handshake/accept.ts";
+import { CloseCode } from "../../src/codec/close_code.ts";
+import type { FrameConn } from "../../src/conn/websocket_conn.ts";
+import { dial } from "../../src/handshake/dial.ts";
+import { CloseError, HandshakeError } from "../../src/codec/errors.ts";
+import { reject } from "../../src/handshake/handshake.ts";
 import {
   acceptNode,
   createNodeServer,
   type NodeServerOptions,
-} from "../src/servers/node_upgrade.ts";
-import { OpCode } from "../src/codec/opcode.ts";
-import type { WebSocketConn } from "../src/conn/websocket_conn.ts";
-import { frame, parseFrames, readToEnd } from "./_pair.ts";
+} from "../../src/servers/node_upgrade.ts";
+import { OpCode } from "../../src/codec/opcode.ts";
+import type { WebSocketConn } from "../../src/conn/websocket_conn.ts";
+import { frame, parseFrames, readToEnd } from "../_pair.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -5,20 +5,20 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import type { HandshakeRequest } from "../src/handshake/accept.ts";
-import { CloseCode } from "../src/codec/close_code.ts";
-import { dial } from "../src/handshake/dial.ts";
-import { CloseError, HandshakeError } from "../src/codec/errors.ts";
-import { reject } from "../src/handshake/handshake.ts";
-import { OpCode } from "../src/codec/opcode.ts";
+import type { HandshakeRequest } from "../../src/handshake/accept.ts";
+import { CloseCode } from "../../src/codec/close_code.ts";
+import { dial } from "../../src/handshake/dial.ts";
+import { CloseError, HandshakeError } from "../../src/codec/errors.ts";
+import { reject } from "../../src/handshake/handshake.ts";
+import { OpCode } from "../../src/codec/opcode.ts";
 import {
   serve,
   type ServeOptions,
   type WebSocketHandler,
-} from "../src/servers/serve.ts";
-import type { WebSocketConn } from "../src/conn/websocket_conn.ts";
-import { frame, readToEnd } from "./_pair.ts";
-import { CA_CERT, SERVER_CERT, SERVER_KEY } from "./_tls.ts";
+} from "../../src/servers/serve.ts";
+import type { WebSocketConn } from "../../src/conn/websocket_conn.ts";
+import { frame, readToEnd } from "../_pair.ts";
+import { CA_CERT, SERVER_CERT, SERVER_KEY } from "../_tls.ts";
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
