@@ -94,7 +94,7 @@ class Pipe {
           throw new Deno.errors.BrokenPipe("The other end is closed");
         }
         if (chunk.length === 0) return;
-        this.#controller.enqueue(chunk.slice());
+        this.#controller.enqueue(new Uint8Array(chunk)); // a copy: the writer may reuse its buffer
         while (!this.#ended && (this.#controller.desiredSize ?? 0) <= 0) {
           await new Promise<void>((resolve) => this.#room = resolve);
         }

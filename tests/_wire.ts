@@ -264,7 +264,9 @@ export function encodeFrame(options: FrameOptions): Uint8Array {
     out.set(payload, head);
   } else {
     out.set(key, head - 4);
-    const body = payload.slice(); // a fresh, aligned copy masks word by word
+    // A fresh copy (aligned, so it masks word by word). Not `slice()`: on a
+    // Node `Buffer` that returns a view, and masking would change the caller's bytes.
+    const body = new Uint8Array(payload);
     xorMask(body, key);
     out.set(body, head);
   }
@@ -332,11 +334,12 @@ export function parseFrame(
       `Declared frame length ${length} exceeds ${maxPayload}`,
     );
   }
-  const key = masked ? bytes.slice(at, at + 4) : null;
+  // Copies via the constructor: `slice()` on a Node `Buffer` would return a view.
+  const key = masked ? new Uint8Array(bytes.subarray(at, at + 4)) : null;
   if (masked) at += 4;
   if (at > end || BigInt(end - at) < length) return undefined;
   const n = Number(length);
-  const payload = bytes.slice(at, at + n);
+  const payload = new Uint8Array(bytes.subarray(at, at + n));
   if (key !== null) xorMask(payload, key);
   return {
     frame: {

@@ -25,6 +25,7 @@ import {
   toHex,
   VALID_CLOSE_CODES,
 } from "./_wire.ts";
+import { Buffer } from "node:buffer";
 import * as rfc from "./_rfc_frames.ts";
 
 const key = rfc.RFC_MASK_KEY;
@@ -239,4 +240,13 @@ Deno.test("close codes: the table agrees with RFC 6455 §7.4", () => {
 Deno.test("enc and dec are UTF-8", () => {
   assertEquals(enc("é€"), hex("c3 a9 e2 82 ac"));
   assertEquals(dec(hex("c3 a9 e2 82 ac")), "é€");
+});
+
+Deno.test("a Node Buffer payload is copied, never masked in place", () => {
+  const payload = Buffer.from("Hello, Buffer: slice() is a view here");
+  const bytes = encodeFrame({ opcode: Op.Text, payload, mask: key });
+  assertEquals(payload.toString(), "Hello, Buffer: slice() is a view here");
+  const wire = Buffer.from(bytes);
+  assertEquals(dec(parseFrames(wire)[0].payload), payload.toString());
+  assertEquals(toHex(wire), toHex(bytes));
 });
