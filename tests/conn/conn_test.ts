@@ -22,9 +22,7 @@ import {
   readToEnd,
   tcpPair,
 } from "../_pair.ts";
-
-const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+import { dec, enc } from "../_wire.ts";
 
 function pattern(n: number, seed = 7): Uint8Array {
   const out = new Uint8Array(n);

@@ -23,6 +23,7 @@ import { createNodeServer } from "../../node.ts";
 import { PerMessageDeflateConn } from "../../deflate.ts";
 import type { AcceptOptions } from "../../src/handshake/accept.ts";
 import type { DialOptions } from "../../src/handshake/dial.ts";
+import { dec, enc } from "../_wire.ts";
 
 const JSON_TEXT = JSON.stringify(
   Array.from(
@@ -63,11 +64,11 @@ Deno.test("deflate: true on both sides negotiates and compresses on the wire", a
     await client.writeMessage(OpCode.Text, JSON_TEXT);
     const got = await server.readMessage();
     assertEquals(got.rsv, Rsv.Rsv1, "the client's frame carried RSV1");
-    assertEquals(new TextDecoder().decode(got.data), JSON_TEXT);
+    assertEquals(dec(got.data), JSON_TEXT);
     await server.writeMessage(OpCode.Text, got.data);
     const back = await client.readMessage();
     assertEquals(back.rsv, Rsv.Rsv1, "the server's frame carried RSV1");
-    assertEquals(new TextDecoder().decode(back.data), JSON_TEXT);
+    assertEquals(dec(back.data), JSON_TEXT);
   }
   // Below the threshold a message goes uncompressed.
   await client.writeMessage(OpCode.Text, "hi");
@@ -192,7 +193,7 @@ Deno.test("deflate: serve() and createNodeServer() take the option", async (t) =
     await client.writeMessage(OpCode.Text, JSON_TEXT);
     const back = await client.readMessage();
     assertEquals(back.rsv, Rsv.Rsv1);
-    assertEquals(new TextDecoder().decode(back.data), JSON_TEXT);
+    assertEquals(dec(back.data), JSON_TEXT);
     await client.close();
   };
   await t.step("serve", async () => {
@@ -219,7 +220,7 @@ Deno.test("deflate: serve() and createNodeServer() take the option", async (t) =
 
 Deno.test("accept turns Nagle off on sockets that can", async () => {
   const calls: boolean[] = [];
-  const request = new TextEncoder().encode(
+  const request = enc(
     "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
   );
@@ -238,7 +239,7 @@ Deno.test("accept turns Nagle off on sockets that can", async () => {
   const head = answer.readable.getReader().read();
   const conn = await accept(transport);
   assert(
-    new TextDecoder().decode((await head).value).startsWith("HTTP/1.1 101"),
+    dec((await head).value!).startsWith("HTTP/1.1 101"),
   );
   assertEquals(calls, [true]);
   conn.abort();

@@ -20,6 +20,7 @@ import {
   chromiumInstalled,
   type Page,
 } from "../interop/_chromium.ts";
+import { dec } from "../_wire.ts";
 
 const root = new URL("../../", import.meta.url);
 
@@ -140,7 +141,7 @@ Deno.test({
           [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
         );
         const view = new DataView(png.buffer, png.byteOffset);
-        assertEquals(new TextDecoder().decode(png.subarray(12, 16)), "IHDR");
+        assertEquals(dec(png.subarray(12, 16)), "IHDR");
         assertGreater(view.getUint32(16), 100); // width
         assertGreater(view.getUint32(20), 100); // height
         assertGreater(png.length, 5_000); // more than a blank page
