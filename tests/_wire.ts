@@ -31,8 +31,8 @@
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** UTF-8 bytes of `text`. */
-export function enc(text: string): Uint8Array {
+/** UTF-8 bytes of `text`, in an `ArrayBuffer` of their own (usable as a `BufferSource`). */
+export function enc(text: string): Uint8Array<ArrayBuffer> {
   return encoder.encode(text);
 }
 
@@ -50,7 +50,7 @@ export function dec(bytes: Uint8Array): string {
  *
  * @throws TypeError when the text has an odd number of digits or a non-hex character
  */
-export function hex(text: string): Uint8Array {
+export function hex(text: string): Uint8Array<ArrayBuffer> {
   const clean = text.replace(/\s+/g, "");
   if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) {
     throw new TypeError(`Not hex bytes: ${JSON.stringify(text)}`);
@@ -68,7 +68,7 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 /** Joins byte arrays into a new one. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
+export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);
@@ -78,6 +78,13 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/** Whether two byte arrays hold the same bytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Opcodes by name (RFC 6455 §5.2), as plain numbers so reserved ones can be sent too. */
@@ -225,7 +232,7 @@ export interface FrameOptions {
  *
  * @throws RangeError when the length does not fit the requested length form
  */
-export function encodeFrame(options: FrameOptions): Uint8Array {
+export function encodeFrame(options: FrameOptions): Uint8Array<ArrayBuffer> {
   const payload = typeof options.payload === "string"
     ? enc(options.payload)
     : options.payload ?? new Uint8Array(0);
@@ -274,7 +281,9 @@ export function encodeFrame(options: FrameOptions): Uint8Array {
 }
 
 /** Several frames' bytes, back to back. */
-export function encodeFrames(frames: readonly FrameOptions[]): Uint8Array {
+export function encodeFrames(
+  frames: readonly FrameOptions[],
+): Uint8Array<ArrayBuffer> {
   return concat(...frames.map(encodeFrame));
 }
 
