@@ -2,8 +2,12 @@
  * Pre-encoded frames and payloads for the benchmarks and the load generator,
  * written independently of `src/` so that a bug there cannot hide in the input.
  *
+ * Frames are encoded by the test suite's wire toolkit (`tests/_wire.ts`).
+ *
  * @module
  */
+
+import { enc, encodeFrame as encodeWireFrame } from "../tests/_wire.ts";
 
 /** FIN set, as in a frame's first byte. */
 export const FIN = 0x80;
@@ -16,36 +20,22 @@ export const Op = { Text: 0x1, Binary: 0x2, Close: 0x8, Ping: 0x9 } as const;
 export const BENCH_KEY: readonly number[] = [0x37, 0xfa, 0x21, 0x3d];
 
 /**
- * Encodes one frame: the header in its shortest form, then the payload, masked with
- * `key` when one is given (client frames).
+ * Encodes one frame from its first byte (FIN, RSV and opcode bits): the header
+ * in its shortest form, then the payload, masked with `key` when one is given
+ * (client frames). The test suite's wire toolkit does the encoding.
  */
 export function encodeFrame(
   first: number,
   payload: Uint8Array,
   key: readonly number[] | null,
 ): Uint8Array {
-  const n = payload.length;
-  const lengthBytes = n < 126 ? 0 : n < 65536 ? 2 : 8;
-  const head = 2 + lengthBytes + (key === null ? 0 : 4);
-  const out = new Uint8Array(head + n);
-  const view = new DataView(out.buffer);
-  out[0] = first;
-  const maskBit = key === null ? 0 : 0x80;
-  if (lengthBytes === 0) out[1] = maskBit | n;
-  else if (lengthBytes === 2) {
-    out[1] = maskBit | 126;
-    view.setUint16(2, n);
-  } else {
-    out[1] = maskBit | 127;
-    view.setBigUint64(2, BigInt(n));
-  }
-  if (key === null) {
-    out.set(payload, head);
-  } else {
-    out.set(key, head - 4);
-    for (let i = 0; i < n; i++) out[head + i] = payload[i] ^ key[i & 3];
-  }
-  return out;
+  return encodeWireFrame({
+    fin: (first & FIN) !== 0,
+    rsv: first & 0x70,
+    opcode: first & 0x0f,
+    payload,
+    mask: key ?? undefined,
+  });
 }
 
 /** Encodes one raw-TCP message: a 32-bit big-endian length, then the payload. */
@@ -133,14 +123,14 @@ export function jsonLikeText(size: number): Uint8Array {
   }
   const text = `[${records.join(",")}]`;
   const out = new Uint8Array(size).fill(0x20);
-  out.set(new TextEncoder().encode(text).subarray(0, size));
+  out.set(enc(text).subarray(0, size));
   return out;
 }
 
 /** Text mixing 1-, 2-, 3- and 4-byte UTF-8 sequences, cut on a character boundary. */
 export function multilingualText(size: number): Uint8Array {
   const sample = "Hello, κόσμε! Привет мир. 你好，世界。 🌍🚀 ";
-  const bytes = new TextEncoder().encode(sample.repeat(Math.ceil(size / 20)));
+  const bytes = enc(sample.repeat(Math.ceil(size / 20)));
   let end = Math.min(size, bytes.length);
   while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
   return bytes.slice(0, end);

@@ -1,10 +1,185 @@
 /**
- * Test fixtures: loopback TCP pairs and hand-made frames.
+ * Test fixtures: connection pairs, in memory or over loopback TCP, and
+ * hand-made frames.
+ *
+ * - {@linkcode memoryConnPair}: a client and a server `Conn` joined by in-memory
+ *   byte streams; no sockets, no permissions. The default for unit tests.
+ * - {@linkcode memoryTransportPair}: the two raw ends, for a test that plays the
+ *   peer by hand (writes frames, reads what the `Conn` sent).
+ * - {@linkcode tcpPair} / {@linkcode connPair}: the same over a real loopback TCP
+ *   connection (needs `--allow-net`), for what only a socket shows.
+ * - {@linkcode frame}, {@linkcode readBytes}, {@linkcode readToEnd}, and
+ *   `parseFrames` / `closeCodeOf` from the wire toolkit (`./_wire.ts`).
+ *
+ * @example A message through an in-memory pair
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { OpCode } from "../mod.ts";
+ * import { memoryConnPair } from "./_pair.ts";
+ * import { dec } from "./_wire.ts";
+ *
+ * const { client, server } = memoryConnPair();
+ * await client.writeMessage(OpCode.Text, "hi");
+ * assertEquals(dec((await server.readMessage()).data), "hi");
+ * await Promise.all([client.close(), server.close()]);
+ * ```
  *
  * @module
  */
 
-import { Conn, type ConnOptions } from "../mod.ts";
+import { Conn, type ConnOptions, type Transport } from "../mod.ts";
+import { encodeFrame, type ParsedFrame } from "./_wire.ts";
+
+export { closeCodeOf, parseFrames } from "./_wire.ts";
+
+/** A frame parsed from raw bytes by `parseFrames` (the wire toolkit's {@linkcode ParsedFrame}). */
+export type RawFrame = ParsedFrame;
+
+/** The options of both ends of a pair, and of each end. */
+export type PairOptions = Partial<ConnOptions>;
+
+/**
+ * One end of an in-memory pipe: a byte stream in (BYOB reads work) and a stream
+ * out, with TCP's manners. What one end writes the other reads, in order; a
+ * write waits while the peer has `highWaterMark` bytes unread; closing ends the
+ * peer's reads (end of stream) and fails the peer's later writes.
+ */
+export class MemoryTransport implements Transport {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  #in: Pipe;
+  #out: Pipe;
+  /** Whether {@linkcode close} was called. */
+  closed = false;
+
+  constructor(incoming: Pipe, outgoing: Pipe) {
+    this.#in = incoming;
+    this.#out = outgoing;
+    this.readable = incoming.readable;
+    this.writable = outgoing.writable;
+  }
+
+  /** Closes both directions, as closing a socket does. */
+  close(): void {
+    this.closed = true;
+    this.#out.end();
+    this.#in.shut();
+  }
+}
+
+/** One direction of a {@linkcode MemoryTransport} pair. */
+class Pipe {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  #controller!: ReadableByteStreamController;
+  #room: (() => void) | null = null;
+  #ended = false;
+  #readerGone = false;
+
+  constructor(highWaterMark: number) {
+    this.readable = new ReadableStream({
+      type: "bytes",
+      start: (c) => {
+        this.#controller = c;
+      },
+      pull: () => this.#wake(),
+      cancel: () => {
+        this.#ended = this.#readerGone = true;
+        this.#wake();
+      },
+    }, { highWaterMark });
+    this.writable = new WritableStream({
+      write: async (chunk) => {
+        if (this.#readerGone || this.#ended) {
+          throw new Deno.errors.BrokenPipe("The other end is closed");
+        }
+        if (chunk.length === 0) return;
+        this.#controller.enqueue(new Uint8Array(chunk)); // a copy: the writer may reuse its buffer
+        while (!this.#ended && (this.#controller.desiredSize ?? 0) <= 0) {
+          await new Promise<void>((resolve) => this.#room = resolve);
+        }
+      },
+      close: () => this.end(),
+      abort: () => this.end(),
+    });
+  }
+
+  /** Ends the stream: the reader gets what is queued, then the end. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#controller.close();
+    // A pending BYOB read settles only once its request is answered.
+    this.#controller.byobRequest?.respond(0);
+    this.#wake();
+  }
+
+  /** Ends the stream and refuses further writes: the reading end went away. */
+  shut(): void {
+    this.#readerGone = true;
+    this.end();
+  }
+
+  #wake(): void {
+    this.#room?.();
+    this.#room = null;
+  }
+}
+
+/** The two raw ends of an in-memory connection. */
+export interface MemoryTransportPair {
+  client: MemoryTransport;
+  server: MemoryTransport;
+}
+
+/**
+ * Two connected {@linkcode MemoryTransport}s: what `client` writes `server`
+ * reads, and the other way round.
+ *
+ * @param highWaterMark Bytes a direction holds unread before writes wait (like a
+ *   socket buffer); 64 KiB by default.
+ */
+export function memoryTransportPair(
+  highWaterMark = 65536,
+): MemoryTransportPair {
+  const up = new Pipe(highWaterMark);
+  const down = new Pipe(highWaterMark);
+  return {
+    client: new MemoryTransport(down, up),
+    server: new MemoryTransport(up, down),
+  };
+}
+
+/**
+ * A client and a server `Conn` joined in memory: no sockets, no permissions,
+ * no ports. Options apply in the order `options`, then the side's own, then the
+ * role.
+ *
+ * @param options For both ends.
+ * @param serverOptions For the server end only.
+ * @param clientOptions For the client end only.
+ * @returns both `Conn`s and the transports under them
+ */
+export function memoryConnPair(
+  options: PairOptions = {},
+  serverOptions: PairOptions = {},
+  clientOptions: PairOptions = {},
+): { client: Conn; server: Conn; transports: MemoryTransportPair } {
+  const transports = memoryTransportPair();
+  return {
+    client: new Conn(transports.client, {
+      ...options,
+      ...clientOptions,
+      role: "client",
+    }),
+    server: new Conn(transports.server, {
+      ...options,
+      ...serverOptions,
+      role: "server",
+    }),
+    transports,
+  };
+}
 
 /** Two ends of a loopback TCP connection. */
 export interface TcpPair {
@@ -46,40 +221,24 @@ export async function connPair(
   };
 }
 
-/** Builds one frame by hand, masked with `mask` when given. */
+/**
+ * Builds one frame by hand from its first byte (FIN, RSV and opcode bits), masked
+ * with `mask` when given; a shorthand for {@linkcode encodeFrame}.
+ */
 export function frame(
   first: number,
   payload: Uint8Array | string,
   mask: number[] | null = [1, 2, 3, 4],
   lengthForm?: 7 | 16 | 64,
 ): Uint8Array {
-  const data = typeof payload === "string"
-    ? new TextEncoder().encode(payload)
-    : payload;
-  const n = data.length;
-  const form = lengthForm ?? (n < 126 ? 7 : n < 65536 ? 16 : 64);
-  const head: number[] = [first];
-  const m = mask === null ? 0 : 0x80;
-  if (form === 7) head.push(m | n);
-  else if (form === 16) head.push(m | 126, n >>> 8, n & 0xff);
-  else {
-    const hi = Math.floor(n / 2 ** 32);
-    head.push(
-      m | 127,
-      hi >>> 24,
-      (hi >>> 16) & 0xff,
-      (hi >>> 8) & 0xff,
-      hi & 0xff,
-    );
-    head.push(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
-  }
-  if (mask !== null) head.push(...mask);
-  const out = new Uint8Array(head.length + n);
-  out.set(head);
-  for (let i = 0; i < n; i++) {
-    out[head.length + i] = mask === null ? data[i] : data[i] ^ mask[i & 3];
-  }
-  return out;
+  return encodeFrame({
+    fin: (first & 0x80) !== 0,
+    rsv: first & 0x70,
+    opcode: first & 0x0f,
+    payload,
+    mask: mask ?? undefined,
+    lengthForm,
+  });
 }
 
 /** Reads from a raw connection until `n` bytes arrived or the peer closed. */
@@ -125,56 +284,4 @@ export async function readToEnd(
     for (let i = 0; i < r; i++) chunks.push(buf[i]);
   }
   return { bytes: new Uint8Array(chunks), ended };
-}
-
-/** A frame parsed from raw bytes by {@linkcode parseFrames}. */
-export interface RawFrame {
-  fin: boolean;
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  payload: Uint8Array;
-}
-
-/** Parses every complete frame in `bytes`, unmasking payloads. */
-export function parseFrames(bytes: Uint8Array): RawFrame[] {
-  const frames: RawFrame[] = [];
-  let at = 0;
-  while (at + 2 <= bytes.length) {
-    const b0 = bytes[at], b1 = bytes[at + 1];
-    let length = b1 & 0x7f;
-    let i = at + 2;
-    if (length === 126) {
-      length = (bytes[i] << 8) | bytes[i + 1];
-      i += 2;
-    } else if (length === 127) {
-      length = Number(
-        new DataView(bytes.buffer, bytes.byteOffset + i, 8).getBigUint64(0),
-      );
-      i += 8;
-    }
-    const masked = (b1 & 0x80) !== 0;
-    const key = masked ? bytes.slice(i, i + 4) : null;
-    if (masked) i += 4;
-    if (i + length > bytes.length) break;
-    const payload = bytes.slice(i, i + length);
-    if (key) { for (let j = 0; j < length; j++) payload[j] ^= key[j & 3]; }
-    frames.push({
-      fin: (b0 & 0x80) !== 0,
-      rsv: b0 & 0x70,
-      opcode: b0 & 0xf,
-      masked,
-      payload,
-    });
-    at = i + length;
-  }
-  return frames;
-}
-
-/** The close code in a close frame's payload, or 1005 when it has none. */
-export function closeCodeOf(frame: RawFrame | undefined): number | undefined {
-  if (frame === undefined || frame.opcode !== 0x8) return undefined;
-  return frame.payload.length >= 2
-    ? (frame.payload[0] << 8) | frame.payload[1]
-    : 1005;
 }

@@ -6,8 +6,8 @@
  */
 
 import type { DeflateWish } from "./_deflate.ts";
-import type { Peer, Role } from "./_peer.ts";
-import type { FrameSpec } from "./_wire.ts";
+import type { FrameSpec, Peer, Role } from "./_peer.ts";
+import { enc } from "../_wire.ts";
 
 /** The areas the field's standard suite covers, in report order. */
 export const AREAS = [
@@ -118,7 +118,7 @@ export function textEvent(data: Uint8Array | string): Expected {
   return {
     kind: "message",
     opcode: 0x1,
-    data: typeof data === "string" ? new TextEncoder().encode(data) : data,
+    data: typeof data === "string" ? enc(data) : data,
   };
 }
 
@@ -133,7 +133,7 @@ export function pongEvent(
 ): Expected {
   return {
     kind: "pong",
-    data: typeof data === "string" ? new TextEncoder().encode(data) : data,
+    data: typeof data === "string" ? enc(data) : data,
   };
 }
 

@@ -10,8 +10,7 @@ import { casesFor } from "./_case.ts";
 import { checkResponse, type DeflateParams } from "./_deflate.ts";
 import { executeCase, result, type SuiteSettings } from "./_execute.ts";
 import { clientHandshake } from "./_handshake.ts";
-import { Peer } from "./_peer.ts";
-import { joinFrames } from "./_wire.ts";
+import { joinFrames, Peer } from "./_peer.ts";
 
 /** The offer made by compression cases that do not set their own. */
 export const DEFAULT_OFFER = "permessage-deflate; client_max_window_bits";

@@ -14,7 +14,7 @@ import {
   judge,
   type Observation,
 } from "./_verdict.ts";
-import { Code } from "./_wire.ts";
+import { CLOSE_CODES } from "../_wire.ts";
 
 /** Time limits and sizes for a suite run. */
 export interface SuiteSettings {
@@ -118,7 +118,7 @@ async function conclude(
   } else await peer.waitEvents(expect.events?.length ?? 0, waitMs);
   await withTimeout(peer.drained(), s.writeTimeoutMs);
   if (!peer.closeSent && peer.eofAtMs === undefined) {
-    await peer.close(Code.Normal);
+    await peer.close(CLOSE_CODES.NormalClosure);
   }
   await peer.waitFor(
     () =>

@@ -18,8 +18,8 @@ import {
   type SuiteSettings,
 } from "./_execute.ts";
 import { acceptUpgrade, readUpgradeRequest, writeAll } from "./_handshake.ts";
-import { Peer } from "./_peer.ts";
-import { Code, joinFrames, Op, utf8 } from "./_wire.ts";
+import { joinFrames, Peer } from "./_peer.ts";
+import { CLOSE_CODES, enc, Op } from "../_wire.ts";
 
 /** A fuzzing server that tests the WebSocket clients connecting to it. */
 export class FuzzingServer {
@@ -136,7 +136,7 @@ export class FuzzingServer {
       default:
         await writeAll(
           conn,
-          utf8("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"),
+          enc("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"),
         );
         conn.close();
     }
@@ -156,9 +156,9 @@ export class FuzzingServer {
     });
     peer.start();
     if (text !== undefined) {
-      await peer.send({ opcode: Op.Text, payload: utf8(text) });
+      await peer.send({ opcode: Op.Text, payload: enc(text) });
     }
-    await peer.close(Code.Normal);
+    await peer.close(CLOSE_CODES.NormalClosure);
     await peer.waitFor(() => peer.ended, this.#settings.closeMs);
     await peer.dispose();
   }
@@ -173,7 +173,7 @@ export class FuzzingServer {
     if (!c) {
       await writeAll(
         conn,
-        utf8("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"),
+        enc("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"),
       );
       conn.close();
       return;
@@ -205,7 +205,7 @@ export class FuzzingServer {
     for (const f of c.early ?? []) peer.noteSent(f);
     if (skip !== undefined && c.deflate?.require === "yes") {
       peer.start();
-      await peer.close(Code.Normal);
+      await peer.close(CLOSE_CODES.NormalClosure);
       await peer.waitFor(() => peer.ended, this.#settings.closeMs);
       await peer.dispose();
       this.#record(

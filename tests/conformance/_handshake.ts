@@ -5,6 +5,8 @@
  * @module
  */
 
+import { dec, enc } from "../_wire.ts";
+
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const MAX_HEAD = 16 * 1024;
 
@@ -21,7 +23,7 @@ export interface HttpHead {
 export async function acceptKey(key: string): Promise<string> {
   const digest = await crypto.subtle.digest(
     "SHA-1",
-    new TextEncoder().encode(key + GUID),
+    enc(key + GUID),
   );
   let s = "";
   for (const b of new Uint8Array(digest)) s += String.fromCharCode(b);
@@ -55,7 +57,7 @@ export async function readHead(
   for (;;) {
     const end = findBlankLine(buf);
     if (end >= 0) {
-      const text = new TextDecoder().decode(buf.subarray(0, end));
+      const text = dec(buf.subarray(0, end));
       const lines = text.split("\r\n");
       const headers = new Headers();
       for (const l of lines.slice(1)) {
@@ -176,7 +178,7 @@ export async function readUpgradeRequest(
   if (!ok) {
     await writeAll(
       conn,
-      new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n\r\n"),
+      enc("HTTP/1.1 400 Bad Request\r\n\r\n"),
     );
     throw new Error(`not a WebSocket upgrade: ${head.line}`);
   }
@@ -209,7 +211,7 @@ export async function acceptUpgrade(
 
 /** The head's lines and the frames sent in the same write, right after the blank line. */
 function withEarly(lines: string[], early: Uint8Array): Uint8Array {
-  const head = new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n");
+  const head = enc(lines.join("\r\n") + "\r\n\r\n");
   const out = new Uint8Array(head.length + early.length);
   out.set(head);
   out.set(early, head.length);

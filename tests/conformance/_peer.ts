@@ -10,16 +10,34 @@ import { type DeflateParams, Deflater, Inflater } from "./_deflate.ts";
 import { scanDeflate } from "./_deflate_scan.ts";
 import { withTimeout } from "./_handshake.ts";
 import {
+  CLOSE_CODES,
   closePayload,
-  Code,
+  concat,
   encodeFrame,
-  type FrameSpec,
-  isSendableCode,
+  type FrameOptions,
+  isValidCloseCode,
   Op,
+  type ParsedFrame,
   parseFrame,
   Rsv,
-  type WireFrame,
-} from "./_wire.ts";
+} from "../_wire.ts";
+
+/**
+ * A frame a case sends: the wire toolkit's options, except that `mask` left
+ * out means "as the harness's role requires" (a random key when it is the
+ * client); `true` or `false` masks the wrong way on purpose.
+ */
+export type FrameSpec = Omit<FrameOptions, "mask" | "payload"> & {
+  mask?: boolean;
+  payload?: Uint8Array;
+};
+
+/** The bytes of `specs` back to back, masked when `roleMasks` unless a spec says otherwise. */
+export function joinFrames(specs: FrameSpec[], roleMasks: boolean): Uint8Array {
+  return concat(
+    ...specs.map((s) => encodeFrame({ ...s, mask: s.mask ?? roleMasks })),
+  );
+}
 
 /** The role the harness plays; the testee plays the other one. */
 export type Role = "client" | "server";
@@ -54,7 +72,7 @@ export interface PeerOptions {
   writeTimeoutMs: number;
 }
 
-const VALID_CLOSE = isSendableCode;
+const VALID_CLOSE = isValidCloseCode;
 
 /** The harness's end of one case's connection. */
 export class Peer {
@@ -142,7 +160,7 @@ export class Peer {
 
   /** Encodes a frame, masked when the harness is the client. */
   frame(spec: FrameSpec): Uint8Array {
-    return encodeFrame(spec, this.role === "client");
+    return encodeFrame({ ...spec, mask: spec.mask ?? this.role === "client" });
   }
 
   /** Sends frames in one write. */
@@ -339,7 +357,7 @@ export class Peer {
     }
   }
 
-  async #onFrame(f: WireFrame): Promise<void> {
+  async #onFrame(f: ParsedFrame): Promise<void> {
     const op = f.opcode;
     if (this.closeReceived) {
       this.violations.push(`frame with opcode ${op} after the close frame`);
@@ -462,7 +480,7 @@ export class Peer {
     }
   }
 
-  #onControl(f: WireFrame): void {
+  #onControl(f: ParsedFrame): void {
     const op = f.opcode;
     if (op > Op.Pong) {
       this.violations.push(`reserved control opcode ${op}`);
@@ -510,7 +528,7 @@ export class Peer {
         ? undefined
         : VALID_CLOSE(code)
         ? code
-        : Code.ProtocolError;
+        : CLOSE_CODES.ProtocolError;
       this.close(echo);
     }
   }

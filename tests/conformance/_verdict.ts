@@ -7,7 +7,7 @@
 
 import type { Expectation, Expected, Verdict } from "./_case.ts";
 import type { PeerEvent, ReceivedClose, Role } from "./_peer.ts";
-import { Code, sameBytes } from "./_wire.ts";
+import { CLOSE_CODES, dec, sameBytes } from "../_wire.ts";
 
 /** Everything a case saw, as plain data. */
 export interface Observation {
@@ -79,7 +79,7 @@ function judgeEcho(
       reason: `testee closed first with ${close.code ?? "no code"}`,
     };
   }
-  const codes = expect.closeCodes ?? [Code.Normal];
+  const codes = expect.closeCodes ?? [CLOSE_CODES.NormalClosure];
   if (close.code === undefined) {
     verdict = "NON-STRICT";
     reasons.push("close answered without a status code");
@@ -122,7 +122,7 @@ function judgeClose(
         "TCP dropped without a close frame (RFC 6455 §7.1.7: SHOULD send one)",
     };
   }
-  if (!expect.codes.includes(close.code ?? Code.NoStatus)) {
+  if (!expect.codes.includes(close.code ?? CLOSE_CODES.NoStatusReceived)) {
     return {
       verdict: "FAILED",
       reason: `closed with ${close.code ?? "no code"}, expected ${
@@ -172,7 +172,7 @@ function preview(data: Uint8Array, opcode?: number): string {
   const head = data.subarray(0, 16);
   const printable = head.every((b) => b >= 0x20 && b < 0x7f);
   const text = opcode === 0x1 || printable
-    ? [...new TextDecoder().decode(head)].map((ch) =>
+    ? [...dec(head)].map((ch) =>
       ch < " " || ch === "|" || ch === "`" ? "." : ch
     ).join("")
     : [...head].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -236,7 +236,7 @@ export function describeExpected(events: Expected[]): string {
 export function describeExpectation(e: Expectation): string {
   if (e.kind === "info") return "informational";
   if (e.kind === "echo") {
-    const codes = (e.closeCodes ?? [Code.Normal]).join("/");
+    const codes = (e.closeCodes ?? [CLOSE_CODES.NormalClosure]).join("/");
     return `echo ${describeExpected(e.events)}; clean close ${codes}`;
   }
   const before = e.before?.length ? `${describeExpected(e.before)}, then ` : "";

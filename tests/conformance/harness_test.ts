@@ -20,14 +20,14 @@ import { scanDeflate } from "./_deflate_scan.ts";
 import { startServer } from "./_processes.ts";
 import { judge, type Observation } from "./_verdict.ts";
 import {
-  Code,
+  CLOSE_CODES,
+  enc,
   encodeFrame,
   Op,
   parseFrame,
-  pseudoRandom,
   Rsv,
-  utf8,
-} from "./_wire.ts";
+} from "../_wire.ts";
+import { pseudoRandom } from "./_data.ts";
 import { runClientSuite, runServerSuite } from "./_suite.ts";
 import { allCases } from "./cases/mod.ts";
 
@@ -65,7 +65,8 @@ Deno.test("frames round-trip at every length form, fed whole and byte by byte", 
         payload,
         rsv: Rsv.Rsv2,
         fin: false,
-      }, mask);
+        mask,
+      });
       const whole = parseFrame(bytes, 0, bytes.length, 1 << 20);
       if (!whole) throw new Error("a whole frame did not parse");
       assertEquals(whole.next, bytes.length);
@@ -87,16 +88,16 @@ Deno.test("frames round-trip at every length form, fed whole and byte by byte", 
 Deno.test("frames flag non-minimal lengths and refuse lengths above the limit", () => {
   const five = encodeFrame({
     opcode: Op.Text,
-    payload: utf8("hello"),
+    payload: enc("hello"),
     lengthForm: 64,
-  }, false);
+  });
   assertEquals(five.length, 2 + 8 + 5);
   assert(parseFrame(five, 0, five.length, 100)?.frame.nonMinimalLength);
   const huge = encodeFrame({
     opcode: Op.Binary,
     lengthForm: 64,
-    declaredLength: 1n << 63n,
-  }, false);
+    length: 1n << 63n,
+  });
   assertThrows(() => parseFrame(huge, 0, huge.length, 1 << 20), RangeError);
 });
 
@@ -104,7 +105,7 @@ Deno.test("deflate round-trips with and without context takeover", async () => {
   for (const reset of [false, true]) {
     const d = new Deflater(15, reset);
     const i = new Inflater(reset, 1 << 20);
-    const msg = utf8("Hello, hello, hello, compressed world! ".repeat(4));
+    const msg = enc("Hello, hello, hello, compressed world! ".repeat(4));
     const first = await d.compress(msg);
     const second = await d.compress(msg);
     assertEquals(await i.inflate(first), msg);
@@ -211,7 +212,7 @@ function observation(extra: Partial<Observation>): Observation {
 }
 
 Deno.test("verdicts follow the expectation", () => {
-  const hello = utf8("hello");
+  const hello = enc("hello");
   const echoed = {
     kind: "message" as const,
     opcode: Op.Text,
@@ -220,8 +221,8 @@ Deno.test("verdicts follow the expectation", () => {
     atMs: 1,
   };
   const clean = {
-    closeSent: { code: Code.Normal, atMs: 2 },
-    closeReceived: { code: Code.Normal, reason: "", atMs: 3 },
+    closeSent: { code: CLOSE_CODES.NormalClosure, atMs: 2 },
+    closeReceived: { code: CLOSE_CODES.NormalClosure, reason: "", atMs: 3 },
     eofAtMs: 4,
   };
   const echo = { kind: "echo" as const, events: [textEvent(hello)] };
@@ -260,14 +261,14 @@ Deno.test("verdicts follow the expectation", () => {
     events: [pongEvent("a"), pongEvent("b")],
     nonStrictEvents: [[pongEvent("b")]],
   };
-  const lastPong = { kind: "pong" as const, data: utf8("b"), atMs: 1 };
+  const lastPong = { kind: "pong" as const, data: enc("b"), atMs: 1 };
   assertEquals(
     judge(pongs, observation({ events: [lastPong], ...clean })).verdict,
     "NON-STRICT",
   );
-  const fail = { kind: "close" as const, codes: [Code.ProtocolError] };
+  const fail = { kind: "close" as const, codes: [CLOSE_CODES.ProtocolError] };
   const closed = {
-    closeReceived: { code: Code.ProtocolError, reason: "", atMs: 1 },
+    closeReceived: { code: CLOSE_CODES.ProtocolError, reason: "", atMs: 1 },
     eofAtMs: 2,
   };
   assertEquals(judge(fail, observation(closed)).verdict, "OK");
@@ -278,7 +279,7 @@ Deno.test("verdicts follow the expectation", () => {
     "FAILED",
   );
   const wrong = {
-    closeReceived: { code: Code.Normal, reason: "", atMs: 1 },
+    closeReceived: { code: CLOSE_CODES.NormalClosure, reason: "", atMs: 1 },
     eofAtMs: 2,
   };
   assertEquals(judge(fail, observation(wrong)).verdict, "FAILED");

@@ -35,11 +35,10 @@ import {
   type TcpPair,
   tcpPair,
 } from "../_pair.ts";
+import { dec, enc } from "../_wire.ts";
 
 const hex = (s: string) =>
   new Uint8Array(s.split(" ").map((b) => parseInt(b, 16)));
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
-const encode = (s: string) => new TextEncoder().encode(s);
 
 const ENGINES: DeflateEngine[] = [compressionStreamEngine(), zlibEngine()];
 const PARAMS: DeflateParams = {
@@ -108,7 +107,7 @@ for (const engine of ENGINES) {
         threshold: 0,
       });
       await server.writeMessage(OpCode.Text, "Hello");
-      await server.writeMessage(OpCode.Text, encode("Hello"));
+      await server.writeMessage(OpCode.Text, enc("Hello"));
       await server.flush();
       assertEquals(
         await readBytes(tcp.client, 16),
@@ -150,13 +149,13 @@ for (const engine of ENGINES) {
         // 7.2.3.1 fragmented: RSV1 on the first frame only.
         frame(0x41, hex("f2 48 cd")),
         frame(0x80, hex("c9 c9 07 00")),
-        frame(0x81, encode("plain")), // uncompressed
+        frame(0x81, enc("plain")), // uncompressed
       ];
       for (const f of frames) await tcp.client.write(f);
       const got: [string, number][] = [];
       for (let i = 0; i < 8; i++) {
         const msg = await server.readMessage();
-        got.push([text(msg.data), msg.rsv]);
+        got.push([dec(msg.data), msg.rsv]);
       }
       assertEquals(got, [
         ["Hello", Rsv.Rsv1],
@@ -203,7 +202,7 @@ for (const engine of ENGINES) {
   Deno.test(`${name}: long texts are checked whole: one bad sequence anywhere ends with 1007`, async () => {
     // 256 bytes and more go to Node's native check once the zlib engine is
     // loaded (as in this file); shorter ones stay with ours.
-    const base = new TextEncoder().encode('κόσμε, {"id": 42} '.repeat(300));
+    const base = enc('κόσμε, {"id": 42} '.repeat(300));
     for (const size of [255, 256, 4096]) {
       const cases: [string, number, number[]][] = [
         ["surrogate", 100, [0xed, 0xa0, 0x80]],
@@ -289,8 +288,8 @@ Deno.test("below the threshold messages go uncompressed; control frames never co
     await client.writeMessage(OpCode.Text, "short");
     await client.writeMessage(OpCode.Binary, new Uint8Array(9));
     await client.writeMessage(OpCode.Text, "long enough");
-    await client.ping(encode("ping ping ping ping"));
-    await client.pong(encode("pong pong pong pong"));
+    await client.ping(enc("ping ping ping ping"));
+    await client.pong(enc("pong pong pong pong"));
     await client.flush();
     const { bytes } = await readToEnd(tcp.server, 500);
     const frames = parseFrames(bytes);
@@ -308,7 +307,7 @@ Deno.test("streamMessage compresses on the fly: RSV1 on the first frame only", a
     const server = deflateConn(tcp.server, "server");
     const chunks = Array.from(
       { length: 10 },
-      (_, i) => encode(`chunk ${i} `.repeat(300)),
+      (_, i) => enc(`chunk ${i} `.repeat(300)),
     );
     async function* source() {
       for (const c of chunks) yield c;
@@ -338,7 +337,7 @@ Deno.test("a streamed compressed message reads back whole", async () => {
   await withPair(async (tcp) => {
     const client = deflateConn(tcp.client, "client");
     const server = deflateConn(tcp.server, "server");
-    const body = encode("0123456789abcdef".repeat(5000));
+    const body = new TextEncoder().encode("0123456789abcdef".repeat(5000));
     const stream = new Blob([body]).stream();
     const sent = client.streamMessage(OpCode.Binary, stream, 1000);
     const msg = await server.readMessage();
@@ -346,7 +345,7 @@ Deno.test("a streamed compressed message reads back whole", async () => {
     assertEquals(msg.data, body);
     // The context goes on after the streamed message.
     await client.writeMessage(OpCode.Text, "after ".repeat(50));
-    assertEquals(text((await server.readMessage()).data), "after ".repeat(50));
+    assertEquals(dec((await server.readMessage()).data), "after ".repeat(50));
     client.abort();
   });
 });
@@ -367,7 +366,7 @@ Deno.test("readMessage(buf) fills the caller's buffer, compressed or not", async
       buf.buffer,
     ]);
     msg = await server.readMessage(buf);
-    assertEquals([msg.rsv, text(msg.data), msg.data.buffer], [
+    assertEquals([msg.rsv, dec(msg.data), msg.data.buffer], [
       0,
       "tiny",
       buf.buffer,
@@ -406,7 +405,7 @@ for (const engine of ENGINES) {
         const sent: Uint8Array[] = [];
         // Written back to back without awaiting: order must hold.
         const writes = sizes.map((n, i) => {
-          const body = encode(
+          const body = enc(
             `{"n":${i},"pad":"${"abc".repeat(n)}"}`.slice(0, n),
           );
           sent.push(body);
@@ -558,7 +557,7 @@ Deno.test("accept and dial negotiate through the extension handlers, then echo c
       const body = `{"seq":${i},"data":"${"xyz".repeat(100 * i)}"}`;
       await client.writeMessage(OpCode.Text, body);
       const msg = await client.readMessage();
-      assertEquals(text(msg.data), body);
+      assertEquals(dec(msg.data), body);
       // Below the default threshold (128 bytes) the echo goes uncompressed.
       assertEquals(msg.rsv, body.length < 128 ? 0 : Rsv.Rsv1);
     }

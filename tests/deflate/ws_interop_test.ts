@@ -10,6 +10,7 @@ import { accept, dial, OpCode, Rsv, type WebSocketConn } from "../../mod.ts";
 import type { DeflateEngine } from "../../src/deflate/compressor.ts";
 import type { DeflateOptions } from "../../src/deflate/negotiate.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
+import { enc } from "../_wire.ts";
 
 /** ws's perMessageDeflate options, as far as these tests use them. */
 interface WsDeflate {
@@ -239,9 +240,7 @@ for (const v of CLIENT_VARIANTS) {
       for (const m of sent) {
         const msg = await within(conn.readMessage(), "echo");
         assertEquals(msg.rsv, Rsv.Rsv1);
-        const expected = typeof m === "string"
-          ? new TextEncoder().encode(m)
-          : m;
+        const expected = typeof m === "string" ? enc(m) : m;
         assertEquals(msg.data, expected);
       }
       await within(conn.close(), "close");

@@ -8,6 +8,13 @@
  */
 
 import { constants, deflateRawSync } from "node:zlib";
+import {
+  CLOSE_CODES,
+  concat,
+  enc,
+  encodeFrame,
+  isValidCloseCode,
+} from "../_wire.ts";
 import type { Rng } from "./_rng.ts";
 
 /** One frame before encoding; mutations edit these fields. */
@@ -23,63 +30,41 @@ export interface FrameSpec {
   form?: 7 | 16 | 64;
 }
 
-const enc = new TextEncoder();
-
-/** Encodes frames; masked frames get a key drawn from `rng`. */
+/**
+ * Encodes frames with the shared wire toolkit; masked frames get a key drawn
+ * from `rng`. A 16-bit length field keeps the low 16 bits of an override that
+ * does not fit, as a corrupted header would.
+ */
 export function encodeFrames(rng: Rng, frames: FrameSpec[]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (const f of frames) {
-    const n = f.payload.length;
-    const length = f.lengthOverride ?? BigInt(n);
+  return concat(...frames.map((f) => {
+    const length = f.lengthOverride ?? BigInt(f.payload.length);
     const form = f.form ?? (length < 126n ? 7 : length < 65536n ? 16 : 64);
-    const head: number[] = [
-      (f.fin ? 0x80 : 0) | (f.rsv & 0x70) | (f.opcode & 0xf),
-    ];
-    const m = f.masked ? 0x80 : 0;
-    if (form === 7) head.push(m | Number(length & 0x7fn));
-    else if (form === 16) {
-      head.push(
-        m | 126,
-        Number((length >> 8n) & 0xffn),
-        Number(length & 0xffn),
-      );
-    } else {
-      head.push(m | 127);
-      for (let s = 56n; s >= 0n; s -= 8n) {
-        head.push(Number((length >> s) & 0xffn));
-      }
-    }
-    const key = f.masked ? rng.bytes(4) : null;
-    if (key) head.push(...key);
-    const out = new Uint8Array(head.length + n);
-    out.set(head);
-    for (let i = 0; i < n; i++) {
-      out[head.length + i] = key ? f.payload[i] ^ key[i & 3] : f.payload[i];
-    }
-    parts.push(out);
-    total += out.length;
-  }
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return all;
+    return encodeFrame({
+      fin: f.fin,
+      rsv: f.rsv,
+      opcode: f.opcode,
+      payload: f.payload,
+      mask: f.masked ? rng.bytes(4) : undefined,
+      lengthForm: form,
+      length: form === 16 ? length & 0xffffn : length,
+    });
+  }));
 }
 
-/** A valid close code: registered, or in the private ranges. */
-const CLOSE_CODES = [
-  1000,
-  1001,
-  1002,
-  1003,
-  1007,
-  1008,
-  1009,
-  1010,
-  1011,
+/**
+ * The close codes valid streams end with: the ones an application sends, and
+ * the edges of the private range.
+ */
+const SENT_CLOSE_CODES = [
+  CLOSE_CODES.NormalClosure,
+  CLOSE_CODES.GoingAway,
+  CLOSE_CODES.ProtocolError,
+  CLOSE_CODES.UnsupportedData,
+  CLOSE_CODES.InvalidPayload,
+  CLOSE_CODES.PolicyViolation,
+  CLOSE_CODES.MessageTooBig,
+  CLOSE_CODES.MandatoryExtension,
+  CLOSE_CODES.InternalError,
   3000,
   4999,
 ];
@@ -118,7 +103,7 @@ export function validStream(
     }
     const isText = rng.chance(0.5);
     let data = isText
-      ? enc.encode(rng.text(rng.length() >> 1))
+      ? enc(rng.text(rng.length() >> 1))
       : rng.bytes(rng.length());
     let rsv = 0;
     if (deflate && rng.chance(0.5)) {
@@ -146,10 +131,10 @@ export function validStream(
     const r = rng.int(4);
     const payload = r === 0 ? new Uint8Array(0) : new Uint8Array([
       ...(() => {
-        const c = rng.pick(CLOSE_CODES);
+        const c = rng.pick(SENT_CLOSE_CODES);
         return [c >> 8, c & 0xff];
       })(),
-      ...enc.encode(rng.text(rng.int(30))).subarray(0, 100),
+      ...enc(rng.text(rng.int(30))).subarray(0, 100),
     ]);
     frames.push({ fin: true, rsv: 0, opcode: 0x8, masked: peerMasks, payload });
   }
@@ -264,17 +249,6 @@ export function mutateBytes(
   return out;
 }
 
-/** Joins byte arrays. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** The limits a connection under test runs with. */
 export interface Limits {
   /** The role of the connection reading the stream. */
@@ -302,24 +276,6 @@ export interface Expected {
     | { kind: "close"; code: number; reason: string }
     | { kind: "fail"; closeCode: number }
     | { kind: "eof" };
-}
-
-function validCloseCode(code: number): boolean {
-  return [
-    1000,
-    1001,
-    1002,
-    1003,
-    1007,
-    1008,
-    1009,
-    1010,
-    1011,
-    1012,
-    1013,
-    1014,
-  ]
-    .includes(code) || (code >= 3000 && code <= 4999);
 }
 
 /**
@@ -441,7 +397,7 @@ export function reference(bytes: Uint8Array, limits: Limits): Expected {
         };
       }
       const code = (payload[0] << 8) | payload[1];
-      if (!validCloseCode(code)) return fail(1002);
+      if (!isValidCloseCode(code)) return fail(1002);
       let reason: string;
       try {
         reason = new TextDecoder("utf-8", { fatal: true }).decode(

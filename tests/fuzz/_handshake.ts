@@ -14,7 +14,8 @@ import {
   HandshakeError,
   Rejection,
 } from "../../mod.ts";
-import { concat, mutateBytes } from "./_frames.ts";
+import { concat, enc } from "../_wire.ts";
+import { mutateBytes } from "./_frames.ts";
 import { MemoryConn, MemoryStreams } from "./_memory.ts";
 import { deadline, type Loopback } from "./_run.ts";
 import { Rng, splitRandomly } from "./_rng.ts";
@@ -36,7 +37,6 @@ export interface HandshakeCase {
   checkOrigin: boolean;
 }
 
-const enc = new TextEncoder();
 const TOKEN_CHARS =
   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!#$%&'*+^`|~";
 
@@ -86,9 +86,9 @@ export function handshakeCase(seed: number): HandshakeCase {
   }
   const mutated = rng.chance(0.85);
   if (mutated) mutateLines(rng, lines);
-  let input: Uint8Array = enc.encode(lines.join("\r\n") + "\r\n\r\n");
+  let input: Uint8Array = enc(lines.join("\r\n") + "\r\n\r\n");
   if (mutated && rng.chance(0.5)) {
-    input = mutateBytes(rng, input, enc.encode(lines.join("\r\n")));
+    input = mutateBytes(rng, input, enc(lines.join("\r\n")));
   }
   if (rng.chance(0.2)) input = concat(input, rng.bytes(rng.int(40))); // frames after the head
   return {

@@ -7,7 +7,7 @@
  */
 
 import type { Transport } from "../../mod.ts";
-import { concat } from "./_frames.ts";
+import { concat } from "../_wire.ts";
 
 /** What a memory transport observed. */
 export interface Observed {

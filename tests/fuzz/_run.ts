@@ -10,14 +10,10 @@
 import { constants, inflateRawSync } from "node:zlib";
 import { CloseError, Conn, Rsv, WebSocketError } from "../../mod.ts";
 import type { WebSocketConn } from "../../mod.ts";
+import { compressionStreamEngine, zlibEngine } from "../../deflate.ts";
+import { PerMessageDeflateConn } from "../../src/deflate/permessage_deflate_conn.ts";
+import { concat, type ParsedFrame, parseFrames } from "../_wire.ts";
 import {
-  compressionStreamEngine,
-  PerMessageDeflateConn,
-  zlibEngine,
-} from "../../deflate.ts";
-import { parseFrames, type RawFrame } from "../_pair.ts";
-import {
-  concat,
   encodeFrames,
   type Expected,
   type Limits,
@@ -267,7 +263,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Every complete frame in `bytes`; fails when bytes are left over and nothing was cut. */
-function ourFrames(c: FrameCase, o: FrameOutcome): RawFrame[] {
+function ourFrames(c: FrameCase, o: FrameOutcome): ParsedFrame[] {
   const frames = parseFrames(o.written);
   for (const f of frames) {
     if (f.masked !== (c.limits.role === "client")) {
@@ -279,7 +275,7 @@ function ourFrames(c: FrameCase, o: FrameOutcome): RawFrame[] {
   return frames;
 }
 
-function closeFrameCode(f: RawFrame | undefined): number | null {
+function closeFrameCode(f: ParsedFrame | undefined): number | null {
   if (f === undefined || f.opcode !== 0x8) return null;
   return f.payload.length >= 2 ? (f.payload[0] << 8) | f.payload[1] : 1005;
 }

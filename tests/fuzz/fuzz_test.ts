@@ -4,6 +4,7 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
+import { dec } from "../_wire.ts";
 import { fuzz, type Target } from "./_driver.ts";
 
 const RUNS: [Target, number, string[]][] = [
@@ -50,8 +51,8 @@ Deno.test("deno task fuzz runs a target in its own process with no live-heap gro
     stdout: "piped",
     stderr: "piped",
   }).output();
-  assertEquals(code, 0, new TextDecoder().decode(stderr));
-  const report = JSON.parse(new TextDecoder().decode(stdout));
+  assertEquals(code, 0, dec(stderr));
+  const report = JSON.parse(dec(stdout));
   assertEquals(report.failures, []);
   assert(report.iterations > 0);
   // 300 hostile streams, some of 300 KB: what stays live afterwards is bounded.

@@ -1,6 +1,6 @@
 /**
  * The long fuzz run: `deno task fuzz [--seconds N] [--seed S] [--target T]
- * [--iterations N] [--json]`.
+ * [--iterations N] [--json] [--help]`.
  *
  * Runs every target (or one) for N seconds each (default 30) or N iterations,
  * from seed S (default: the time, printed so a failure can be replayed), and
@@ -22,8 +22,16 @@ const { values } = parseArgs({
     target: { type: "string" },
     iterations: { type: "string" },
     json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+const USAGE =
+  "usage: main.ts [--seconds N] [--iterations N] [--seed S] [--json] " +
+  `[--target ${TARGETS.join("|")}]`;
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 const seconds = Number(values.seconds);
 const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 1e9;
 const iterations = values.iterations !== undefined
@@ -34,10 +42,7 @@ if (
   !(seconds > 0) || !Number.isSafeInteger(seed) || !(iterations > 0) ||
   targets.some((t) => !TARGETS.includes(t))
 ) {
-  console.error(
-    "usage: main.ts [--seconds N] [--iterations N] [--seed S] [--json] " +
-      `[--target ${TARGETS.join("|")}]`,
-  );
+  console.error(USAGE);
   Deno.exit(2);
 }
 

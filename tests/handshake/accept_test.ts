@@ -11,7 +11,7 @@ import {
   allowOrigins,
   type HandshakeRequest,
 } from "../../src/handshake/accept.ts";
-import type { FrameConn } from "../../src/conn/websocket_conn.ts";
+import type { WebSocketConn } from "../../src/conn/websocket_conn.ts";
 import { dial } from "../../src/handshake/dial.ts";
 import {
   CloseError,
@@ -98,7 +98,7 @@ async function handshake(
 ): Promise<
   {
     client: Deno.Conn;
-    conn?: FrameConn;
+    conn?: WebSocketConn;
     error?: unknown;
     res: RawResponse;
     eof: boolean;
@@ -583,7 +583,7 @@ Deno.test("acceptKey() matches what accept() sends for a random key", async () =
 /** Our server on a loopback listener, one connection, driven by `serve`. */
 async function withBuiltinClient(
   options: AcceptOptions,
-  serve: (conn: FrameConn) => Promise<void>,
+  serve: (conn: WebSocketConn) => Promise<void>,
   drive: (ws: WebSocket) => Promise<void>,
   protocols?: string[],
 ): Promise<void> {
@@ -619,7 +619,7 @@ function nextEvent<K extends keyof WebSocketEventMap>(
 }
 
 /** Echoes messages until the peer closes. */
-async function echo(conn: FrameConn): Promise<void> {
+async function echo(conn: WebSocketConn): Promise<void> {
   try {
     for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
   } catch (err) {

@@ -6,7 +6,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { accept } from "../../src/handshake/accept.ts";
-import type { FrameConn } from "../../src/conn/websocket_conn.ts";
+import type { WebSocketConn } from "../../src/conn/websocket_conn.ts";
 import { dial, type DialOptions } from "../../src/handshake/dial.ts";
 import {
   CloseError,
@@ -460,7 +460,7 @@ function echoSocket(ws: WebSocket): void {
 }
 
 async function roundTrip(
-  conn: FrameConn,
+  conn: WebSocketConn,
   opcode: 1 | 2,
   data: Uint8Array | string,
 ) {
@@ -532,12 +532,15 @@ Deno.test("our client answers Deno.serve's keep-alive pings", async () => {
   );
   try {
     let pings = 0;
-    const conn: FrameConn = await dial(`ws://127.0.0.1:${server.addr.port}`, {
-      onPing: (payload) => {
-        pings++;
-        return conn.pong(payload);
+    const conn: WebSocketConn = await dial(
+      `ws://127.0.0.1:${server.addr.port}`,
+      {
+        onPing: (payload) => {
+          pings++;
+          return conn.pong(payload);
+        },
       },
-    });
+    );
     assertEquals(dec.decode((await conn.readMessage()).data), "still here");
     assert(pings >= 1, `pings: ${pings}`);
     await conn.close();

@@ -49,6 +49,7 @@ import {
   within,
 } from "./page/messages.js";
 import type { ClientReport, ServerReport } from "./page/scenario.js";
+import { dec, enc } from "../_wire.ts";
 
 /** Our permessage-deflate options for a variant (`undefined`: compression off). */
 export function ourDeflateOptions(
@@ -74,7 +75,7 @@ const STREAM_FROM = 1 << 20;
 const SLICE = 64 * 1024;
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
-const PING_BYTES = new TextEncoder().encode(PING_PAYLOAD);
+const PING_BYTES = enc(PING_PAYLOAD);
 
 /** Compares a received message with its spec, reading it as its opcode says. */
 function differenceOf(
@@ -95,7 +96,7 @@ function differenceOf(
 /** Records whether the first pong carried our ping's payload back. */
 function pongRecorder(report: { pong?: Check }): (payload: Uint8Array) => void {
   return (payload) => {
-    const got = new TextDecoder().decode(payload);
+    const got = dec(payload);
     const ok = got === PING_PAYLOAD;
     report.pong ??= {
       name: "pong",
@@ -115,7 +116,7 @@ async function send(
   opcode: DataOpCode,
   data: Uint8Array | string,
 ): Promise<void> {
-  if (typeof data === "string") data = new TextEncoder().encode(data);
+  if (typeof data === "string") data = enc(data);
   if (data.length < STREAM_FROM) return await conn.writeMessage(opcode, data);
   await conn.streamMessage(opcode, slices(data));
 }
@@ -289,9 +290,7 @@ async function clientGoodbye(
   report: ClientReport,
 ): Promise<void> {
   const msg = await within(conn.readMessage(), "the goodbye message");
-  const text = msg.opcode === OpCode.Text
-    ? new TextDecoder().decode(msg.data)
-    : null;
+  const text = msg.opcode === OpCode.Text ? dec(msg.data) : null;
   const ok = text === GOODBYE;
   report.goodbye = {
     name: "goodbye",

@@ -6,9 +6,9 @@
 
 import type { Expected } from "../_case.ts";
 import { binaryEvent, textEvent } from "../_case.ts";
-import type { Peer } from "../_peer.ts";
-import { sleep } from "../_peer.ts";
-import { asciiText, type FrameSpec, Op, pseudoRandom, Rsv } from "../_wire.ts";
+import { type FrameSpec, type Peer, sleep } from "../_peer.ts";
+import { enc, Op, Rsv } from "../../_wire.ts";
+import { asciiText, pseudoRandom } from "../_data.ts";
 
 /** Sizes of the suite that depend on the testee. */
 export interface SuiteProfile {
@@ -89,9 +89,7 @@ export function sendText(
   data: Uint8Array | string,
   opts?: SendOptions,
 ): Promise<void> {
-  const bytes = typeof data === "string"
-    ? new TextEncoder().encode(data)
-    : data;
+  const bytes = typeof data === "string" ? enc(data) : data;
   return sendMessage(peer, Op.Text, bytes, opts);
 }
 

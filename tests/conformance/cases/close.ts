@@ -7,7 +7,14 @@
 
 import type { Case } from "../_case.ts";
 import { textEvent } from "../_case.ts";
-import { closePayload, Code, concat, hex, Op, utf8 } from "../_wire.ts";
+import {
+  CLOSE_CODES,
+  closePayload,
+  concat,
+  enc,
+  hex,
+  Op,
+} from "../../_wire.ts";
 import { payload } from "./_helpers.ts";
 
 const VALID_CODES = [
@@ -44,7 +51,7 @@ const INVALID_CODES = [
 ];
 
 /** An answer to a close without a code may itself have no code; 1005 stands for that. */
-const NO_CODE = Code.NoStatus;
+const NO_CODE = CLOSE_CODES.NoStatusReceived;
 
 function ascii(n: number): string {
   return "abcdefghijklmnopqrstuvwxyz0123456789".repeat(4).slice(0, n);
@@ -52,7 +59,7 @@ function ascii(n: number): string {
 
 /** The close cases. */
 export function closeCases(): Case[] {
-  const hello = utf8("Hello, world!");
+  const hello = enc("Hello, world!");
   const cases: Case[] = [
     {
       id: "7.1.1",
@@ -65,20 +72,29 @@ export function closeCases(): Case[] {
       id: "7.1.2",
       area: "close",
       title: "close 1000 twice (the second is ignored)",
-      expect: { kind: "close", codes: [Code.Normal] },
+      expect: { kind: "close", codes: [CLOSE_CODES.NormalClosure] },
       run: (p) =>
         p.send(
-          { opcode: Op.Close, payload: closePayload(Code.Normal) },
-          { opcode: Op.Close, payload: closePayload(Code.Normal) },
+          {
+            opcode: Op.Close,
+            payload: closePayload(CLOSE_CODES.NormalClosure),
+          },
+          {
+            opcode: Op.Close,
+            payload: closePayload(CLOSE_CODES.NormalClosure),
+          },
         ),
     },
     {
       id: "7.1.3",
       area: "close",
       title: "close 1000, then a ping (not answered)",
-      expect: { kind: "close", codes: [Code.Normal] },
+      expect: { kind: "close", codes: [CLOSE_CODES.NormalClosure] },
       run: (p) =>
-        p.send({ opcode: Op.Close, payload: closePayload(Code.Normal) }, {
+        p.send({
+          opcode: Op.Close,
+          payload: closePayload(CLOSE_CODES.NormalClosure),
+        }, {
           opcode: Op.Ping,
           payload: hello,
         }),
@@ -87,9 +103,12 @@ export function closeCases(): Case[] {
       id: "7.1.4",
       area: "close",
       title: "close 1000, then a text message (not echoed)",
-      expect: { kind: "close", codes: [Code.Normal] },
+      expect: { kind: "close", codes: [CLOSE_CODES.NormalClosure] },
       run: (p) =>
-        p.send({ opcode: Op.Close, payload: closePayload(Code.Normal) }, {
+        p.send({
+          opcode: Op.Close,
+          payload: closePayload(CLOSE_CODES.NormalClosure),
+        }, {
           opcode: Op.Text,
           payload: hello,
         }),
@@ -99,12 +118,15 @@ export function closeCases(): Case[] {
       area: "close",
       title:
         "first fragment of a text, close 1000, then the last fragment (not echoed)",
-      expect: { kind: "close", codes: [Code.Normal] },
+      expect: { kind: "close", codes: [CLOSE_CODES.NormalClosure] },
       run: (p) =>
         p.send(
-          { opcode: Op.Text, payload: utf8("fragment1"), fin: false },
-          { opcode: Op.Close, payload: closePayload(Code.Normal) },
-          { opcode: Op.Continuation, payload: utf8("fragment2") },
+          { opcode: Op.Text, payload: enc("fragment1"), fin: false },
+          {
+            opcode: Op.Close,
+            payload: closePayload(CLOSE_CODES.NormalClosure),
+          },
+          { opcode: Op.Continuation, payload: enc("fragment2") },
         ),
     },
     {
@@ -116,7 +138,10 @@ export function closeCases(): Case[] {
       run: (p) =>
         p.send(
           { opcode: Op.Text, payload: payload(Op.Text, 256 * 1024) },
-          { opcode: Op.Close, payload: closePayload(Code.Normal) },
+          {
+            opcode: Op.Close,
+            payload: closePayload(CLOSE_CODES.NormalClosure),
+          },
           { opcode: Op.Ping, payload: hello },
         ),
     },
@@ -125,56 +150,61 @@ export function closeCases(): Case[] {
       "close without payload (answered without a code or with 1000)",
       new Uint8Array(0),
       [
-        Code.Normal,
+        CLOSE_CODES.NormalClosure,
         NO_CODE,
       ],
     ),
     closeWith("7.2.2", "close with a 1-byte payload", new Uint8Array([0x03]), [
-      Code.ProtocolError,
+      CLOSE_CODES.ProtocolError,
     ]),
-    closeWith("7.2.3", "close 1000 without reason", closePayload(Code.Normal), [
-      Code.Normal,
-    ]),
+    closeWith(
+      "7.2.3",
+      "close 1000 without reason",
+      closePayload(CLOSE_CODES.NormalClosure),
+      [
+        CLOSE_CODES.NormalClosure,
+      ],
+    ),
     closeWith(
       "7.2.4",
       "close 1000 with reason 'Hello World!'",
-      closePayload(Code.Normal, "Hello World!"),
+      closePayload(CLOSE_CODES.NormalClosure, "Hello World!"),
       [
-        Code.Normal,
+        CLOSE_CODES.NormalClosure,
       ],
     ),
     closeWith(
       "7.2.5",
       "close 1000 with a 123-byte reason",
-      closePayload(Code.Normal, ascii(123)),
-      [Code.Normal],
+      closePayload(CLOSE_CODES.NormalClosure, ascii(123)),
+      [CLOSE_CODES.NormalClosure],
     ),
     closeWith(
       "7.2.6",
       "close 1000 with a 124-byte reason (126-byte control frame)",
-      closePayload(Code.Normal, ascii(124)),
-      [Code.ProtocolError],
+      closePayload(CLOSE_CODES.NormalClosure, ascii(124)),
+      [CLOSE_CODES.ProtocolError],
     ),
     closeWith(
       "7.2.7",
       "close 1000 with a 123-byte reason of 3-byte characters",
-      closePayload(Code.Normal, "€".repeat(41)),
-      [Code.Normal],
+      closePayload(CLOSE_CODES.NormalClosure, "€".repeat(41)),
+      [CLOSE_CODES.NormalClosure],
     ),
     closeWith(
       "7.3.1",
       "close 1000 with a reason that is not valid UTF-8 (a surrogate)",
-      concat([
-        closePayload(Code.Normal),
+      concat(
+        closePayload(CLOSE_CODES.NormalClosure),
         hex("ce ba e1 bd b9 cf 83 ce bc ce b5 ed a0 80 65 64 69 74 65 64"),
-      ]),
-      [Code.InvalidPayload],
+      ),
+      [CLOSE_CODES.InvalidPayload],
     ),
     closeWith(
       "7.3.2",
       "close 1000 with a reason that ends inside a character",
-      concat([closePayload(Code.Normal), hex("61 62 e2 82")]),
-      [Code.InvalidPayload],
+      concat(closePayload(CLOSE_CODES.NormalClosure), hex("61 62 e2 82")),
+      [CLOSE_CODES.InvalidPayload],
     ),
   ];
   [1, 60, 122].forEach((n, i) => {
@@ -182,9 +212,9 @@ export function closeCases(): Case[] {
       closeWith(
         `7.2.8.${i + 1}`,
         `close 1000 with a ${n}-byte reason`,
-        closePayload(Code.Normal, ascii(n)),
+        closePayload(CLOSE_CODES.NormalClosure, ascii(n)),
         [
-          Code.Normal,
+          CLOSE_CODES.NormalClosure,
         ],
       ),
     );
@@ -197,7 +227,7 @@ export function closeCases(): Case[] {
         closePayload(code, "bye"),
         [
           code,
-          Code.Normal,
+          CLOSE_CODES.NormalClosure,
         ],
       ),
     );
@@ -206,7 +236,7 @@ export function closeCases(): Case[] {
     const bytes = new Uint8Array([code >> 8, code & 0xff]);
     cases.push(
       closeWith(`7.5.${i + 1}`, `close with invalid code ${code}`, bytes, [
-        Code.ProtocolError,
+        CLOSE_CODES.ProtocolError,
       ]),
     );
   });

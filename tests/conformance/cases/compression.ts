@@ -10,16 +10,8 @@ import type { Case, DeflateSetup, Expected } from "../_case.ts";
 import { textEvent } from "../_case.ts";
 import { compressAlone, compressFinal, compressStored } from "../_deflate.ts";
 import type { Peer } from "../_peer.ts";
-import {
-  asciiText,
-  Code,
-  concat,
-  hex,
-  Op,
-  pseudoRandom,
-  Rsv,
-  utf8,
-} from "../_wire.ts";
+import { CLOSE_CODES, concat, enc, hex, Op, Rsv } from "../../_wire.ts";
+import { asciiText, pseudoRandom } from "../_data.ts";
 import {
   echoOf,
   framesOfSize,
@@ -29,7 +21,7 @@ import {
   waitFor,
 } from "./_helpers.ts";
 
-const hello = utf8("Hello, compressed world! Hello, compressed world!");
+const hello = enc("Hello, compressed world! Hello, compressed world!");
 
 /** Messages that exercise a negotiated context: repeats, binary, empty, 64 KiB. */
 const EXCHANGE: [number, Uint8Array][] = [
@@ -41,7 +33,7 @@ const EXCHANGE: [number, Uint8Array][] = [
   [Op.Text, asciiText(64 * 1024)],
   [Op.Binary, asciiText(3000)],
   // A repeat 3000 bytes back: only a window of 12 bits or more can reach it.
-  [Op.Binary, concat([pseudoRandom(3000, 5), pseudoRandom(3000, 5)])],
+  [Op.Binary, concat(pseudoRandom(3000, 5), pseudoRandom(3000, 5))],
 ];
 const EXCHANGE_ECHO: Expected[] = EXCHANGE.map(([op, d]) => echoOf(op, d));
 
@@ -177,7 +169,7 @@ function invalidAnswerCases(): Case[] {
     deflate: { rawAnswer: answer, require: "optional" as const },
     expect: {
       kind: "close" as const,
-      codes: [Code.ProtocolError, Code.MandatoryExtension],
+      codes: [CLOSE_CODES.ProtocolError, CLOSE_CODES.MandatoryExtension],
       dropOk: true,
     },
     run: (p: Peer) => p.send({ opcode: Op.Text, payload: hello }),
@@ -212,7 +204,10 @@ function commonCases(profile: SuiteProfile): Case[] {
     compressAlone(new Uint8Array(profile.readLimit + (1 << 20)));
   const oneMiBText = payload(Op.Text, 1 << 20);
   const oneMiBRandom = pseudoRandom(1 << 20, 99);
-  const protocolError = { kind: "close" as const, codes: [Code.ProtocolError] };
+  const protocolError = {
+    kind: "close" as const,
+    codes: [CLOSE_CODES.ProtocolError],
+  };
   return [
     common("10.5.1", "compressed text message", {
       kind: "echo",
@@ -281,7 +276,7 @@ function commonCases(profile: SuiteProfile): Case[] {
       },
       async (p) => {
         await sendMessage(p, Op.Text, hello);
-        await sendMessage(p, Op.Text, utf8("plain"), { compress: false });
+        await sendMessage(p, Op.Text, enc("plain"), { compress: false });
         await sendMessage(p, Op.Text, hello);
       },
     ),
@@ -323,14 +318,14 @@ function commonCases(profile: SuiteProfile): Case[] {
       `decompression bomb: ${
         profile.readLimit + (1 << 20)
       } zero bytes in one compressed frame`,
-      { kind: "close", codes: [Code.TooBig] },
+      { kind: "close", codes: [CLOSE_CODES.MessageTooBig] },
       (p) => p.send({ opcode: Op.Binary, rsv: Rsv.Rsv1, payload: bomb() }),
       waitFor(profile.readLimit),
     ),
     common(
       "10.5.14",
       "decompression bomb in 4 fragments",
-      { kind: "close", codes: [Code.TooBig] },
+      { kind: "close", codes: [CLOSE_CODES.MessageTooBig] },
       (p) => {
         const z = bomb();
         return p.send(
@@ -342,7 +337,10 @@ function commonCases(profile: SuiteProfile): Case[] {
     common(
       "10.5.15",
       "compressed payload that is not valid DEFLATE data",
-      { kind: "close", codes: [Code.ProtocolError, Code.InvalidPayload] },
+      {
+        kind: "close",
+        codes: [CLOSE_CODES.ProtocolError, CLOSE_CODES.InvalidPayload],
+      },
       (p) =>
         p.send({
           opcode: Op.Binary,
@@ -353,7 +351,7 @@ function commonCases(profile: SuiteProfile): Case[] {
     common(
       "10.5.16",
       "compressed text that inflates to invalid UTF-8",
-      { kind: "close", codes: [Code.InvalidPayload] },
+      { kind: "close", codes: [CLOSE_CODES.InvalidPayload] },
       (p) => sendMessage(p, Op.Text, hex("ce ba e1 bd b9 ed a0 80 65 64")),
     ),
     common(

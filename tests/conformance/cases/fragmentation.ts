@@ -7,12 +7,13 @@
 
 import type { Case, Expected } from "../_case.ts";
 import { pongEvent, textEvent } from "../_case.ts";
-import { Code, type FrameSpec, Op, utf8 } from "../_wire.ts";
+import { CLOSE_CODES, enc, Op } from "../../_wire.ts";
+import type { FrameSpec } from "../_peer.ts";
 import { echoOf, fragmentFrames, payload, sleep } from "./_helpers.ts";
 
-const frag1 = utf8("fragment1");
-const frag2 = utf8("fragment2");
-const both = utf8("fragment1fragment2");
+const frag1 = enc("fragment1");
+const frag2 = enc("fragment2");
+const both = enc("fragment1fragment2");
 
 function protocolError(
   id: string,
@@ -24,7 +25,7 @@ function protocolError(
     id,
     area: "fragmentation",
     title,
-    expect: { kind: "close", codes: [Code.ProtocolError], before },
+    expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError], before },
     run: (p) => p.send(...frames),
   };
 }
@@ -50,7 +51,7 @@ const twoText: FrameSpec[] = [
 ];
 const withPing: FrameSpec[] = [
   { opcode: Op.Text, payload: frag1, fin: false },
-  { opcode: Op.Ping, payload: utf8("ping") },
+  { opcode: Op.Ping, payload: enc("ping") },
   { opcode: Op.Continuation, payload: frag2 },
 ];
 
@@ -163,7 +164,7 @@ export function fragmentationCases(): Case[] {
         p.send(
           { opcode: Op.Text, fin: false },
           { opcode: Op.Continuation, fin: false },
-          { opcode: Op.Continuation, payload: utf8("x"), fin: false },
+          { opcode: Op.Continuation, payload: enc("x"), fin: false },
           { opcode: Op.Continuation },
         ),
     ),
@@ -182,7 +183,7 @@ export function fragmentationCases(): Case[] {
       (p) =>
         p.send(
           twoText[0],
-          { opcode: Op.Pong, payload: utf8("pong") },
+          { opcode: Op.Pong, payload: enc("pong") },
           twoText[1],
         ),
     ),
@@ -191,10 +192,10 @@ export function fragmentationCases(): Case[] {
       area: "fragmentation",
       title:
         "close in the middle of a fragmented text (message dropped, close answered)",
-      expect: { kind: "close", codes: [Code.Normal] },
+      expect: { kind: "close", codes: [CLOSE_CODES.NormalClosure] },
       run: async (p) => {
         await p.send(twoText[0]);
-        await p.close(Code.Normal);
+        await p.close(CLOSE_CODES.NormalClosure);
         await p.send(twoText[1]);
       },
     },
@@ -230,7 +231,7 @@ function chainCase(): Case {
 }
 
 function interleavedCase(): Case {
-  const parts = ["one", "two", "three", "four", "five"].map((s) => utf8(s));
+  const parts = ["one", "two", "three", "four", "five"].map((s) => enc(s));
   return echo(
     "5.18",
     "text in 5 fragments with 2 pings between them, with pauses",
@@ -248,10 +249,10 @@ function interleavedCase(): Case {
       const steps: FrameSpec[] = [
         f(0),
         f(1),
-        { opcode: Op.Ping, payload: utf8("ping 1") },
+        { opcode: Op.Ping, payload: enc("ping 1") },
         f(2),
         f(3),
-        { opcode: Op.Ping, payload: utf8("ping 2") },
+        { opcode: Op.Ping, payload: enc("ping 2") },
         f(4),
       ];
       for (const s of steps) {
@@ -273,7 +274,7 @@ function permutations(): Case[] {
       for (let at = -1; at <= pieces; at++) {
         const ping: FrameSpec = {
           opcode: Op.Ping,
-          payload: utf8(`ping at ${at}`),
+          payload: enc(`ping at ${at}`),
         };
         const sent = at < 0
           ? frames

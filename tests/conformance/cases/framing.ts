@@ -7,7 +7,7 @@
 
 import type { Case } from "../_case.ts";
 import { pongEvent } from "../_case.ts";
-import { Code, Op } from "../_wire.ts";
+import { CLOSE_CODES, enc, Op } from "../../_wire.ts";
 import {
   echoOf,
   payload,
@@ -150,20 +150,23 @@ function oddLengthCases(): Case[] {
       id: "1.5.3",
       area: "framing",
       title: "64-bit length with the most significant bit set (RFC: MUST be 0)",
-      expect: { kind: "close", codes: [Code.ProtocolError, Code.TooBig] },
+      expect: {
+        kind: "close",
+        codes: [CLOSE_CODES.ProtocolError, CLOSE_CODES.MessageTooBig],
+      },
       run: (p) =>
         p.send({
           opcode: Op.Binary,
           payload: five,
           lengthForm: 64,
-          declaredLength: 0x8000000000000005n,
+          length: 0x8000000000000005n,
         }),
     },
   ];
 }
 
 function maskingCases(): Case[] {
-  const hello = new TextEncoder().encode("Hello, world!");
+  const hello = enc("Hello, world!");
   return [
     {
       id: "1.6.1",
@@ -171,7 +174,7 @@ function maskingCases(): Case[] {
       title:
         "unmasked text frame from the client (RFC 6455 §5.1: server MUST close)",
       testee: ["server"],
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) => p.send({ opcode: Op.Text, payload: hello, mask: false }),
     },
     {
@@ -180,7 +183,7 @@ function maskingCases(): Case[] {
       title:
         "masked text frame from the server (RFC 6455 §5.1: client MUST close)",
       testee: ["client"],
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) => p.send({ opcode: Op.Text, payload: hello, mask: true }),
     },
   ];
@@ -219,7 +222,7 @@ function earlyCases(): Case[] {
       area: "framing",
       title: "close 1000 in the same TCP write as the handshake",
       early: [{ opcode: Op.Close, payload: new Uint8Array([0x03, 0xe8]) }],
-      expect: { kind: "close", codes: [Code.Normal] },
+      expect: { kind: "close", codes: [CLOSE_CODES.NormalClosure] },
       run: () => Promise.resolve(),
     },
   ];

@@ -7,7 +7,8 @@
 
 import type { Case, Expected } from "../_case.ts";
 import { pongEvent } from "../_case.ts";
-import { Code, type FrameSpec, Op } from "../_wire.ts";
+import { CLOSE_CODES, enc, Op } from "../../_wire.ts";
+import type { FrameSpec } from "../_peer.ts";
 import {
   echoOf,
   failFast,
@@ -96,7 +97,7 @@ export function largeCases(profile: SuiteProfile): Case[] {
 
 function overLimit(profile: SuiteProfile): Case[] {
   const limit = profile.readLimit;
-  const tooBig = { kind: "close" as const, codes: [Code.TooBig] };
+  const tooBig = { kind: "close" as const, codes: [CLOSE_CODES.MessageTooBig] };
   return [
     {
       id: "8.7.1",
@@ -150,7 +151,7 @@ function interleavedPings(): Case {
   framesOfSize(Op.Binary, data, KiB).forEach((f, i) => {
     frames.push(f);
     if (i % 256 === 255 && !f.fin) {
-      const ping = new TextEncoder().encode(`ping after fragment ${i + 1}`);
+      const ping = enc(`ping after fragment ${i + 1}`);
       frames.push({ opcode: Op.Ping, payload: ping });
       pongs.push(pongEvent(ping));
     }

@@ -5,7 +5,7 @@
  */
 
 import type { Case, Expected } from "../_case.ts";
-import { Op } from "../_wire.ts";
+import { Op } from "../../_wire.ts";
 import { echoOf, payload, sendMessage } from "./_helpers.ts";
 
 const SIZES = [0, 16, 64, 256, 1024, 4096];

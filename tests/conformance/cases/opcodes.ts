@@ -7,13 +7,13 @@
 
 import type { Case } from "../_case.ts";
 import { textEvent } from "../_case.ts";
-import { Code, Op, utf8 } from "../_wire.ts";
+import { CLOSE_CODES, enc, Op } from "../../_wire.ts";
 
 const RESERVED = [3, 4, 5, 6, 7, 11, 12, 13, 14, 15];
 
 /** The reserved-opcode cases. */
 export function opcodeCases(): Case[] {
-  const hello = utf8("Hello, world!");
+  const hello = enc("Hello, world!");
   const cases: Case[] = [];
   RESERVED.forEach((op, i) => {
     const kind = op < 8 ? "data" : "control";
@@ -21,7 +21,7 @@ export function opcodeCases(): Case[] {
       id: `4.1.${i + 1}`,
       area: "opcodes",
       title: `reserved ${kind} opcode ${op}, empty`,
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) => p.send({ opcode: op }),
     });
     cases.push({
@@ -31,7 +31,7 @@ export function opcodeCases(): Case[] {
         `valid text, reserved ${kind} opcode ${op} with payload, then a ping (not answered)`,
       expect: {
         kind: "close",
-        codes: [Code.ProtocolError],
+        codes: [CLOSE_CODES.ProtocolError],
         before: [textEvent(hello)],
       },
       run: (p) =>

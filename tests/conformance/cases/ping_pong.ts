@@ -7,7 +7,8 @@
 
 import type { Case, Expected } from "../_case.ts";
 import { pongEvent, textEvent } from "../_case.ts";
-import { Code, Op, pseudoRandom, utf8 } from "../_wire.ts";
+import { CLOSE_CODES, enc, Op } from "../../_wire.ts";
+import { pseudoRandom } from "../_data.ts";
 
 function pingCase(
   id: string,
@@ -33,7 +34,7 @@ function tenPings(): {
 } {
   const frames = Array.from({ length: 10 }, (_, i) => ({
     opcode: Op.Ping,
-    payload: utf8(`ping number ${i + 1}`),
+    payload: enc(`ping number ${i + 1}`),
   }));
   return { frames, pongs: frames.map((f) => pongEvent(f.payload)) };
 }
@@ -56,7 +57,7 @@ export function pingPongCases(): Case[] {
   );
   const cases: Case[] = [
     pingCase("2.1", "ping without payload", new Uint8Array(0)),
-    pingCase("2.2", "ping with a text payload", utf8("Hello, world!")),
+    pingCase("2.2", "ping with a text payload", enc("Hello, world!")),
     pingCase("2.3", "ping with a binary payload", binary),
     pingCase("2.4", "ping with a 125-byte payload", pseudoRandom(125, 7)),
     {
@@ -64,7 +65,7 @@ export function pingPongCases(): Case[] {
       area: "ping/pong",
       title:
         "ping with a 126-byte payload (control frames are at most 125 bytes)",
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) => p.send({ opcode: Op.Ping, payload: pseudoRandom(126, 8) }),
     },
     pingCase(
@@ -86,7 +87,7 @@ export function pingPongCases(): Case[] {
       title: "unsolicited pong with payload (ignored)",
       expect: { kind: "echo", events: [] },
       run: (p) =>
-        p.send({ opcode: Op.Pong, payload: utf8("unsolicited pong payload") }),
+        p.send({ opcode: Op.Pong, payload: enc("unsolicited pong payload") }),
     },
     {
       id: "2.9",
@@ -95,8 +96,8 @@ export function pingPongCases(): Case[] {
       expect: { kind: "echo", events: [pongEvent("ping payload")] },
       run: (p) =>
         p.send(
-          { opcode: Op.Pong, payload: utf8("unsolicited pong payload") },
-          { opcode: Op.Ping, payload: utf8("ping payload") },
+          { opcode: Op.Pong, payload: enc("unsolicited pong payload") },
+          { opcode: Op.Ping, payload: enc("ping payload") },
         ),
     },
   ];
@@ -141,7 +142,7 @@ export function pingPongCases(): Case[] {
       area: "ping/pong",
       title:
         "ping with a 65535-byte payload (16-bit length on a control frame)",
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) => p.send({ opcode: Op.Ping, payload: new Uint8Array(65535) }),
     },
     {
@@ -159,9 +160,9 @@ export function pingPongCases(): Case[] {
       },
       run: (p) =>
         p.send(
-          { opcode: Op.Text, payload: utf8("first") },
-          { opcode: Op.Ping, payload: utf8("between") },
-          { opcode: Op.Text, payload: utf8("second") },
+          { opcode: Op.Text, payload: enc("first") },
+          { opcode: Op.Ping, payload: enc("between") },
+          { opcode: Op.Text, payload: enc("second") },
         ),
     },
   );

@@ -7,9 +7,9 @@
 
 import type { Case } from "../_case.ts";
 import { textEvent } from "../_case.ts";
-import { Code, Op, Rsv, utf8 } from "../_wire.ts";
+import { CLOSE_CODES, enc, Op, Rsv } from "../../_wire.ts";
 
-const hello = utf8("Hello, world!");
+const hello = enc("Hello, world!");
 const valid = () => textEvent(hello);
 
 /** The reserved-bit cases. */
@@ -19,14 +19,18 @@ export function reservedBitCases(): Case[] {
       id: "3.1",
       area: "reserved bits",
       title: "text frame with RSV1 set, no extension negotiated",
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) => p.send({ opcode: Op.Text, payload: hello, rsv: Rsv.Rsv1 }),
     },
     {
       id: "3.2",
       area: "reserved bits",
       title: "valid text, then text with RSV2, then a ping (not answered)",
-      expect: { kind: "close", codes: [Code.ProtocolError], before: [valid()] },
+      expect: {
+        kind: "close",
+        codes: [CLOSE_CODES.ProtocolError],
+        before: [valid()],
+      },
       run: (p) =>
         p.send(
           { opcode: Op.Text, payload: hello },
@@ -39,7 +43,11 @@ export function reservedBitCases(): Case[] {
       area: "reserved bits",
       title:
         "valid text, then text with RSV1+RSV2, then a ping, in one TCP write",
-      expect: { kind: "close", codes: [Code.ProtocolError], before: [valid()] },
+      expect: {
+        kind: "close",
+        codes: [CLOSE_CODES.ProtocolError],
+        before: [valid()],
+      },
       run: (p) =>
         p.sendChopped([
           { opcode: Op.Text, payload: hello },
@@ -52,7 +60,11 @@ export function reservedBitCases(): Case[] {
       area: "reserved bits",
       title:
         "valid text, then text with RSV3, then a ping, one byte per TCP write",
-      expect: { kind: "close", codes: [Code.ProtocolError], before: [valid()] },
+      expect: {
+        kind: "close",
+        codes: [CLOSE_CODES.ProtocolError],
+        before: [valid()],
+      },
       run: (p) =>
         p.sendChopped([
           { opcode: Op.Text, payload: hello },
@@ -64,7 +76,7 @@ export function reservedBitCases(): Case[] {
       id: "3.5",
       area: "reserved bits",
       title: "binary frame with RSV1+RSV3",
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) =>
         p.send({
           opcode: Op.Binary,
@@ -76,7 +88,7 @@ export function reservedBitCases(): Case[] {
       id: "3.6",
       area: "reserved bits",
       title: "ping with RSV2+RSV3",
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) =>
         p.send({ opcode: Op.Ping, payload: hello, rsv: Rsv.Rsv2 | Rsv.Rsv3 }),
     },
@@ -84,7 +96,7 @@ export function reservedBitCases(): Case[] {
       id: "3.7",
       area: "reserved bits",
       title: "close with all three RSV bits set",
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) =>
         p.send({
           opcode: Op.Close,
@@ -96,18 +108,18 @@ export function reservedBitCases(): Case[] {
       id: "3.8",
       area: "reserved bits",
       title: "pong with RSV1",
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) => p.send({ opcode: Op.Pong, payload: hello, rsv: Rsv.Rsv1 }),
     },
     {
       id: "3.9",
       area: "reserved bits",
       title: "fragmented text whose continuation frame has RSV2",
-      expect: { kind: "close", codes: [Code.ProtocolError] },
+      expect: { kind: "close", codes: [CLOSE_CODES.ProtocolError] },
       run: (p) =>
         p.send(
-          { opcode: Op.Text, payload: utf8("first "), fin: false },
-          { opcode: Op.Continuation, payload: utf8("second"), rsv: Rsv.Rsv2 },
+          { opcode: Op.Text, payload: enc("first "), fin: false },
+          { opcode: Op.Continuation, payload: enc("second"), rsv: Rsv.Rsv2 },
         ),
     },
   ];

@@ -8,7 +8,8 @@
 
 import type { Case } from "../_case.ts";
 import { pongEvent, textEvent } from "../_case.ts";
-import { Code, concat, type FrameSpec, hex, Op, utf8 } from "../_wire.ts";
+import { CLOSE_CODES, concat, enc, hex, Op } from "../../_wire.ts";
+import type { FrameSpec } from "../_peer.ts";
 import type { SuiteProfile } from "./_helpers.ts";
 import { failFast } from "./_helpers.ts";
 
@@ -21,7 +22,7 @@ interface Sample {
 
 const ok = (name: string, bytes: string | Uint8Array): Sample => ({
   name,
-  bytes: typeof bytes === "string" ? utf8(bytes) : bytes,
+  bytes: typeof bytes === "string" ? enc(bytes) : bytes,
   valid: true,
 });
 const bad = (name: string, h: string): Sample => ({
@@ -95,7 +96,7 @@ export function utf8Cases(profile: SuiteProfile): Case[] {
   SAMPLES.forEach((s, i) => {
     const expect = s.valid
       ? { kind: "echo" as const, events: [textEvent(s.bytes)] }
-      : { kind: "close" as const, codes: [Code.InvalidPayload] };
+      : { kind: "close" as const, codes: [CLOSE_CODES.InvalidPayload] };
     const what = `${s.valid ? "valid" : "invalid"}: ${s.name} (${
       hexOf(s.bytes)
     })`;
@@ -164,14 +165,14 @@ const FAIL_AT: { name: string; good: string; bad: string }[] = [
 
 function failFastCases(profile: SuiteProfile, section: number): Case[] {
   const cases: Case[] = [];
-  const tail = utf8("edited text after the invalid byte");
+  const tail = enc("edited text after the invalid byte");
   const expect = {
     kind: "close" as const,
-    codes: [Code.InvalidPayload],
+    codes: [CLOSE_CODES.InvalidPayload],
     failFast: true,
   };
   FAIL_AT.forEach((f, i) => {
-    const head = concat([hex(f.good), hex(f.bad)]);
+    const head = concat(hex(f.good), hex(f.bad));
     cases.push({
       id: `6.${section}.${2 * i + 1}`,
       area: "utf-8",
@@ -193,7 +194,7 @@ function failFastCases(profile: SuiteProfile, section: number): Case[] {
         `fail fast inside one frame: ${f.name}; the frame's remaining bytes are held back`,
       expect,
       run: (p) => {
-        const whole = concat([head, tail, new Uint8Array(4096).fill(0x41)]);
+        const whole = concat(head, tail, new Uint8Array(4096).fill(0x41));
         const bytes = p.frame({ opcode: Op.Text, payload: whole });
         const cut = bytes.length - whole.length + head.length;
         return failFast(
@@ -211,13 +212,13 @@ function failFastCases(profile: SuiteProfile, section: number): Case[] {
 /** Multi-byte characters split across fragments with a ping between the halves. */
 function splitWithPing(section: number): Case[] {
   const samples: [string, Uint8Array, boolean][] = [
-    ["4-byte character U+1F600 split after its 2nd byte", utf8("a😀b"), true],
-    ["3-byte character U+20AC split after its 1st byte", utf8("x€y"), true],
+    ["4-byte character U+1F600 split after its 2nd byte", enc("a😀b"), true],
+    ["3-byte character U+20AC split after its 1st byte", enc("x€y"), true],
     ["surrogate U+D800 split after ED", hex("61 ed a0 80 62"), false],
   ];
   return samples.map(([name, bytes, valid], i) => {
     const cut = valid ? (i === 0 ? 3 : 2) : 2;
-    const ping = utf8("ping");
+    const ping = enc("ping");
     return {
       id: `6.${section}.${i + 1}`,
       area: "utf-8" as const,
@@ -226,7 +227,7 @@ function splitWithPing(section: number): Case[] {
         ? { kind: "echo" as const, events: [pongEvent(ping), textEvent(bytes)] }
         : {
           kind: "close" as const,
-          codes: [Code.InvalidPayload],
+          codes: [CLOSE_CODES.InvalidPayload],
           before: [pongEvent(ping)],
         },
       run: (p) =>

@@ -15,9 +15,14 @@ import {
   assertGreater,
   assertStringIncludes,
 } from "@std/assert";
-import { Chromium, chromiumInstalled, type Page } from "./interop/_chromium.ts";
+import {
+  Chromium,
+  chromiumInstalled,
+  type Page,
+} from "../interop/_chromium.ts";
+import { dec } from "../_wire.ts";
 
-const root = new URL("../", import.meta.url);
+const root = new URL("../../", import.meta.url);
 
 /** Evaluates `condition` in the page until it is truthy (at most `ms`). */
 function waitInPage<T>(page: Page, condition: string, ms = 10_000): Promise<T> {
@@ -136,7 +141,7 @@ Deno.test({
           [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
         );
         const view = new DataView(png.buffer, png.byteOffset);
-        assertEquals(new TextDecoder().decode(png.subarray(12, 16)), "IHDR");
+        assertEquals(dec(png.subarray(12, 16)), "IHDR");
         assertGreater(view.getUint32(16), 100); // width
         assertGreater(view.getUint32(20), 100); // height
         assertGreater(png.length, 5_000); // more than a blank page

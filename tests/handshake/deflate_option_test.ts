@@ -14,15 +14,16 @@ import {
   accept,
   Conn,
   dial,
-  type FrameConn,
   OpCode,
   Rsv,
   serve,
+  type WebSocketConn,
 } from "../../mod.ts";
 import { createNodeServer } from "../../node.ts";
-import { PerMessageDeflateConn } from "../../deflate.ts";
+import { PerMessageDeflateConn } from "../../src/deflate/permessage_deflate_conn.ts";
 import type { AcceptOptions } from "../../src/handshake/accept.ts";
 import type { DialOptions } from "../../src/handshake/dial.ts";
+import { dec, enc } from "../_wire.ts";
 
 const JSON_TEXT = JSON.stringify(
   Array.from(
@@ -35,7 +36,7 @@ const JSON_TEXT = JSON.stringify(
 async function pair(
   server: AcceptOptions,
   client: DialOptions,
-): Promise<{ server: FrameConn; client: FrameConn }> {
+): Promise<{ server: WebSocketConn; client: WebSocketConn }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const [s, c] = await Promise.all([
@@ -48,7 +49,7 @@ async function pair(
   }
 }
 
-async function closeBoth(a: FrameConn, b: FrameConn): Promise<void> {
+async function closeBoth(a: WebSocketConn, b: WebSocketConn): Promise<void> {
   await Promise.all([a.close(), b.readMessage().catch(() => {})]);
   await Promise.all([a.closed, b.closed]);
 }
@@ -63,11 +64,11 @@ Deno.test("deflate: true on both sides negotiates and compresses on the wire", a
     await client.writeMessage(OpCode.Text, JSON_TEXT);
     const got = await server.readMessage();
     assertEquals(got.rsv, Rsv.Rsv1, "the client's frame carried RSV1");
-    assertEquals(new TextDecoder().decode(got.data), JSON_TEXT);
+    assertEquals(dec(got.data), JSON_TEXT);
     await server.writeMessage(OpCode.Text, got.data);
     const back = await client.readMessage();
     assertEquals(back.rsv, Rsv.Rsv1, "the server's frame carried RSV1");
-    assertEquals(new TextDecoder().decode(back.data), JSON_TEXT);
+    assertEquals(dec(back.data), JSON_TEXT);
   }
   // Below the threshold a message goes uncompressed.
   await client.writeMessage(OpCode.Text, "hi");
@@ -170,7 +171,7 @@ Deno.test("deflate: refused for invalid options", async () => {
 });
 
 Deno.test("deflate: serve() and createNodeServer() take the option", async (t) => {
-  const echo = async (conn: FrameConn) => {
+  const echo = async (conn: WebSocketConn) => {
     for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
   };
   const check = async (port: number) => {
@@ -179,7 +180,7 @@ Deno.test("deflate: serve() and createNodeServer() take the option", async (t) =
     await client.writeMessage(OpCode.Text, JSON_TEXT);
     const back = await client.readMessage();
     assertEquals(back.rsv, Rsv.Rsv1);
-    assertEquals(new TextDecoder().decode(back.data), JSON_TEXT);
+    assertEquals(dec(back.data), JSON_TEXT);
     await client.close();
   };
   await t.step("serve", async () => {
@@ -206,7 +207,7 @@ Deno.test("deflate: serve() and createNodeServer() take the option", async (t) =
 
 Deno.test("accept turns Nagle off on sockets that can", async () => {
   const calls: boolean[] = [];
-  const request = new TextEncoder().encode(
+  const request = enc(
     "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
   );
@@ -225,7 +226,7 @@ Deno.test("accept turns Nagle off on sockets that can", async () => {
   const head = answer.readable.getReader().read();
   const conn = await accept(transport);
   assert(
-    new TextDecoder().decode((await head).value).startsWith("HTTP/1.1 101"),
+    dec((await head).value!).startsWith("HTTP/1.1 101"),
   );
   assertEquals(calls, [true]);
   conn.abort();

@@ -7,15 +7,14 @@
 
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { constants, inflateRawSync } from "node:zlib";
-import { accept, dial, type FrameConn, OpCode, Rsv } from "../../mod.ts";
+import { accept, dial, OpCode, Rsv, type WebSocketConn } from "../../mod.ts";
 import { WebSocketError } from "../../src/codec/errors.ts";
 import { InflateOutput } from "../../src/deflate/inflate_output.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
 import type { DeflateOptions } from "../../src/deflate/negotiate.ts";
 import type { Compressor } from "../../src/deflate/compressor.ts";
+import { dec, enc } from "../_wire.ts";
 
-const encode = (s: string) => new TextEncoder().encode(s);
-const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 const TRAILER = [0x00, 0x00, 0xff, 0xff];
 
 function text(seed: number): Uint8Array {
@@ -23,7 +22,7 @@ function text(seed: number): Uint8Array {
   for (let i = 0; s.length < 3000; i++) {
     s += `{"id":${seed * 100 + i},"user":"user${(seed + i) % 7}","n":${i}},`;
   }
-  return encode(s);
+  return enc(s);
 }
 
 /** Compresses with a zlib compressor, which answers synchronously. */
@@ -58,7 +57,7 @@ Deno.test("zlib: after reset, another compressor's message owes nothing to the p
       const out = squeeze(c, text(seed));
       assertEquals([...out.subarray(out.length - 4)], TRAILER);
       assertEquals(out, expected[seed - 1], `seed ${seed}, round ${round}`);
-      assertEquals(decode(inflateAlone(out)), decode(text(seed)));
+      assertEquals(dec(inflateAlone(out)), dec(text(seed)));
       c.reset();
     }
   }
@@ -85,12 +84,12 @@ Deno.test("zlib: interleaved compressors with context takeover each keep their o
       alone.close();
       assert(again.length * 4 < fresh, `${again.length} of ${fresh} bytes`);
       streams[k].push(...again);
-      expected[k] += decode(message).repeat(2);
+      expected[k] += dec(message).repeat(2);
     }
   }
   // Each side's messages form one DEFLATE stream that zlib inflates in one go.
   for (const k of [0, 1]) {
-    const all = decode(inflateAlone(new Uint8Array(streams[k])));
+    const all = dec(inflateAlone(new Uint8Array(streams[k])));
     assertEquals(all, expected[k]);
   }
   a.close();
@@ -109,7 +108,7 @@ Deno.test("zlib: interleaved decompressors keep their own window; a failed one s
       const packed = squeeze(senders[k], text(i + 10 * k));
       out.start(1 << 20);
       inflaters[k].decompress(packed.subarray(0, packed.length - 4), true, out);
-      assertEquals(decode(out.data), decode(text(i + 10 * k)));
+      assertEquals(dec(out.data), dec(text(i + 10 * k)));
     }
   }
   // A broken message fails its inflater, which gives up its handle...
@@ -129,7 +128,7 @@ Deno.test("zlib: interleaved decompressors keep their own window; a failed one s
     const packed = squeeze(c, text(n));
     out.start(1 << 20);
     d.decompress(packed.subarray(0, packed.length - 4), true, out);
-    assertEquals(decode(out.data), decode(text(n)));
+    assertEquals(dec(out.data), dec(text(n)));
     c.close();
     d.close();
   }
@@ -138,7 +137,7 @@ Deno.test("zlib: interleaved decompressors keep their own window; a failed one s
 
 async function pair(
   deflate: DeflateOptions,
-): Promise<{ server: FrameConn; client: FrameConn }> {
+): Promise<{ server: WebSocketConn; client: WebSocketConn }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const [server, client] = await Promise.all([
@@ -191,12 +190,12 @@ Deno.test("zlib without context takeover: connections sharing handles, one strea
       await client.writeMessage(OpCode.Text, text(i * 3 + k));
       const echo = await client.readMessage();
       assertEquals(echo.rsv, Rsv.Rsv1);
-      assertEquals(decode(echo.data), decode(text(i * 3 + k)));
+      assertEquals(dec(echo.data), dec(text(i * 3 + k)));
     }));
   }
   await streamed;
   const echo = await pairs[0].client.readMessage();
-  assertEquals(decode(echo.data), pieces.map(decode).join(""));
+  assertEquals(dec(echo.data), pieces.map(dec).join(""));
   for (const { client, server } of pairs) {
     await Promise.all([client.close(), client.closed, server.closed]);
   }

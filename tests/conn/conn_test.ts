@@ -12,19 +12,32 @@ import {
   OpCode,
   ReadLimit,
   WebSocketError,
-} from "../mod.ts";
+} from "../../mod.ts";
 import {
   closeCodeOf,
   connPair,
   frame,
+  memoryConnPair,
+  memoryTransportPair,
   parseFrames,
   type RawFrame,
   readToEnd,
   tcpPair,
-} from "./_pair.ts";
+} from "../_pair.ts";
+import { rawPair } from "../_raw_peer.ts";
+import { dec, enc } from "../_wire.ts";
 
-const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+/**
+ * An in-memory pair whose pipes hold 4 MiB unread, for a test that writes a
+ * megabyte before the peer reads (a socket's kernel buffers take that much).
+ */
+function bigPipeConnPair(options: Partial<ConnOptions>) {
+  const { client, server } = memoryTransportPair(4 << 20);
+  return {
+    client: new Conn(client, { ...options, role: "client" }),
+    server: new Conn(server, { ...options, role: "server" }),
+  };
+}
 
 function pattern(n: number, seed = 7): Uint8Array {
   const out = new Uint8Array(n);
@@ -48,8 +61,8 @@ async function againstServer(
   options: Partial<ConnOptions> = {},
   waitMs = 3000,
 ): Promise<Outcome> {
-  const tcp = await tcpPair();
-  const server = new Conn(tcp.server, { role: "server", ...options });
+  const { peer, transport } = rawPair();
+  const server = new Conn(transport, { role: "server", ...options });
   const loop = (async () => {
     try {
       for (;;) {
@@ -60,9 +73,9 @@ async function againstServer(
       return err;
     }
   })();
-  for (const bytes of input) await tcp.client.write(bytes).catch(() => {});
-  const { bytes, ended } = await readToEnd(tcp.client, waitMs);
-  tcp.client.close();
+  for (const bytes of input) await peer.write(bytes).catch(() => {});
+  const { bytes, ended } = await readToEnd(peer, waitMs);
+  peer.close();
   const error = await loop;
   await server.closed;
   return { frames: parseFrames(bytes), ended, error };
@@ -177,11 +190,11 @@ const PROTOCOL_ERRORS: [string, Uint8Array[], number, string][] = [
 ];
 
 for (const [name, input, code, errorCode] of PROTOCOL_ERRORS) {
-  Deno.test(`server answers ${name} with close ${code} and drops TCP`, async () => {
+  Deno.test(`server answers ${name} with close ${code} and drops the connection`, async () => {
     const out = await againstServer(input);
     const last = out.frames.at(-1);
     assertEquals(closeCodeOf(last), code);
-    assert(out.ended, "TCP connection closed");
+    assert(out.ended, "connection closed");
     assertInstanceOf(out.error, WebSocketError);
     assertEquals((out.error as WebSocketError).code, errorCode);
     assertEquals((out.error as WebSocketError).closeCode, code);
@@ -220,8 +233,8 @@ Deno.test("server enforces maxFragments with 1009", async () => {
 });
 
 Deno.test("server fails fast on invalid UTF-8 before the rest of a large text frame", async () => {
-  const tcp = await tcpPair();
-  const server = new Conn(tcp.server, { role: "server" });
+  const { peer, transport } = rawPair();
+  const server = new Conn(transport, { role: "server" });
   const failed = server.readMessage().catch((err) => err);
   // Header of a 512 KiB text frame, then just 8 payload bytes with a bad byte.
   const whole = frame(TEXT, new Uint8Array(512 * 1024).fill(0x41));
@@ -238,17 +251,17 @@ Deno.test("server fails fast on invalid UTF-8 before the rest of a large text fr
     0x41,
   ]);
   for (let i = 0; i < prefix.length; i++) prefix[i] ^= key[i & 3];
-  await tcp.client.write(whole.subarray(0, headerLength));
-  await tcp.client.write(prefix);
+  await peer.write(whole.subarray(0, headerLength));
+  await peer.write(prefix);
   const err = await failed;
   assertInstanceOf(err, WebSocketError);
   assertEquals(err.closeCode, 1007);
-  const { bytes } = await readToEnd(tcp.client, 2000);
+  const { bytes } = await readToEnd(peer, 2000);
   assertEquals(closeCodeOf(parseFrames(bytes)[0]), 1007);
-  tcp.client.close();
+  peer.close();
 });
 
-Deno.test("server echoes a valid close code and closes TCP", async () => {
+Deno.test("server echoes a valid close code and closes the connection", async () => {
   for (const code of [1000, 1001, 1003, 1007, 1011, 1014, 3000, 4999]) {
     const payload = new Uint8Array([code >> 8, code & 0xff, ...enc("bye")]);
     const out = await againstServer([frame(CLOSE, payload)]);
@@ -293,7 +306,7 @@ Deno.test("server answers pings between fragments and reassembles the message", 
   assert(out.frames.every((f) => !f.masked && f.rsv === 0));
 });
 
-Deno.test("server echoes every payload-length form, in 1-byte TCP writes too", async () => {
+Deno.test("server echoes every payload-length form, in 1-byte writes too", async () => {
   for (const size of [0, 1, 125, 126, 127, 1000, 65535, 65536, 100_000]) {
     const data = pattern(size);
     const bytes = frame(BINARY, data);
@@ -334,22 +347,22 @@ Deno.test("server echoes 1,000 pipelined messages in order, coalescing writes", 
 });
 
 Deno.test("client refuses a masked server frame with 1002", async () => {
-  const tcp = await tcpPair();
-  const client = new Conn(tcp.client, { role: "client" });
-  await tcp.server.write(frame(TEXT, "masked"));
+  const { peer, transport } = rawPair();
+  const client = new Conn(transport, { role: "client" });
+  await peer.write(frame(TEXT, "masked"));
   const err = await client.readMessage().catch((e) => e);
   assertInstanceOf(err, WebSocketError);
   assertEquals(err.code, "masked_frame");
-  const { bytes } = await readToEnd(tcp.server, 2000);
+  const { bytes } = await readToEnd(peer, 2000);
   const frames = parseFrames(bytes);
   assertEquals(closeCodeOf(frames[0]), 1002);
   assert(frames[0].masked, "client frames are masked");
-  tcp.server.close();
+  peer.close();
 });
 
 Deno.test("client masks every frame with a fresh key and leaves the caller's bytes untouched", async () => {
-  const tcp = await tcpPair();
-  const client = new Conn(tcp.client, { role: "client" });
+  const { peer, transport } = rawPair(1 << 20);
+  const client = new Conn(transport, { role: "client" });
   const small = pattern(100);
   const large = pattern(200_000, 13);
   const before = [small.slice(), large.slice()];
@@ -361,7 +374,7 @@ Deno.test("client masks every frame with a fresh key and leaves the caller's byt
   const raw = new Uint8Array(300_000);
   let got = 0;
   const expected = 2 + 4 + 100 + 10 + 4 + 200_000 + 2 + 4 + 4;
-  while (got < expected) got += (await tcp.server.read(raw.subarray(got)))!;
+  while (got < expected) got += (await peer.read(raw.subarray(got)))!;
   const frames = parseFrames(raw.subarray(0, got));
   assertEquals(frames.map((f) => f.masked), [true, true, true]);
   assertEquals(frames[0].payload, small);
@@ -372,7 +385,7 @@ Deno.test("client masks every frame with a fresh key and leaves the caller's byt
   );
   assertNotEquals(keys[0], keys[1]);
   client.abort();
-  tcp.server.close();
+  peer.close();
 });
 
 Deno.test("client and server echo every size up to 16 MiB over TCP", async () => {
@@ -399,7 +412,7 @@ Deno.test("client and server echo every size up to 16 MiB over TCP", async () =>
 });
 
 Deno.test("readMessage() into a caller buffer returns a view of it, and refuses one too small", async () => {
-  const { client, server } = await connPair();
+  const { client, server } = memoryConnPair();
   const buf = new Uint8Array(64);
   await client.writeMessage(OpCode.Text, "fits");
   const m = await server.readMessage(buf);
@@ -415,7 +428,7 @@ Deno.test("readMessage() into a caller buffer returns a view of it, and refuses 
 });
 
 Deno.test("readHeader(), readPayload() and readFrame() expose raw frames", async () => {
-  const { client, server } = await connPair();
+  const { client, server } = memoryConnPair();
   await client.writeFrame(false, 0, OpCode.Text, enc("Hel"));
   await client.ping(enc("x"));
   await client.writeFrame(true, 0, OpCode.Continuation, enc("lo"));
@@ -449,15 +462,15 @@ Deno.test("streamMessage() fragments with lookahead: FIN on the last data frame,
     [[1, 1, 1], 2, [2, 1]],
   ];
   for (const [chunks, chunkSize, expected] of cases) {
-    const tcp = await tcpPair();
-    const server = new Conn(tcp.server, { role: "server" });
+    const { peer, transport } = rawPair();
+    const server = new Conn(transport, { role: "server" });
     await server.streamMessage(OpCode.Binary, chunksOf(chunks), chunkSize);
     await server.flush();
     const total = expected.reduce((a, b) => a + b, 0);
     const wire = expected.reduce((a, n) => a + n + (n < 126 ? 2 : 4), 0);
     const raw = new Uint8Array(wire);
     let got = 0;
-    while (got < wire) got += (await tcp.client.read(raw.subarray(got)))!;
+    while (got < wire) got += (await peer.read(raw.subarray(got)))!;
     const frames = parseFrames(raw);
     assertEquals(frames.map((f) => f.payload.length), expected);
     assertEquals(
@@ -470,12 +483,12 @@ Deno.test("streamMessage() fragments with lookahead: FIN on the last data frame,
     );
     assertEquals(frames.reduce((a, f) => a + f.payload.length, 0), total);
     server.abort();
-    tcp.client.close();
+    peer.close();
   }
 });
 
 Deno.test("streamMessage() from a ReadableStream round-trips through readMessage()", async () => {
-  const { client, server } = await connPair({ chunkSize: 4096 });
+  const { client, server } = memoryConnPair({ chunkSize: 4096 });
   const data = pattern(50_000, 3);
   const stream = ReadableStream.from([
     data.subarray(0, 12_345),
@@ -493,8 +506,8 @@ Deno.test("streamMessage() from a ReadableStream round-trips through readMessage
 });
 
 Deno.test("pings and other messages never land inside a streamed message", async () => {
-  const tcp = await tcpPair();
-  const server = new Conn(tcp.server, { role: "server", chunkSize: 1024 });
+  const { peer, transport } = rawPair();
+  const server = new Conn(transport, { role: "server", chunkSize: 1024 });
   async function* slow() {
     for (let i = 0; i < 20; i++) {
       yield new Uint8Array(700).fill(i);
@@ -512,8 +525,8 @@ Deno.test("pings and other messages never land inside a streamed message", async
   await Promise.all(others);
   await server.flush();
   server.abort();
-  const { bytes } = await readToEnd(tcp.client, 2000);
-  tcp.client.close();
+  const { bytes } = await readToEnd(peer, 2000);
+  peer.close();
   const frames = parseFrames(bytes);
   // The streamed message is contiguous among data frames; pings may sit between fragments.
   const data = frames.filter((f) => f.opcode !== 0x9);
@@ -599,8 +612,8 @@ Deno.test("a plain (non-byte) stream pair works as a transport", async () => {
   assertEquals((await client.closed).code, 1001);
 });
 
-Deno.test("close() runs the handshake: both sides see the code, the server drops TCP first", async () => {
-  const { client, server } = await connPair();
+Deno.test("close() runs the handshake: both sides see the code, the server drops the connection first", async () => {
+  const { client, server } = memoryConnPair();
   const serverSide = server.readMessage().catch((e) => e);
   await client.close(4000, "done");
   const err = await serverSide;
@@ -616,7 +629,7 @@ Deno.test("close() runs the handshake: both sides see the code, the server drops
 });
 
 Deno.test("close() without a reader drains messages until the peer's close", async () => {
-  const { client, server } = await connPair();
+  const { client, server } = memoryConnPair();
   await client.writeMessage(OpCode.Text, "unread");
   const serverLoop = (async () => {
     for await (const m of server) await server.writeMessage(m.opcode, m.data);
@@ -627,20 +640,20 @@ Deno.test("close() without a reader drains messages until the peer's close", asy
 });
 
 Deno.test("close() gives up after the close timeout when the peer never answers", async () => {
-  const tcp = await tcpPair();
-  const server = new Conn(tcp.server, { role: "server", closeTimeout: 200 });
+  const { peer, transport } = rawPair();
+  const server = new Conn(transport, { role: "server", closeTimeout: 200 });
   const started = Date.now();
   await server.close(1001);
   assert(Date.now() - started < 2000);
   assertEquals((await server.closed).code, 1006);
-  const { bytes, ended } = await readToEnd(tcp.client, 2000);
+  const { bytes, ended } = await readToEnd(peer, 2000);
   assertEquals(closeCodeOf(parseFrames(bytes)[0]), 1001);
   assert(ended);
-  tcp.client.close();
+  peer.close();
 });
 
 Deno.test("close() refuses codes that may not be sent and over-long reasons", async () => {
-  const { client, server } = await connPair();
+  const { client, server } = memoryConnPair();
   await assertRejects(() => client.close(1005), RangeError);
   await assertRejects(() => client.close(1000, "x".repeat(124)), RangeError);
   client.abort();
@@ -648,7 +661,7 @@ Deno.test("close() refuses codes that may not be sent and over-long reasons", as
 });
 
 Deno.test("abort() drops the connection; the peer sees an abnormal closure", async () => {
-  const { client, server } = await connPair();
+  const { client, server } = memoryConnPair();
   client.abort();
   const err = await server.readMessage().catch((e) => e);
   assertInstanceOf(err, WebSocketError);
@@ -658,10 +671,10 @@ Deno.test("abort() drops the connection; the peer sees an abnormal closure", asy
 });
 
 Deno.test("a peer that disappears mid-frame yields one clear error", async () => {
-  const tcp = await tcpPair();
-  const server = new Conn(tcp.server, { role: "server" });
-  await tcp.client.write(frame(BINARY, new Uint8Array(100)).subarray(0, 30));
-  tcp.client.close();
+  const { peer, transport } = rawPair();
+  const server = new Conn(transport, { role: "server" });
+  await peer.write(frame(BINARY, new Uint8Array(100)).subarray(0, 30));
+  peer.close();
   const first = await server.readMessage().catch((e) => e);
   assertInstanceOf(first, WebSocketError);
   assertEquals(first.code, "closed");
@@ -670,7 +683,7 @@ Deno.test("a peer that disappears mid-frame yields one clear error", async () =>
 });
 
 Deno.test("concurrent reads are refused without breaking the connection", async () => {
-  const { client, server } = await connPair();
+  const { client, server } = memoryConnPair();
   const pending = server.readMessage();
   await assertRejects(() => server.readMessage(), TypeError);
   await client.writeMessage(OpCode.Text, "still fine");
@@ -680,7 +693,7 @@ Deno.test("concurrent reads are refused without breaking the connection", async 
 });
 
 Deno.test("keepAlive() pings on schedule and counts pongs", async () => {
-  const { client, server } = await connPair();
+  const { client, server } = memoryConnPair();
   let pongs = 0;
   client.onPong = () => pongs++;
   const serverLoop = (async () => {
@@ -700,34 +713,34 @@ Deno.test("keepAlive() pings on schedule and counts pongs", async () => {
 });
 
 Deno.test("keepAlive() detects a dead peer and aborts the connection", async () => {
-  const tcp = await tcpPair();
-  const server = new Conn(tcp.server, { role: "server" });
+  const { peer, transport } = rawPair();
+  const server = new Conn(transport, { role: "server" });
   const err = await server.keepAlive(40).catch((e) => e);
   assertInstanceOf(err, WebSocketError);
   assertEquals(err.code, "pong_timeout");
   assertEquals((await server.closed).code, 1006);
-  tcp.client.close();
+  peer.close();
 });
 
 Deno.test("a custom ping handler replaces the automatic pong", async () => {
-  const tcp = await tcpPair();
+  const { peer, transport } = rawPair();
   const seen: string[] = [];
-  const server = new Conn(tcp.server, {
+  const server = new Conn(transport, {
     role: "server",
     onPing: (payload) => void seen.push(dec(payload)),
   });
-  await tcp.client.write(frame(PING, "custom"));
-  await tcp.client.write(frame(TEXT, "msg"));
+  await peer.write(frame(PING, "custom"));
+  await peer.write(frame(TEXT, "msg"));
   assertEquals(dec((await server.readMessage()).data), "msg");
   assertEquals(seen, ["custom"]);
   server.abort();
-  const { bytes } = await readToEnd(tcp.client, 1000);
+  const { bytes } = await readToEnd(peer, 1000);
   assertEquals(parseFrames(bytes).filter((f) => f.opcode === 0xa).length, 0);
-  tcp.client.close();
+  peer.close();
 });
 
 Deno.test("the async iterator ends at the peer's close and reports the code", async () => {
-  const { client, server } = await connPair();
+  const { client, server } = memoryConnPair();
   const got: string[] = [];
   const loop = (async () => {
     for await (const m of server) got.push(dec(m.data));
@@ -740,7 +753,7 @@ Deno.test("the async iterator ends at the peer's close and reports the code", as
 });
 
 Deno.test("the async iterator: break leaves the connection open, errors end it, concurrent next() calls queue", async () => {
-  const { client, server } = await connPair();
+  const { client, server } = memoryConnPair();
   for (const s of ["a", "b"]) await client.writeMessage(OpCode.Text, s);
   for await (const m of server) {
     assertEquals(dec(m.data), "a");
@@ -758,45 +771,45 @@ Deno.test("the async iterator: break leaves the connection open, errors end it, 
   assertEquals(first.done, false);
   assertEquals(second.done ? null : dec(second.value.data), "d");
   // A protocol error (an unmasked client frame) is thrown, then the iteration is over.
-  const tcp = await tcpPair();
-  const strict = new Conn(tcp.server, { role: "server" });
-  await tcp.client.write(frame(0x81, "x", null));
+  const { peer, transport } = rawPair();
+  const strict = new Conn(transport, { role: "server" });
+  await peer.write(frame(0x81, "x", null));
   const steps = strict[Symbol.asyncIterator]();
   const err = await steps.next().catch((e) => e);
   assertInstanceOf(err, WebSocketError);
   assertEquals(await steps.next(), { done: true, value: undefined });
-  tcp.client.close();
+  peer.close();
   const end = server[Symbol.asyncIterator]().next();
   await client.close();
   assertEquals((await end).done, true);
 });
 
 Deno.test("idleTimeout fails a silent connection with 1001 while a read waits", async () => {
-  const tcp = await tcpPair();
-  const server = new Conn(tcp.server, { role: "server", idleTimeout: 100 });
+  const { peer, transport } = rawPair();
+  const server = new Conn(transport, { role: "server", idleTimeout: 100 });
   const started = Date.now();
   const err = await server.readMessage().catch((e) => e);
   assertInstanceOf(err, WebSocketError);
   assertEquals([err.code, err.closeCode], ["idle_timeout", 1001]);
   assert(Date.now() - started < 2000);
-  const { bytes, ended } = await readToEnd(tcp.client, 2000);
+  const { bytes, ended } = await readToEnd(peer, 2000);
   assertEquals(closeCodeOf(parseFrames(bytes)[0]), 1001);
   assert(ended);
-  tcp.client.close();
+  peer.close();
 });
 
 Deno.test("idleTimeout is reset by any traffic, pings included", async () => {
-  const tcp = await tcpPair();
-  const server = new Conn(tcp.server, { role: "server", idleTimeout: 150 });
+  const { peer, transport } = rawPair();
+  const server = new Conn(transport, { role: "server", idleTimeout: 150 });
   const pending = server.readMessage();
   for (let i = 0; i < 8; i++) {
     await new Promise((r) => setTimeout(r, 50));
-    await tcp.client.write(frame(PING, `${i}`));
+    await peer.write(frame(PING, `${i}`));
   }
-  await tcp.client.write(frame(TEXT, "alive"));
+  await peer.write(frame(TEXT, "alive"));
   assertEquals(dec((await pending).data), "alive");
   server.abort();
-  tcp.client.close();
+  peer.close();
 });
 
 Deno.test("writers wait when the peer stops reading, and resume when it reads", async () => {
@@ -845,9 +858,9 @@ Deno.test("writeBufferLimit refuses writes that would queue past it", async () =
 });
 
 Deno.test("writePrepared() sends one encoded frame to many connections unchanged", async () => {
-  const { PreparedMessage } = await import("../mod.ts");
-  const pairs = await Promise.all([1, 2, 3].map(() => tcpPair()));
-  const servers = pairs.map((p) => new Conn(p.server, { role: "server" }));
+  const { PreparedMessage } = await import("../../mod.ts");
+  const pairs = [1, 2, 3].map(() => rawPair(1 << 20));
+  const servers = pairs.map((p) => new Conn(p.transport, { role: "server" }));
   const small = new PreparedMessage(OpCode.Text, "to everyone");
   const large = new PreparedMessage(OpCode.Binary, pattern(100_000));
   for (const s of servers) {
@@ -859,16 +872,16 @@ Deno.test("writePrepared() sends one encoded frame to many connections unchanged
     const expected = small.frame.length + large.frame.length;
     const raw = new Uint8Array(expected);
     let got = 0;
-    while (got < expected) got += (await p.client.read(raw.subarray(got)))!;
+    while (got < expected) got += (await p.peer.read(raw.subarray(got)))!;
     assertEquals(raw.subarray(0, small.frame.length), small.frame);
     const frames = parseFrames(raw);
     assertEquals(dec(frames[0].payload), "to everyone");
     assertEquals(frames[1].payload, large.data);
-    p.client.close();
+    p.peer.close();
   }
   servers.forEach((s) => s.abort());
   // A client connection masks: it re-frames the prepared message.
-  const { client, server } = await connPair();
+  const { client, server } = memoryConnPair();
   await client.writePrepared(small);
   assertEquals(dec((await server.readMessage()).data), "to everyone");
   client.abort();
@@ -885,7 +898,9 @@ Deno.test("maxFrameSize refuses a large frame with 1009 even within the read lim
 });
 
 Deno.test("an internal buffer grown by a large message is let go when small ones follow", async () => {
-  const { client, server } = await connPair({ readLimit: ReadLimit.Large });
+  const { client, server } = bigPipeConnPair({
+    readLimit: ReadLimit.Large,
+  });
   const large = new Uint8Array(1 << 20).fill(7);
   // A run of large messages reuses one buffer.
   await client.writeMessage(OpCode.Binary, large);

@@ -1,5 +1,7 @@
 import { assertEquals } from "@std/assert";
-import { isValidUtf8, Utf8Validator } from "../mod.ts";
+import { isValidUtf8 } from "../../mod.ts";
+import { Utf8Validator } from "../../src/codec/utf8.ts";
+import { enc } from "../_wire.ts";
 
 const VALID: [string, number[]][] = [
   ["empty", []],
@@ -11,7 +13,7 @@ const VALID: [string, number[]][] = [
   ["U+D7FF", [0xed, 0x9f, 0xbf]],
   ["U+E000", [0xee, 0x80, 0x80]],
   ["U+FFFD", [0xef, 0xbf, 0xbd]],
-  ["κόσμε", [...new TextEncoder().encode("κόσμε")]],
+  ["κόσμε", [...enc("κόσμε")]],
 ];
 
 // Each invalid input with the index of the first byte that must be refused.
@@ -82,7 +84,7 @@ Deno.test("Utf8Validator fails at the first bad byte, fed one byte at a time", (
 });
 
 Deno.test("Utf8Validator accepts valid text split at every offset", () => {
-  const text = new TextEncoder().encode("Hello-µ@ßöäüàá-UTF-8!! κόσμε 😀 𝄞");
+  const text = enc("Hello-µ@ßöäüàá-UTF-8!! κόσμε 😀 𝄞");
   for (let cut = 0; cut <= text.length; cut++) {
     const v = new Utf8Validator();
     assertEquals(v.push(text, 0, cut), true);

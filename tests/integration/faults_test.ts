@@ -20,7 +20,7 @@ import {
   serve,
   type ServeOptions,
   WebSocketError,
-} from "../mod.ts";
+} from "../../mod.ts";
 import {
   closeCodeOf,
   frame,
@@ -28,13 +28,11 @@ import {
   readBytes,
   readToEnd,
   tcpPair,
-} from "./_pair.ts";
-import { CA_CERT, SERVER_CERT, SERVER_KEY } from "./_tls.ts";
+} from "../_pair.ts";
+import { CA_CERT, SERVER_CERT, SERVER_KEY } from "../_tls.ts";
+import { dec, enc } from "../_wire.ts";
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-const UPGRADE = enc.encode(
+const UPGRADE = enc(
   "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
 );
@@ -68,7 +66,7 @@ async function rawClient(port: number): Promise<Deno.TcpConn> {
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
   await tcp.write(UPGRADE);
   const head = await readBytes(tcp, 129, 3000);
-  assert(dec.decode(head).startsWith("HTTP/1.1 101"));
+  assert(dec(head).startsWith("HTTP/1.1 101"));
   return tcp;
 }
 
@@ -76,7 +74,7 @@ async function rawClient(port: number): Promise<Deno.TcpConn> {
 async function stillServes(url: string): Promise<void> {
   const conn = await dial(url);
   await conn.writeMessage(OpCode.Text, "still here");
-  assertEquals(dec.decode((await conn.readMessage()).data), "still here");
+  assertEquals(dec((await conn.readMessage()).data), "still here");
   await conn.close();
 }
 
@@ -121,7 +119,7 @@ Deno.test("a half-closed peer still gets its echo, then the server sees one clea
     const { bytes, ended } = await readToEnd(tcp, 3000);
     tcp.close();
     const frames = parseFrames(bytes);
-    assertEquals(dec.decode(frames[0].payload), "last words");
+    assertEquals(dec(frames[0].payload), "last words");
     assert(ended, "the server closed its side too");
     await until(() => ends.length === 1);
     assertEquals((ends[0] as WebSocketError).code, "closed");
@@ -184,7 +182,7 @@ Deno.test("idleTimeout through serve() drops a silent client with 1001 and spare
     const busy = await dial(`ws://127.0.0.1:${port}`);
     for (let i = 0; i < 12; i++) {
       await busy.writeMessage(OpCode.Text, `tick ${i}`);
-      assertEquals(dec.decode((await busy.readMessage()).data), `tick ${i}`);
+      assertEquals(dec((await busy.readMessage()).data), `tick ${i}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     const { bytes, ended } = await readToEnd(silent, 3000);
@@ -223,7 +221,7 @@ Deno.test("TLS handshake failures stay with their connection; each is reported o
     await until(() => errors.length === 3);
     const good = await dial(`wss://localhost:${port}/`, { caCerts: [CA_CERT] });
     await good.writeMessage(OpCode.Text, "secure");
-    assertEquals(dec.decode((await good.readMessage()).data), "secure");
+    assertEquals(dec((await good.readMessage()).data), "secure");
     await good.close();
     await new Promise((r) => setTimeout(r, 50));
     assertEquals(errors.length, 3, String(errors));
@@ -306,7 +304,7 @@ Deno.test("slowloris clients through serve() get 408 within the timeout while ot
       await stillServes(`ws://127.0.0.1:${port}`);
       const answers = await Promise.all(slow.map((c) => readToEnd(c, 3000)));
       for (const { bytes, ended } of answers) {
-        assert(dec.decode(bytes).startsWith("HTTP/1.1 408 "));
+        assert(dec(bytes).startsWith("HTTP/1.1 408 "));
         assert(ended, "the socket is closed");
       }
       assert(Date.now() - started < 2500, "dropped within the timeout");

@@ -1,5 +1,6 @@
 import { assertEquals, assertNotEquals } from "@std/assert";
-import { maskInPlace, maskInto, nextMaskKey } from "../mod.ts";
+import { maskInPlace } from "../../mod.ts";
+import { maskInto, nextMaskKey } from "../../src/codec/mask.ts";
 
 function naive(bytes: Uint8Array, key: Uint8Array, phase: number): Uint8Array {
   return bytes.map((b, i) => b ^ key[(phase + i) & 3]);

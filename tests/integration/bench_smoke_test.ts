@@ -8,7 +8,7 @@
 
 import { assert, assertEquals, assertGreater } from "@std/assert";
 
-const root = new URL("../", import.meta.url);
+const root = new URL("../../", import.meta.url);
 const MICRO = [
   "bench/micro/header_bench.ts",
   "bench/micro/mask_bench.ts",

@@ -7,23 +7,21 @@ import {
 } from "@std/assert";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { Duplex } from "node:stream";
-import type { AcceptOptions } from "../src/handshake/accept.ts";
-import { CloseCode } from "../src/codec/close_code.ts";
-import type { FrameConn } from "../src/conn/websocket_conn.ts";
-import { dial } from "../src/handshake/dial.ts";
-import { CloseError, HandshakeError } from "../src/codec/errors.ts";
-import { Rejection } from "../src/handshake/rejection.ts";
+import type { AcceptOptions } from "../../src/handshake/accept.ts";
+import { CloseCode } from "../../src/codec/close_code.ts";
+import type { WebSocketConn } from "../../src/conn/websocket_conn.ts";
+import { dial } from "../../src/handshake/dial.ts";
+import { CloseError, HandshakeError } from "../../src/codec/errors.ts";
+import { Rejection } from "../../src/handshake/rejection.ts";
 import {
   acceptNode,
   createNodeServer,
   type NodeServerOptions,
-} from "../src/servers/node_upgrade.ts";
-import { OpCode } from "../src/codec/opcode.ts";
-import type { WebSocketConn } from "../src/conn/websocket_conn.ts";
-import { frame, parseFrames, readToEnd } from "./_pair.ts";
+} from "../../src/servers/node_upgrade.ts";
+import { OpCode } from "../../src/codec/opcode.ts";
+import { frame, parseFrames, readToEnd } from "../_pair.ts";
+import { dec, enc } from "../_wire.ts";
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 const UPGRADE =
   "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
@@ -44,7 +42,7 @@ async function echo(conn: WebSocketConn): Promise<void> {
 }
 
 interface Upgraded {
-  conn?: FrameConn;
+  conn?: WebSocketConn;
   error?: unknown;
   head: number;
 }
@@ -52,7 +50,7 @@ interface Upgraded {
 /** A node:http server whose upgrades go through acceptNode and then `then`. */
 async function nodeServer(
   options: AcceptOptions = {},
-  then: (conn: FrameConn) => Promise<void> = echo,
+  then: (conn: WebSocketConn) => Promise<void> = echo,
 ) {
   const upgrades: Upgraded[] = [];
   const tasks: Promise<void>[] = [];
@@ -89,7 +87,7 @@ async function nodeServer(
 
 async function roundTrip(conn: WebSocketConn, text: string): Promise<string> {
   await conn.writeMessage(OpCode.Text, text);
-  return dec.decode((await conn.readMessage()).data);
+  return dec((await conn.readMessage()).data);
 }
 
 Deno.test("acceptNode() upgrades a node:http socket to a full Conn", async () => {
@@ -107,10 +105,10 @@ Deno.test("acceptNode() upgrades a node:http socket to a full Conn", async () =>
     assertEquals((await conn.readMessage(new Uint8Array(4 << 20))).data, big);
     await conn.streamMessage(
       OpCode.Text,
-      ReadableStream.from(["frag", "mented"].map((s) => enc.encode(s))),
+      ReadableStream.from(["frag", "mented"].map((s) => enc(s))),
       4,
     );
-    assertEquals(dec.decode((await conn.readMessage()).data), "fragmented");
+    assertEquals(dec((await conn.readMessage()).data), "fragmented");
     await conn.close(CloseCode.NormalClosure, "done");
     assertEquals(await s.upgrades[0].conn!.closed, {
       code: CloseCode.NormalClosure,
@@ -127,10 +125,10 @@ Deno.test("acceptNode() keeps the upgrade event's head bytes as the first frames
     const tcp = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
     const frames = [frame(0x81, "first"), frame(0x82, new Uint8Array([1, 2]))];
     await tcp.write(
-      new Uint8Array([...enc.encode(UPGRADE), ...frames[0], ...frames[1]]),
+      new Uint8Array([...enc(UPGRADE), ...frames[0], ...frames[1]]),
     );
     const { bytes } = await readToEnd(tcp, 500);
-    const head = dec.decode(bytes).split("\r\n\r\n")[0];
+    const head = dec(bytes).split("\r\n\r\n")[0];
     assertStringIncludes(head, "HTTP/1.1 101 Switching Protocols");
     assertStringIncludes(
       head,
@@ -138,7 +136,7 @@ Deno.test("acceptNode() keeps the upgrade event's head bytes as the first frames
     );
     const echoed = parseFrames(bytes.subarray(head.length + 4));
     assertEquals(echoed.map((f) => [f.opcode, f.masked, [...f.payload]]), [
-      [OpCode.Text, false, [...enc.encode("first")]],
+      [OpCode.Text, false, [...enc("first")]],
       [OpCode.Binary, false, [1, 2]],
     ]);
     assert(s.upgrades[0].head > 0, "the frames arrived as the event's head");
@@ -166,8 +164,8 @@ Deno.test("acceptNode() runs the accept hooks and refuses with their HTTP status
     assertInstanceOf(s.upgrades[0].error, HandshakeError);
 
     const tcp = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
-    await tcp.write(enc.encode(UPGRADE));
-    const answer = dec.decode((await readToEnd(tcp, 2_000)).bytes);
+    await tcp.write(enc(UPGRADE));
+    const answer = dec((await readToEnd(tcp, 2_000)).bytes);
     assertStringIncludes(answer, "HTTP/1.1 401 Unauthorized");
     assertStringIncludes(answer.toLowerCase(), "www-authenticate: bearer");
     assert(answer.endsWith("Sign in first"));
@@ -186,9 +184,9 @@ Deno.test("acceptNode() refuses an invalid upgrade with 400", async () => {
   try {
     const tcp = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
     await tcp.write(
-      enc.encode(UPGRADE.replace("dGhlIHNhbXBsZSBub25jZQ==", "short")),
+      enc(UPGRADE.replace("dGhlIHNhbXBsZSBub25jZQ==", "short")),
     );
-    const answer = dec.decode((await readToEnd(tcp, 2_000)).bytes);
+    const answer = dec((await readToEnd(tcp, 2_000)).bytes);
     assertStringIncludes(answer, "HTTP/1.1 400 Bad Request");
     tcp.close();
     await s.settled();
@@ -215,7 +213,7 @@ Deno.test("acceptNode() works over the transport's streams too (read: byob)", as
 Deno.test("acceptNode(): a server-side close and abort reach the client", async () => {
   const s = await nodeServer({}, async (conn) => {
     const msg = await conn.readMessage();
-    if (dec.decode(msg.data) === "close") await conn.close(4001, "asked");
+    if (dec(msg.data) === "close") await conn.close(4001, "asked");
     else conn.abort();
   });
   try {

@@ -6,8 +6,8 @@
  */
 
 import { assert, assertEquals, assertInstanceOf } from "@std/assert";
-import { Conn, OpCode, WebSocketError } from "../mod.ts";
-import { frame, parseFrames, readToEnd, tcpPair } from "./_pair.ts";
+import { Conn, OpCode, WebSocketError } from "../../mod.ts";
+import { frame, parseFrames, readToEnd, tcpPair } from "../_pair.ts";
 
 /** Settles within `ms`, or tells that it did not. */
 async function settlesWithin(

@@ -23,14 +23,14 @@ import {
   CloseError,
   dial,
   type DialOptions,
-  type FrameConn,
   OpCode,
   serve,
+  type WebSocketConn,
   type WebSocketServer,
 } from "@wsx/websocket";
+import { dec, enc } from "../_wire.ts";
 
-const root = new URL("../", import.meta.url).pathname;
-const decoder = new TextDecoder();
+const root = new URL("../../", import.meta.url).pathname;
 
 /** Each example's permissions, baked in when compiled. */
 const EXAMPLES: Record<string, string[]> = {
@@ -108,7 +108,7 @@ class Proc implements AsyncDisposable {
   }
 
   async write(text: string): Promise<void> {
-    await this.#writer!.write(new TextEncoder().encode(text));
+    await this.#writer!.write(enc(text));
   }
 
   async endInput(): Promise<void> {
@@ -153,7 +153,7 @@ class Proc implements AsyncDisposable {
 
 /** A server of ours on a free port; `onConn` runs per connection. */
 function ourServer(
-  onConn: (conn: FrameConn, target: string) => Promise<void>,
+  onConn: (conn: WebSocketConn, target: string) => Promise<void>,
   options: { onClose?: (code: number, reason: string) => void } = {},
 ): WebSocketServer {
   return serve({
@@ -169,18 +169,21 @@ function ourServer(
  * Dials with an idle timeout, so that a read waiting on an example that went
  * silent fails instead of hanging the test.
  */
-function connect(url: string, options: DialOptions = {}): Promise<FrameConn> {
+function connect(
+  url: string,
+  options: DialOptions = {},
+): Promise<WebSocketConn> {
   return dial(url, { timeout: 10_000, idleTimeout: 10_000, ...options });
 }
 
-async function echo(conn: FrameConn): Promise<void> {
+async function echo(conn: WebSocketConn): Promise<void> {
   for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
 }
 
-async function readText(conn: FrameConn): Promise<string> {
+async function readText(conn: WebSocketConn): Promise<string> {
   const msg = await conn.readMessage();
   assertEquals(msg.opcode, OpCode.Text);
-  return decoder.decode(msg.data);
+  return dec(msg.data);
 }
 
 // ------------------------------------------------------------------ smoke tests
@@ -377,7 +380,7 @@ async function denortAvailable(): Promise<boolean> {
     stdout: "piped",
     stderr: "null",
   }).output();
-  const { denoDir } = JSON.parse(decoder.decode(stdout)) as { denoDir: string };
+  const { denoDir } = JSON.parse(dec(stdout)) as { denoDir: string };
   const dir = `${denoDir}/dl/release/v${Deno.version.deno}`;
   try {
     for await (const entry of Deno.readDir(dir)) {
@@ -415,7 +418,7 @@ Deno.test({
             stderr: "piped",
             signal: AbortSignal.timeout(60_000),
           }).output();
-          assertEquals(code, 0, `${name}: ${decoder.decode(stderr)}`);
+          assertEquals(code, 0, `${name}: ${dec(stderr)}`);
         }
       };
       await Promise.all([compileNext(), compileNext()]);
@@ -452,7 +455,7 @@ Deno.test({
           stderr: "piped",
           signal: AbortSignal.timeout(60_000),
         }).output();
-        const log = decoder.decode(stderr);
+        const log = dec(stderr);
         assertStringIncludes(log, `Compile examples/${name}.ts`, log);
         assert(!/\[ERROR\]|Module not found|error: Type/.test(log), log);
         assertMatch(log, /denort|dl\.deno\.land/, log);
@@ -569,7 +572,7 @@ Deno.test("stream_file's receiver tells a file that does not match its trailer",
 async function rawHandshake(tcp: Deno.Conn, target = "/"): Promise<void> {
   const key = btoa("0123456789abcdef");
   await tcp.write(
-    new TextEncoder().encode(
+    enc(
       `GET ${target} HTTP/1.1\r\n` +
         "Host: 127.0.0.1\r\nUpgrade: websocket\r\n" +
         `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
@@ -588,7 +591,7 @@ async function readUntil(tcp: Deno.Conn, marker: string): Promise<string> {
   while (!text.includes(marker)) {
     const n = await tcp.read(buf);
     if (n === null || text.length > 4096) throw new Error(`No ${marker}`);
-    text += decoder.decode(buf.subarray(0, n));
+    text += dec(buf.subarray(0, n));
   }
   return text;
 }
@@ -651,7 +654,7 @@ Deno.test("keepalive client gives up on a server that never answers its pings", 
     const request = await readUntil(tcp, "\r\n\r\n");
     const key = request.match(/sec-websocket-key: (\S+)/i)![1];
     await tcp.write(
-      new TextEncoder().encode(
+      enc(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
           `Connection: Upgrade\r\nSec-WebSocket-Accept: ${await acceptKey(
             key,

@@ -4,12 +4,13 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { accept, Conn, OpCode } from "../mod.ts";
-import { MemoryConn } from "./fuzz/_memory.ts";
-import { frame, parseFrames } from "./_pair.ts";
+import { accept, Conn, OpCode } from "../../mod.ts";
+import { MemoryConn } from "../fuzz/_memory.ts";
+import { frame, parseFrames } from "../_pair.ts";
+import { dec, enc } from "../_wire.ts";
 
 const bench = (file: string) =>
-  new URL(`../bench/harness/${file}`, import.meta.url).pathname;
+  new URL(`../../bench/harness/${file}`, import.meta.url).pathname;
 
 async function run(args: string[]): Promise<string> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -17,8 +18,8 @@ async function run(args: string[]): Promise<string> {
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const out = new TextDecoder().decode(stdout);
-  assertEquals(code, 0, new TextDecoder().decode(stderr) + out);
+  const out = dec(stdout);
+  assertEquals(code, 0, dec(stderr) + out);
   return out;
 }
 
@@ -34,7 +35,7 @@ Deno.test("a direct-mode connection never creates its transport's streams", asyn
       return super.writable;
     }
   }
-  const request = new TextEncoder().encode(
+  const request = enc(
     "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
   );

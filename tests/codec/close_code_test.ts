@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { CloseCode, isValidCloseCode } from "../mod.ts";
+import { CloseCode, isValidCloseCode } from "../../mod.ts";
 
 Deno.test("isValidCloseCode() follows RFC 6455 §7.4", () => {
   const valid = [

@@ -6,8 +6,8 @@
  */
 
 import { assertEquals } from "@std/assert";
-import { Conn, OpCode } from "../mod.ts";
-import { tcpPair } from "./_pair.ts";
+import { Conn, OpCode } from "../../mod.ts";
+import { tcpPair } from "../_pair.ts";
 
 /** A `Deno.Conn` whose writes are counted. */
 class CountingConn {

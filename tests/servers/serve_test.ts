@@ -5,23 +5,21 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import type { HandshakeRequest } from "../src/handshake/accept.ts";
-import { CloseCode } from "../src/codec/close_code.ts";
-import { dial } from "../src/handshake/dial.ts";
-import { CloseError, HandshakeError } from "../src/codec/errors.ts";
-import { Rejection } from "../src/handshake/rejection.ts";
-import { OpCode } from "../src/codec/opcode.ts";
+import type { HandshakeRequest } from "../../src/handshake/accept.ts";
+import { CloseCode } from "../../src/codec/close_code.ts";
+import { dial } from "../../src/handshake/dial.ts";
+import { CloseError, HandshakeError } from "../../src/codec/errors.ts";
+import { Rejection } from "../../src/handshake/rejection.ts";
+import { OpCode } from "../../src/codec/opcode.ts";
 import {
   serve,
   type ServeOptions,
   type WebSocketHandler,
-} from "../src/servers/serve.ts";
-import type { WebSocketConn } from "../src/conn/websocket_conn.ts";
-import { frame, readToEnd } from "./_pair.ts";
-import { CA_CERT, SERVER_CERT, SERVER_KEY } from "./_tls.ts";
-
-const dec = new TextDecoder();
-const enc = new TextEncoder();
+} from "../../src/servers/serve.ts";
+import type { WebSocketConn } from "../../src/conn/websocket_conn.ts";
+import { frame, readToEnd } from "../_pair.ts";
+import { CA_CERT, SERVER_CERT, SERVER_KEY } from "../_tls.ts";
+import { dec, enc } from "../_wire.ts";
 
 const echo: WebSocketHandler = async (conn) => {
   for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
@@ -37,7 +35,7 @@ function start(handler: WebSocketHandler, options: ServeOptions = {}) {
 
 async function roundTrip(conn: WebSocketConn, text: string): Promise<string> {
   await conn.writeMessage(OpCode.Text, text);
-  return dec.decode((await conn.readMessage()).data);
+  return dec((await conn.readMessage()).data);
 }
 
 /** Waits for the peer's close and returns its code and reason. */
@@ -158,7 +156,7 @@ Deno.test("serve() keeps serving others while one connection misbehaves or its h
 
     // A peer that breaks the protocol (an unmasked frame) is failed with 1002.
     const raw = await dial(url);
-    await raw.writeFrame(true, 0x70, OpCode.Text, enc.encode("bad rsv"));
+    await raw.writeFrame(true, 0x70, OpCode.Text, enc("bad rsv"));
     const failed = await raw.readMessage().catch((err) => err);
     assertInstanceOf(failed, CloseError);
     assertEquals(failed.code, CloseCode.ProtocolError);
@@ -168,15 +166,15 @@ Deno.test("serve() keeps serving others while one connection misbehaves or its h
       hostname: "127.0.0.1",
       port: server.addr.port,
     });
-    await junk.write(enc.encode("\x16\x03\x01garbage\r\n\r\n"));
+    await junk.write(enc("\x16\x03\x01garbage\r\n\r\n"));
     const answer = await readToEnd(junk, 2_000);
-    assertStringIncludes(dec.decode(answer.bytes), "HTTP/1.1 400");
+    assertStringIncludes(dec(answer.bytes), "HTTP/1.1 400");
     junk.close();
     const quitter = await Deno.connect({
       hostname: "127.0.0.1",
       port: server.addr.port,
     });
-    await quitter.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n"));
+    await quitter.write(enc("GET / HTTP/1.1\r\nHost: x\r\n"));
     quitter.close();
 
     assertEquals(await roundTrip(good, "after"), "after");
@@ -196,7 +194,7 @@ Deno.test("serve() closes with 1000 when the handler returns", async () => {
   });
   try {
     const conn = await dial(url);
-    assertEquals(dec.decode((await conn.readMessage()).data), "bye");
+    assertEquals(dec((await conn.readMessage()).data), "bye");
     assertEquals((await closeOf(conn)).code, CloseCode.NormalClosure);
   } finally {
     await server.shutdown();
@@ -235,7 +233,7 @@ Deno.test("serve() shuts down when its signal aborts, also mid-handshake", async
     hostname: "127.0.0.1",
     port: server.addr.port,
   });
-  await slow.write(enc.encode("GET / HTTP/1.1\r\n"));
+  await slow.write(enc("GET / HTTP/1.1\r\n"));
   const closed = closeOf(conn);
   stop.abort();
   await server.finished;
@@ -277,14 +275,14 @@ Deno.test("serve() talks to Deno's built-in WebSocket, frames sent with the requ
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
       "Sec-WebSocket-Version: 13\r\n\r\n";
     const first = frame(0x81, "pipelined");
-    const bytes = new Uint8Array([...enc.encode(req), ...first]);
+    const bytes = new Uint8Array([...enc(req), ...first]);
     await tcp.write(bytes);
     const answer = await readToEnd(tcp, 500);
-    const text = dec.decode(answer.bytes);
+    const text = dec(answer.bytes);
     assertStringIncludes(text, "101 Switching Protocols");
     assertEquals(
       answer.bytes.slice(-11),
-      new Uint8Array([0x81, 9, ...enc.encode("pipelined")]),
+      new Uint8Array([0x81, 9, ...enc("pipelined")]),
     );
     tcp.close();
   } finally {

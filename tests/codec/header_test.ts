@@ -1,5 +1,10 @@
 import { assertEquals } from "@std/assert";
-import { decodeHeader, encodeHeader, headerSize, newHeader } from "../mod.ts";
+import {
+  decodeHeader,
+  encodeHeader,
+  headerSize,
+  newHeader,
+} from "../../mod.ts";
 
 const LENGTHS = [0, 1, 125, 126, 127, 65535, 65536, 2 ** 32, 2 ** 53 - 1];
 

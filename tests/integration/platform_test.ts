@@ -6,9 +6,8 @@
 
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { constants, createDeflateRaw } from "node:zlib";
+import { hex } from "../_wire.ts";
 
-const hex = (s: string) =>
-  new Uint8Array(s.split(" ").map((b) => parseInt(b, 16)));
 const HELLO = new TextEncoder().encode("Hello");
 const SYNC = [0x00, 0x00, 0xff, 0xff];
 

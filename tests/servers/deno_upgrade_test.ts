@@ -4,20 +4,18 @@ import {
   assertInstanceOf,
   assertRejects,
 } from "@std/assert";
-import { CloseCode } from "../src/codec/close_code.ts";
+import { CloseCode } from "../../src/codec/close_code.ts";
 import {
-  type DenoWebSocketConn,
   upgradeWebSocket,
   type UpgradeWebSocketOptions,
-} from "../src/servers/deno_upgrade.ts";
-import { dial } from "../src/handshake/dial.ts";
-import { CloseError, WebSocketError } from "../src/codec/errors.ts";
-import { OpCode } from "../src/codec/opcode.ts";
-import { PreparedMessage } from "../src/conn/prepared_message.ts";
-import type { WebSocketConn } from "../src/conn/websocket_conn.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+} from "../../src/servers/deno_upgrade.ts";
+import type { DenoWebSocketConn } from "../../src/servers/deno_websocket_conn.ts";
+import { dial } from "../../src/handshake/dial.ts";
+import { CloseError, WebSocketError } from "../../src/codec/errors.ts";
+import { OpCode } from "../../src/codec/opcode.ts";
+import { PreparedMessage } from "../../src/conn/prepared_message.ts";
+import type { WebSocketConn } from "../../src/conn/websocket_conn.ts";
+import { dec, enc } from "../_wire.ts";
 
 /**
  * A Deno.serve server whose upgrades go through upgradeWebSocket; each
@@ -60,7 +58,7 @@ Deno.test("upgradeWebSocket() echoes through the message-level API with our clie
     const conn = await dial(s.url);
     await conn.writeMessage(OpCode.Text, "héllo");
     let msg = await conn.readMessage();
-    assertEquals([msg.opcode, dec.decode(msg.data)], [OpCode.Text, "héllo"]);
+    assertEquals([msg.opcode, dec(msg.data)], [OpCode.Text, "héllo"]);
     const bin = new Uint8Array(300_000).map((_, i) => i % 251);
     await conn.writeMessage(OpCode.Binary, bin);
     msg = await conn.readMessage();
@@ -91,7 +89,7 @@ Deno.test("readMessage(buf) fills the caller's buffer, text and binary", async (
     const conn = await dial(s.url);
     await conn.writeMessage(OpCode.Text, "into buf ✓");
     await conn.writeMessage(OpCode.Binary, new Uint8Array([1, 2, 3]));
-    assertEquals(dec.decode((await conn.readMessage()).data), "into buf ✓");
+    assertEquals(dec((await conn.readMessage()).data), "into buf ✓");
     assertEquals((await conn.readMessage()).data, new Uint8Array([1, 2, 3]));
     assertEquals(views, [true, true]);
     await conn.close();
@@ -149,7 +147,7 @@ Deno.test("text over the read limit, and a message bigger than buf, close with 1
   const s = start(async (conn) => {
     const small = new Uint8Array(8);
     const ok = await conn.readMessage(small);
-    assertEquals(dec.decode(ok.data), "12345678");
+    assertEquals(dec(ok.data), "12345678");
     await conn.readMessage(small);
   }, { readLimit: 100 });
   try {
@@ -213,7 +211,7 @@ Deno.test("the server's close reaches the client with its code, and later writes
   try {
     const conn = await dial(s.url);
     assertEquals(
-      dec.decode((await conn.readMessage()).data),
+      dec((await conn.readMessage()).data),
       "written before open completes",
     );
     const err = await assertRejects(() => conn.readMessage());
@@ -232,14 +230,14 @@ Deno.test("messages that arrive before a read queue up in order", async () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     const got: string[] = [];
     for (let i = 0; i < 5; i++) {
-      got.push(dec.decode((await conn.readMessage()).data));
+      got.push(dec((await conn.readMessage()).data));
     }
     await conn.writeMessage(OpCode.Text, got.join(","));
   });
   try {
     const conn = await dial(s.url);
     for (let i = 0; i < 5; i++) await conn.writeMessage(OpCode.Text, `m${i}`);
-    assertEquals(dec.decode((await conn.readMessage()).data), "m0,m1,m2,m3,m4");
+    assertEquals(dec((await conn.readMessage()).data), "m0,m1,m2,m3,m4");
     await conn.close();
   } finally {
     await s.stop();
@@ -272,7 +270,7 @@ Deno.test("the stated limits: no ping, streams gathered, prepared re-encoded, on
     await conn.writeMessage(OpCode.Text, "go");
     const streamed = await conn.readMessage();
     assertEquals(streamed.data, new Uint8Array([1, 2, 3]));
-    assertEquals(dec.decode((await conn.readMessage()).data), "prepared");
+    assertEquals(dec((await conn.readMessage()).data), "prepared");
     await assertRejects(() => conn.readMessage(), CloseError);
     await s.outcomes();
     assertInstanceOf(checks[0], TypeError);
@@ -331,16 +329,16 @@ Deno.test("the same handler code runs over serve-style Conn and the Deno adapter
   // Message-level code written against WebSocketConn needs no change.
   const upper = async (conn: WebSocketConn) => {
     for await (const msg of conn) {
-      await conn.writeMessage(OpCode.Text, dec.decode(msg.data).toUpperCase());
+      await conn.writeMessage(OpCode.Text, dec(msg.data).toUpperCase());
     }
   };
   const s = start(upper);
   try {
     const conn = await dial(s.url);
     await conn.writeMessage(OpCode.Text, "shout");
-    assertEquals(dec.decode((await conn.readMessage()).data), "SHOUT");
-    await conn.writeMessage(OpCode.Binary, enc.encode("bytes too"));
-    assertEquals(dec.decode((await conn.readMessage()).data), "BYTES TOO");
+    assertEquals(dec((await conn.readMessage()).data), "SHOUT");
+    await conn.writeMessage(OpCode.Binary, enc("bytes too"));
+    assertEquals(dec((await conn.readMessage()).data), "BYTES TOO");
     await conn.close();
   } finally {
     await s.stop();

@@ -18,11 +18,9 @@ import {
 import type { DeflateEngine } from "../../src/deflate/compressor.ts";
 import { InflateOutput } from "../../src/deflate/inflate_output.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
+import { dec, enc, hex } from "../_wire.ts";
 
-const hex = (s: string) =>
-  new Uint8Array(s.split(" ").map((b) => parseInt(b, 16)));
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
-const HELLO = new TextEncoder().encode("Hello");
+const HELLO = enc("Hello");
 
 const ENGINES: DeflateEngine[] = [compressionStreamEngine(), zlibEngine()];
 
@@ -43,7 +41,7 @@ async function inflate(
     for (const m of messages) {
       out.start(limit);
       await d.decompress(m, true, out);
-      texts.push(text(out.data));
+      texts.push(dec(out.data));
     }
   } finally {
     d.close();
@@ -66,7 +64,7 @@ function jsonish(n: number, seed = 1): Uint8Array {
   for (let i = seed; s.length < n; i++) {
     s += `{"id":${i},"name":"user${i % 97}","active":${i % 3 === 0}},`;
   }
-  return new TextEncoder().encode(s.slice(0, n));
+  return enc(s.slice(0, n));
 }
 
 Deno.test("the runtime's CompressionStream passes the start-up check", async () => {
@@ -157,7 +155,7 @@ for (const engine of ENGINES) {
     assertEquals([err.code, err.closeCode], ["invalid_compressed_data", 1007]);
     out.start(1024);
     await d.decompress(hex("f2 48 cd c9 c9 07 00"), true, out);
-    assertEquals(text(out.data), "Hello");
+    assertEquals(dec(out.data), "Hello");
     d.close();
   });
 
@@ -244,7 +242,7 @@ for (const engine of ENGINES) {
     out.start(1 << 20, buf);
     await d.decompress(hex("f2 48 cd c9 c9 07 00"), true, out);
     assertEquals(out.data, buf);
-    assertEquals(text(buf), "Hello");
+    assertEquals(dec(buf), "Hello");
     d.close();
   });
 }
