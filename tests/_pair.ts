@@ -28,7 +28,7 @@
  */
 
 import { Conn, type ConnOptions, type Transport } from "../mod.ts";
-import { encodeFrame, type ParsedFrame } from "./_wire.ts";
+import { concat, encodeFrame, type ParsedFrame } from "./_wire.ts";
 
 export { closeCodeOf, parseFrames } from "./_wire.ts";
 
@@ -284,4 +284,36 @@ export async function readToEnd(
     for (let i = 0; i < r; i++) chunks.push(buf[i]);
   }
   return { bytes: new Uint8Array(chunks), ended };
+}
+
+/**
+ * Reads one end of an in-memory pair until the other end closes or `timeoutMs`
+ * passes, like {@linkcode readToEnd} for a socket.
+ */
+export async function readStreamToEnd(
+  transport: { readable: ReadableStream<Uint8Array> },
+  timeoutMs = 5000,
+): Promise<{ bytes: Uint8Array; ended: boolean }> {
+  const reader = transport.readable.getReader();
+  const chunks: Uint8Array[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  let ended = false;
+  try {
+    for (let i = 0; i < 100_000; i++) {
+      const r = await Promise.race([reader.read(), timeout]);
+      if (r === "timeout") break;
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      chunks.push(r.value);
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+  return { bytes: concat(...chunks), ended };
 }

@@ -56,6 +56,8 @@ export class CloseHandshake {
   #parts: CloseParts;
   #closeSent = false;
   #finished = false;
+  /** The peer's close frame, when a frame-level read returned it. */
+  #received: CloseInfo | null = null;
   #resolveClosed!: (info: CloseInfo) => void;
 
   constructor(parts: CloseParts) {
@@ -112,21 +114,39 @@ export class CloseHandshake {
   }
 
   /**
+   * Takes note of the peer's close frame that a frame-level read handed to the
+   * caller: `close()` then only answers it, and reads end with its code.
+   *
+   * @throws {WebSocketError} For a payload that is not a valid close payload.
+   */
+  noteReceived(payload: Uint8Array): void {
+    const { code, reason } = decodeClosePayload(payload);
+    this.#received = { code, reason };
+    this.error ??= new CloseError(code, reason);
+  }
+
+  /**
    * Starts the closing handshake from our side and waits for it to end, at most
-   * the close timeout (then the transport is closed anyway, as 1006).
+   * the close timeout (then the transport is closed anyway, as 1006). Without a
+   * code: 1000, or the peer's code when its close frame came already.
    *
    * @param drain Reads and discards until the peer's close frame, when no read
    * of the caller's will.
    */
   async close(
-    code: CloseCode,
+    code: CloseCode | undefined,
     reason: string,
     drain: () => void,
   ): Promise<void> {
-    if (!isValidCloseCode(code)) {
+    const echo = code === undefined && this.#received !== null;
+    code ??= this.#received?.code ?? CloseCode.NormalClosure;
+    if (!echo && !isValidCloseCode(code)) {
       throw new RangeError(`Invalid close code ${code}`);
     }
-    const payload = encodeClosePayload(code, reason);
+    // A peer's close frame without a code is answered without one.
+    const payload = echo && code === CloseCode.NoStatusReceived
+      ? EMPTY
+      : encodeClosePayload(code, reason);
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       throw new RangeError(
         `Close reason exceeds ${MAX_CLOSE_REASON_BYTES} bytes`,
@@ -143,6 +163,9 @@ export class CloseHandshake {
         this.shutdown(CloseCode.AbnormalClosure, "");
         return;
       }
+    }
+    if (this.#received !== null) {
+      return this.#complete(this.#received.code, this.#received.reason);
     }
     if (this.error === null) drain();
     const closedInTime = await withTimeout(this.closed, closeTimeout);

@@ -212,7 +212,12 @@ export class Conn implements WebSocketConn {
    * @returns A view of `buf` holding the payload.
    */
   readPayload(buf: Uint8Array): Promise<Uint8Array> {
-    return this.#lowLevelRead(() => this.#reader.readPayload(buf));
+    return this.#lowLevelRead(async () => {
+      const payload = await this.#reader.readPayload(buf);
+      const h = this.#reader.frame.header;
+      if (h.opcode === OpCode.Close) this.#closing.noteReceived(payload);
+      return payload;
+    });
   }
 
   /**
@@ -424,11 +429,12 @@ export class Conn implements WebSocketConn {
    * After the close timeout the transport is closed anyway, and `closed` reports
    * 1006. Calling it again, or after the peer closed, just waits for the end.
    *
-   * @param code The close code (default 1000).
+   * @param code The close code (default 1000, or the peer's code when a
+   * frame-level read already returned its close frame).
    * @param reason Up to 123 bytes of UTF-8.
    * @throws {RangeError} For a code that may not be sent or a reason too long.
    */
-  close(code: CloseCode = CloseCode.NormalClosure, reason = ""): Promise<void> {
+  close(code?: CloseCode, reason = ""): Promise<void> {
     return this.#closing.close(code, reason, this.#drain);
   }
 

@@ -1,0 +1,155 @@
+import { assertEquals, assertInstanceOf, assertRejects } from "@std/assert";
+import { WebSocketError } from "../../mod.ts";
+import type { Header } from "../../src/codec/header.ts";
+import {
+  MessageReader,
+  type ReadOwner,
+} from "../../src/conn/message_reader.ts";
+import { FrameReader } from "../../src/io/frame_reader.ts";
+import { ByteSource } from "../../src/io/transport.ts";
+import { TEXT_HELLO_MASKED } from "../_rfc_frames.ts";
+import { concat, dec, enc, encodeFrame, Op } from "../_wire.ts";
+
+const LIMITS = {
+  expectMasked: true,
+  rsvAllowed: 0,
+  readLimit: 1 << 16,
+  maxFrameSize: 1 << 16,
+  maxFragments: 100,
+  chunkSize: 256,
+};
+
+/** A reader over `bytes` delivered in pieces of `step` bytes, with a recording owner. */
+function readerOf(bytes: Uint8Array, step: number, limits = LIMITS) {
+  let at = 0;
+  const readable = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (at >= bytes.length) return c.close();
+      c.enqueue(bytes.slice(at, at += step));
+    },
+  });
+  const source = new ByteSource(
+    { readable, writable: new WritableStream() },
+    0,
+  );
+  const controls: { opcode: number; payload: string }[] = [];
+  const owner: ReadOwner = {
+    onControl(h: Header, payload: Uint8Array) {
+      controls.push({ opcode: h.opcode, payload: dec(payload) });
+      return undefined;
+    },
+    readFailed: (err) => Promise.resolve(err as Error),
+    hold() {},
+    release() {},
+  };
+  const reader = new MessageReader(
+    new FrameReader(source, limits.chunkSize),
+    limits,
+    owner,
+  );
+  return { reader, controls };
+}
+
+async function messages(reader: MessageReader, n: number, buf?: Uint8Array) {
+  const out: { opcode: number; text: string; rsv: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    reader.begin();
+    const msg = await reader.readMessage(buf);
+    out.push({ opcode: msg.opcode, text: dec(msg.data), rsv: msg.rsv });
+  }
+  return out;
+}
+
+const key = [0x37, 0xfa, 0x21, 0x3d];
+const stream = concat(
+  TEXT_HELLO_MASKED, // RFC 6455 §5.7: masked "Hello", one frame
+  encodeFrame({ opcode: Op.Text, payload: "Hel", fin: false, mask: key }),
+  encodeFrame({ opcode: Op.Ping, payload: "?", mask: key }), // between fragments
+  encodeFrame({ opcode: Op.Continuation, payload: "lo", mask: key }),
+  encodeFrame({ opcode: Op.Binary, payload: "x".repeat(1000), mask: key }), // > chunk
+  encodeFrame({ opcode: Op.Text, payload: "κόσμε", fin: false, mask: key }),
+  encodeFrame({ opcode: Op.Continuation, payload: "", mask: key }),
+);
+
+Deno.test("MessageReader: the same messages whatever the transport's read sizes", async () => {
+  for (const step of [1, 2, 3, 7, 64, 255, 4096]) {
+    const { reader, controls } = readerOf(stream, step);
+    assertEquals(await messages(reader, 4), [
+      { opcode: Op.Text, text: "Hello", rsv: 0 },
+      { opcode: Op.Text, text: "Hello", rsv: 0 },
+      { opcode: Op.Binary, text: "x".repeat(1000), rsv: 0 },
+      { opcode: Op.Text, text: "κόσμε", rsv: 0 },
+    ], `step ${step}`);
+    assertEquals(controls, [{ opcode: Op.Ping, payload: "?" }], `step ${step}`);
+  }
+});
+
+Deno.test("MessageReader: into a caller's buffer, and refusing one too small", async () => {
+  const { reader } = readerOf(stream, 5);
+  const buf = new Uint8Array(2000);
+  const got = await messages(reader, 3, buf);
+  assertEquals(got.map((m) => m.text.length), [5, 5, 1000]);
+  const small = readerOf(stream, 5).reader;
+  small.begin();
+  await small.readMessage(new Uint8Array(5));
+  small.begin();
+  const err = await small.readMessage(new Uint8Array(4)).catch((e) => e);
+  assertInstanceOf(err, WebSocketError);
+  assertEquals(err.code, "buffer_too_small");
+});
+
+Deno.test("MessageReader: invalid UTF-8 fails on the byte that breaks it, split across fragments", async () => {
+  const bad = concat(
+    encodeFrame({
+      opcode: Op.Text,
+      payload: enc("ok "),
+      fin: false,
+      mask: key,
+    }),
+    encodeFrame({
+      opcode: Op.Continuation,
+      payload: new Uint8Array([0xce]),
+      fin: false,
+      mask: key,
+    }),
+    // 0xce must be followed by a continuation byte: "A" is not one.
+    encodeFrame({ opcode: Op.Continuation, payload: enc("A"), mask: key }),
+  );
+  for (const step of [1, 4, 100]) {
+    const { reader } = readerOf(bad, step);
+    reader.begin();
+    await assertRejects(
+      () => reader.readMessage(undefined),
+      WebSocketError,
+      "UTF-8",
+    );
+  }
+});
+
+Deno.test("MessageReader: readHeader and readPayload, and a payload left unread is skipped", async () => {
+  const { reader } = readerOf(stream, 3);
+  reader.begin();
+  const h = await reader.readHeader();
+  assertEquals([h.opcode, h.length, h.masked], [Op.Text, 5, true]);
+  reader.reading = false;
+  reader.begin();
+  const payload = await reader.readPayload(new Uint8Array(5));
+  assertEquals(dec(payload), "Hello");
+  reader.reading = false;
+  reader.begin();
+  assertEquals((await reader.readHeader()).fin, false); // "Hel", left unread
+  reader.reading = false;
+  assertEquals((await messages(reader, 1))[0].text, "lo"); // the rest of "Hello"
+});
+
+Deno.test("MessageReader refuses a second read beside the first", () => {
+  const { reader } = readerOf(stream, 1);
+  reader.begin();
+  let error: unknown;
+  try {
+    reader.begin();
+  } catch (err) {
+    error = err;
+  }
+  assertInstanceOf(error, TypeError);
+});
