@@ -19,7 +19,7 @@
  * @module
  */
 
-export { wrapDeflate } from "./src/deflate/permessage_deflate_conn.ts";
+export { wrapDeflate } from "./src/deflate/wrap.ts";
 export type { DeflateOptions } from "./src/deflate/negotiate.ts";
 export type {
   Compressor,

@@ -35,14 +35,14 @@ export interface DeflatePlan<E> {
 
 type Modules = [
   typeof import("../deflate/extension_handler.ts"),
-  typeof import("../deflate/permessage_deflate_conn.ts"),
+  typeof import("../deflate/wrap.ts"),
 ];
 let loading: Promise<Modules> | undefined;
 
 function load(): Promise<Modules> {
   return loading ??= Promise.all([
     import("../deflate/extension_handler.ts"),
-    import("../deflate/permessage_deflate_conn.ts"),
+    import("../deflate/wrap.ts"),
   ]);
 }
 

@@ -7,7 +7,7 @@
 
 import { CloseCode, isValidCloseCode } from "../codec/close_code.ts";
 import { closeFrameFor, MAX_CLOSE_REASON_BYTES } from "../codec/close_frame.ts";
-import { withTimeout } from "../_timers.ts";
+import { sleep, withTimeout } from "../_timers.ts";
 import { CloseError, WebSocketError } from "../codec/errors.ts";
 import { ReadLimit } from "../codec/limits.ts";
 import { iterateMessages } from "../conn/iterate_messages.ts";
@@ -380,7 +380,7 @@ export class DenoWebSocketConn implements WebSocketConn {
       this.#socket.bufferedAmount > level &&
       this.#socket.readyState === WebSocket.OPEN
     ) {
-      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      await sleep(DRAIN_POLL_MS);
     }
   }
 

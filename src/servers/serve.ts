@@ -14,6 +14,7 @@ import {
   type AcceptOptions,
   type HandshakeRequest,
 } from "../handshake/accept.ts";
+import { sleep } from "../_timers.ts";
 import { CloseCode } from "../codec/close_code.ts";
 import { CloseError, HandshakeError, WebSocketError } from "../codec/errors.ts";
 import type { WebSocketConn } from "../conn/websocket_conn.ts";
@@ -218,7 +219,7 @@ export class WebSocketServer implements AsyncDisposable {
       } catch (err) {
         if (this.#stop.signal.aborted || isListenerGone(err)) break;
         this.#onError(err);
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS));
+        await sleep(ACCEPT_BACKOFF_MS);
         continue;
       }
       const task = this.#serveOne(socket);

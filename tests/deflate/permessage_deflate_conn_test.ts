@@ -20,11 +20,7 @@ import type {
   DeflateOptions,
   DeflateParams,
 } from "../../src/deflate/negotiate.ts";
-import {
-  PerMessageDeflateConn,
-  wrapDeflate,
-  wrapNegotiated,
-} from "../../src/deflate/permessage_deflate_conn.ts";
+import { PerMessageDeflateConn } from "../../src/deflate/permessage_deflate_conn.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
 import {
   closeCodeOf,
@@ -470,43 +466,6 @@ for (const engine of ENGINES) {
     });
   });
 }
-
-Deno.test("wrapDeflate reads the agreement and refuses a connection without one; wrapNegotiated", async () => {
-  await withPair(async (tcp) => {
-    const base = new Conn(tcp.server, {
-      role: "server",
-      rsvAllowed: Rsv.Rsv1,
-      extensions: "permessage-deflate; server_no_context_takeover",
-    });
-    const a = wrapDeflate(base, { level: 1 });
-    assert(a instanceof PerMessageDeflateConn);
-    assertEquals(
-      (a as PerMessageDeflateConn).params.serverNoContextTakeover,
-      true,
-    );
-    const b = wrapDeflate(base, { engine: zlibEngine(), level: 9 });
-    assert(b instanceof PerMessageDeflateConn);
-    assertEquals(
-      (b as PerMessageDeflateConn).params.serverNoContextTakeover,
-      true,
-    );
-    const unagreed = new Conn(tcp.server, { role: "server" });
-    assertThrows(() => wrapDeflate(unagreed), TypeError, "rsvAllowed");
-    const other = new Conn(tcp.server, {
-      role: "server",
-      rsvAllowed: Rsv.Rsv1,
-      extensions: "x-webkit-deflate-frame",
-    });
-    assertThrows(() => wrapDeflate(other), TypeError, "not permessage-deflate");
-    const c = wrapNegotiated(base, { engine: zlibEngine() });
-    assert(c instanceof PerMessageDeflateConn);
-    const plain = new Conn(tcp.client, { role: "client" });
-    assert(wrapNegotiated(plain) === plain);
-    base.abort();
-    plain.abort();
-    assertEquals((await a.closed).code, 1006);
-  });
-});
 
 Deno.test("the peer's close is reported as CloseError through the decorator", async () => {
   await withPair(async (tcp) => {
