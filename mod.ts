@@ -22,7 +22,7 @@
  * @module
  */
 
-export { CloseCode, isValidCloseCode } from "./src/codec/close_code.ts";
+export { CloseCode } from "./src/codec/close_code.ts";
 export {
   CloseError,
   HandshakeError,
@@ -42,7 +42,7 @@ export { maskInPlace } from "./src/codec/mask.ts";
 export { OpCode } from "./src/codec/opcode.ts";
 export type { DataOpCode } from "./src/codec/opcode.ts";
 export { isValidUtf8 } from "./src/codec/utf8.ts";
-export type { ReadMode, Transport } from "./src/io/transport.ts";
+export type { Transport } from "./src/io/transport.ts";
 export { Conn } from "./src/conn/conn.ts";
 export type { ConnOptions } from "./src/conn/conn_options.ts";
 export { PreparedMessage } from "./src/conn/prepared_message.ts";
@@ -55,16 +55,13 @@ export { accept, allowOrigins } from "./src/handshake/accept.ts";
 export type {
   AcceptOptions,
   HandshakeRequest,
-  HookResult,
-  ProtocolSelector,
 } from "./src/handshake/accept.ts";
 export { dial } from "./src/handshake/dial.ts";
 export type { DialOptions } from "./src/handshake/dial.ts";
-export type { DeflateOption } from "./src/handshake/deflate_option.ts";
 export { acceptKey } from "./src/handshake/key.ts";
 export { Rejection } from "./src/handshake/rejection.ts";
 export type { RejectionInit } from "./src/handshake/rejection.ts";
-export type { HeadLimits, HttpRequest } from "./src/handshake/http_parse.ts";
+export type { HeadLimits } from "./src/handshake/http_parse.ts";
 export { serve, WebSocketServer } from "./src/servers/serve.ts";
 export type { ServeOptions, WebSocketHandler } from "./src/servers/serve.ts";
 export { upgradeWebSocket } from "./src/servers/deno_upgrade.ts";

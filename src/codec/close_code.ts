@@ -80,7 +80,7 @@ export type CloseCode =
  *
  * @example
  * ```ts
- * import { isValidCloseCode } from "@wsx/websocket";
+ * import { isValidCloseCode } from "./close_code.ts";
  * import { assert } from "@std/assert";
  *
  * assert(isValidCloseCode(1000));

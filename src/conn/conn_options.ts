@@ -6,7 +6,6 @@
 
 import type { CloseCode } from "../codec/close_code.ts";
 import { ChunkSize, ReadLimit } from "../codec/limits.ts";
-import type { ReadMode } from "../io/transport.ts";
 
 /**
  * How a {@linkcode Conn} behaves: its role, limits and handlers.
@@ -42,7 +41,7 @@ export interface ConnOptions {
   /** RSV bits an extension negotiated (`Rsv.Rsv1` for permessage-deflate). */
   rsvAllowed?: number;
   /** `"auto"` calls a `Deno.Conn`'s `read`/`write` directly; `"byob"` uses its streams. */
-  read?: ReadMode;
+  read?: "auto" | "byob";
   /** Bytes that may wait in the write scratchpad before writers wait (default: chunk size). */
   writeHighWaterMark?: number;
   /**

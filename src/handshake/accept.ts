@@ -20,7 +20,8 @@ import {
   setNoDelay,
   type Transport,
 } from "../io/transport.ts";
-import { type DeflateOption, serverDeflate } from "./deflate_option.ts";
+import { serverDeflate } from "./deflate_option.ts";
+import type { DeflateOptions } from "../deflate/negotiate.ts";
 import { readHeadFrom, readRequest, writeHead } from "./http_io.ts";
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
@@ -55,43 +56,18 @@ import {
  * assertEquals(new URL(req.target, "http://x").searchParams.get("room"), "1");
  * ```
  */
-export interface HandshakeRequest extends HttpRequest {
+export interface HandshakeRequest {
+  /** The method, such as `"GET"` (case-sensitive). */
+  method: string;
+  /** The request target as sent, such as `"/chat?room=1"`. */
+  target: string;
+  /** The protocol version, such as `"HTTP/1.1"`. */
+  version: string;
+  /** The header fields; repeated fields are joined with `", "`. */
+  headers: Headers;
   /** The subprotocols offered, most preferred first. */
   readonly protocols: readonly string[];
 }
-
-/**
- * What a hook may give back: nothing to go on, or a {@linkcode Rejection} to
- * refuse the upgrade (throwing one works too).
- *
- * @example Refusing with 403
- * ```ts
- * import { type HookResult, Rejection } from "@wsx/websocket";
- * import { assertEquals } from "@std/assert";
- *
- * const refused: HookResult = new Rejection(403);
- * assertEquals((refused as { status: number }).status, 403);
- * ```
- */
-export type HookResult = void | undefined | Rejection;
-
-/**
- * Picks a subprotocol from the client's offer, or returns `""` (or nothing) to
- * pick none.
- *
- * @example Taking the newest version offered
- * ```ts
- * import type { ProtocolSelector } from "@wsx/websocket";
- * import { assertEquals } from "@std/assert";
- *
- * const newest: ProtocolSelector = (offered) => offered.toSorted().at(-1);
- * assertEquals(newest(["v1", "v3", "v2"], undefined!), "v3");
- * ```
- */
-export type ProtocolSelector = (
-  offered: readonly string[],
-  request: HandshakeRequest,
-) => string | null | undefined;
 
 /**
  * How {@linkcode accept} reads, checks and answers the upgrade request, and the
@@ -125,11 +101,19 @@ export interface AcceptOptions extends
   signal?: AbortSignal;
   /**
    * The subprotocols the server speaks (the client's most preferred one that is
-   * listed wins), or a function that picks one. None in common: no subprotocol.
+   * listed wins), or a function that picks one from the offer (`""` or nothing
+   * for none). None in common: no subprotocol.
    */
-  protocols?: readonly string[] | ProtocolSelector;
+  protocols?:
+    | readonly string[]
+    | ((
+      offered: readonly string[],
+      request: HandshakeRequest,
+    ) => string | null | undefined);
   /** Checks the `Host` header; return or throw a {@linkcode Rejection} to refuse. */
-  onHost?: (host: string) => HookResult | Promise<HookResult>;
+  onHost?: (
+    host: string,
+  ) => Rejection | void | Promise<Rejection | void>;
   /**
    * Inspects the request once it has passed the protocol checks. Return header
    * fields to add to the 101 response, or return or throw a {@linkcode Rejection}
@@ -137,12 +121,16 @@ export interface AcceptOptions extends
    */
   onRequest?: (
     request: HandshakeRequest,
-  ) => HookResult | HeadersInit | Promise<HookResult | HeadersInit>;
+  ) =>
+    | Rejection
+    | HeadersInit
+    | void
+    | Promise<Rejection | HeadersInit | void>;
   /**
    * permessage-deflate: `true` (or options) accepts the client's offer when the
    * options can honour it, and the connection returned compresses. Off by default.
    */
-  deflate?: DeflateOption;
+  deflate?: boolean | DeflateOptions;
 }
 
 /** How long a refused client gets to read our answer before the socket closes. */

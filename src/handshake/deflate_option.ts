@@ -11,20 +11,7 @@ import type { DeflateOptions } from "../deflate/negotiate.ts";
 import type { ClientExtensions, ServerExtensions } from "../conn/extension.ts";
 import type { WebSocketConn } from "../conn/websocket_conn.ts";
 
-/**
- * permessage-deflate for a handshake: `true` for the defaults, or the options
- * (level, threshold, context takeover, window bits, engine). `false`, absent or
- * `{ enabled: false }`: no compression.
- *
- * @example Fast compression, small messages left alone
- * ```ts
- * import type { DeflateOption } from "@wsx/websocket";
- * import { assertEquals } from "@std/assert";
- *
- * const fast: DeflateOption = { level: 1, threshold: 256 };
- * assertEquals(fast.threshold, 256);
- * ```
- */
+/** permessage-deflate for a handshake: `true`, options, or off. */
 export type DeflateOption = boolean | DeflateOptions;
 
 /** The compression code a handshake needs: its extension handler and decorator. */

@@ -23,7 +23,8 @@ import {
   checkResponse,
   encodeUpgradeRequest,
 } from "./client_handshake.ts";
-import { clientDeflate, type DeflateOption } from "./deflate_option.ts";
+import { clientDeflate } from "./deflate_option.ts";
+import type { DeflateOptions } from "../deflate/negotiate.ts";
 import { readHeadFrom, readResponse, writeHead } from "./http_io.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT, type HeadLimits } from "./http_parse.ts";
 import { acceptKey, generateKey } from "./key.ts";
@@ -65,7 +66,7 @@ export interface DialOptions extends
    * permessage-deflate: `true` (or options) offers it, and the connection returned
    * compresses when the server accepts. Off by default.
    */
-  deflate?: DeflateOption;
+  deflate?: boolean | DeflateOptions;
 }
 
 /**

@@ -150,7 +150,7 @@ export function statusLine(status: number): string {
  *
  * @example
  * ```ts
- * import type { HttpRequest } from "@wsx/websocket";
+ * import type { HttpRequest } from "./http_parse.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const req: HttpRequest = {

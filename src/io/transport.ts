@@ -39,7 +39,7 @@ export interface Transport {
  *
  * @example
  * ```ts
- * import { type ReadMode } from "@wsx/websocket";
+ * import { type ReadMode } from "./transport.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const mode: ReadMode = "byob"; // e.g. new Conn(tcp, { role: "server", read: mode })

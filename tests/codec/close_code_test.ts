@@ -1,5 +1,6 @@
 import { assertEquals } from "@std/assert";
-import { CloseCode, isValidCloseCode } from "../../mod.ts";
+import { CloseCode } from "../../mod.ts";
+import { isValidCloseCode } from "../../src/codec/close_code.ts";
 
 Deno.test("isValidCloseCode() follows RFC 6455 §7.4", () => {
   const valid = [

@@ -12,7 +12,8 @@
  * @module
  */
 
-import { accept, type DeflateOption, ReadLimit } from "@wsx/websocket";
+import { accept, ReadLimit } from "@wsx/websocket";
+import { type DeflateOption } from "../../../src/handshake/deflate_option.ts";
 import { zlibEngine } from "@wsx/websocket/deflate";
 import { announce } from "../_process.ts";
 import { Flags } from "../_args.ts";
