@@ -13,42 +13,11 @@ import {
   concat,
   enc,
   hex,
+  INVALID_CLOSE_CODES,
   Op,
+  VALID_CLOSE_CODES,
 } from "../../_wire.ts";
 import { payload } from "./_helpers.ts";
-
-const VALID_CODES = [
-  1000,
-  1001,
-  1002,
-  1003,
-  1007,
-  1008,
-  1009,
-  1010,
-  1011,
-  1012,
-  1013,
-  1014,
-  3000,
-  3999,
-  4000,
-  4999,
-];
-const INVALID_CODES = [
-  0,
-  999,
-  1004,
-  1005,
-  1006,
-  1015,
-  1016,
-  1100,
-  2000,
-  2999,
-  5000,
-  65535,
-];
 
 /** An answer to a close without a code may itself have no code; 1005 stands for that. */
 const NO_CODE = CLOSE_CODES.NoStatusReceived;
@@ -219,7 +188,7 @@ export function closeCases(): Case[] {
       ),
     );
   });
-  VALID_CODES.forEach((code, i) => {
+  VALID_CLOSE_CODES.forEach((code, i) => {
     cases.push(
       closeWith(
         `7.4.${i + 1}`,
@@ -232,7 +201,7 @@ export function closeCases(): Case[] {
       ),
     );
   });
-  INVALID_CODES.forEach((code, i) => {
+  INVALID_CLOSE_CODES.forEach((code, i) => {
     const bytes = new Uint8Array([code >> 8, code & 0xff]);
     cases.push(
       closeWith(`7.5.${i + 1}`, `close with invalid code ${code}`, bytes, [
