@@ -1,37 +1,44 @@
 /**
- * Replies to messages that arrived in one read go out in one transport write,
- * and a reply is never held back for long when the reader stops reading.
+ * FrameWriter: frames byte for byte (server) and masked (client) in every size
+ * class, scratchpad batching, the high-water mark, the write buffer limit
+ * (`write_buffer_full`), short and failed writes, text encoding, raw frames and
+ * holds; then, under a `Conn`, replies to messages that arrived in one read go
+ * out in one transport write, and a reply is never held back for long when the
+ * reader stops reading.
  *
  * @module
  */
 
-import { assertEquals } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertNotEquals,
+  assertRejects,
+  assertStrictEquals,
+} from "@std/assert";
 import { Conn, OpCode } from "../../mod.ts";
-import { tcpPair } from "../_pair.ts";
+import { WebSocketError } from "../../src/codec/errors.ts";
+import { FrameWriter } from "../../src/io/frame_writer.ts";
+import { ByteSink, type Transport } from "../../src/io/transport.ts";
+import { memoryTransportPair } from "../_pair.ts";
+import { rawPeer } from "../_raw_peer.ts";
+import { concat, encodeFrame, Op, parseFrames } from "../_wire.ts";
 
-/** A `Deno.Conn` whose writes are counted. */
-class CountingConn {
-  writes = 0;
-  #conn: Deno.TcpConn;
-  constructor(conn: Deno.TcpConn) {
-    this.#conn = conn;
-  }
-  get readable(): ReadableStream<Uint8Array> {
-    return this.#conn.readable;
-  }
-  get writable(): WritableStream<Uint8Array> {
-    return this.#conn.writable;
-  }
-  read(p: Uint8Array): Promise<number | null> {
-    return this.#conn.read(p);
-  }
-  write(p: Uint8Array): Promise<number> {
-    this.writes++;
-    return this.#conn.write(p);
-  }
-  close(): void {
-    this.#conn.close();
-  }
+/** A transport whose writes are counted. */
+function counting(transport: Transport): Transport & { writes: number } {
+  const writer = transport.writable.getWriter();
+  const counted = {
+    writes: 0,
+    readable: transport.readable,
+    writable: new WritableStream<Uint8Array>({
+      write: (chunk) => {
+        counted.writes++;
+        return writer.write(chunk);
+      },
+    }),
+  };
+  return counted;
 }
 
 /** `count` masked binary frames of one byte each (the byte is the index). */
@@ -43,9 +50,9 @@ function frames(count: number): Uint8Array {
   return out;
 }
 
-/** Reads from `tcp` until `length` bytes came; fails after `ms`. */
+/** Reads from `peer` until `length` bytes came; fails after `ms`. */
 async function readBytes(
-  tcp: Deno.Conn,
+  peer: Deno.Conn,
   length: number,
   ms: number,
 ): Promise<Uint8Array> {
@@ -56,7 +63,7 @@ async function readBytes(
   });
   try {
     for (let got = 0; got < length;) {
-      const n = await Promise.race([tcp.read(out.subarray(got)), timeout]);
+      const n = await Promise.race([peer.read(out.subarray(got)), timeout]);
       if (n === null) throw new Error("Closed early");
       got += n;
     }
@@ -67,9 +74,10 @@ async function readBytes(
 }
 
 Deno.test("echoes of ten messages read at once leave in one write", async () => {
-  const { client, server } = await tcpPair();
-  const counting = new CountingConn(server);
-  const conn = new Conn(counting, { role: "server" });
+  const pair = memoryTransportPair();
+  const client = rawPeer(pair.client);
+  const counted = counting(pair.server);
+  const conn = new Conn(counted, { role: "server" });
   try {
     await client.write(frames(10));
     for (let i = 0; i < 10; i++) {
@@ -81,7 +89,7 @@ Deno.test("echoes of ten messages read at once leave in one write", async () => 
     for (let i = 0; i < 10; i++) {
       assertEquals([...echoed.subarray(i * 3, i * 3 + 3)], [0x82, 1, i]);
     }
-    assertEquals(counting.writes, 1);
+    assertEquals(counted.writes, 1);
   } finally {
     conn.abort();
     client.close();
@@ -89,8 +97,9 @@ Deno.test("echoes of ten messages read at once leave in one write", async () => 
 });
 
 Deno.test("a reply goes out though the reader stops before the batch ends", async () => {
-  const { client, server } = await tcpPair();
-  const conn = new Conn(server, { role: "server" });
+  const pair = memoryTransportPair();
+  const client = rawPeer(pair.client);
+  const conn = new Conn(pair.server, { role: "server" });
   try {
     await client.write(frames(3));
     const msg = await conn.readMessage();
@@ -104,9 +113,9 @@ Deno.test("a reply goes out though the reader stops before the batch ends", asyn
 });
 
 Deno.test("a 64 KiB client message leaves in one write, masked intact", async () => {
-  const { client, server } = await tcpPair();
-  const counting = new CountingConn(client);
-  const sender = new Conn(counting, { role: "client" });
+  const { client, server } = memoryTransportPair();
+  const counted = counting(client);
+  const sender = new Conn(counted, { role: "client" });
   const receiver = new Conn(server, { role: "server", readLimit: 1 << 20 });
   try {
     const payload = new Uint8Array(65536).map((_, i) => i * 7);
@@ -115,9 +124,304 @@ Deno.test("a 64 KiB client message leaves in one write, masked intact", async ()
       receiver.readMessage(),
     ]);
     assertEquals(msg.data, payload);
-    assertEquals(counting.writes, 1);
+    assertEquals(counted.writes, 1);
   } finally {
     sender.abort();
     receiver.abort();
   }
+});
+
+/**
+ * A `Deno.Conn`-like sink that records what each write was handed, takes at most
+ * `cap` bytes a call, and holds every write while `gated` until `open()`.
+ * A write whose bytes changed while it was held counts as `mutated`.
+ */
+class GatedConn implements Transport {
+  readonly handed: Uint8Array[] = [];
+  mutated = 0;
+  gated: boolean;
+  failure: Error | null = null;
+  #waiting: (() => void)[] = [];
+  #cap: number;
+  constructor(options: { gated?: boolean; cap?: number } = {}) {
+    this.gated = options.gated ?? false;
+    this.#cap = options.cap ?? Infinity;
+  }
+  get readable(): ReadableStream<Uint8Array> {
+    return new ReadableStream();
+  }
+  get writable(): WritableStream<Uint8Array> {
+    return new WritableStream();
+  }
+  read(): Promise<number | null> {
+    return Promise.resolve(null);
+  }
+  async write(p: Uint8Array): Promise<number> {
+    const n = Math.min(p.length, this.#cap);
+    const copy = p.slice(0, n);
+    this.handed.push(copy);
+    if (this.gated) await new Promise<void>((r) => this.#waiting.push(r));
+    if (this.failure !== null) throw this.failure;
+    if (!copy.every((b, i) => b === p[i])) this.mutated++;
+    return n;
+  }
+  close(): void {}
+  /** Lets every held write (and later ones) through. */
+  open(): void {
+    this.gated = false;
+    this.#waiting.splice(0).forEach((r) => r());
+  }
+  bytes(): Uint8Array {
+    return concat(...this.handed);
+  }
+}
+
+function writerOver(
+  conn: GatedConn,
+  masked: boolean,
+  chunkSize = 4096,
+  highWaterMark?: number,
+  limit?: number,
+): FrameWriter {
+  return new FrameWriter(
+    new ByteSink(conn),
+    masked,
+    chunkSize,
+    highWaterMark,
+    limit,
+  );
+}
+
+function pattern(n: number, seed = 5): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (i * seed + (i >> 9)) & 0xff);
+}
+
+/** Whether `p` has settled after the pending reactions ran. */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(() => done = true, () => done = true);
+  await new Promise((r) => setTimeout(r, 0));
+  return done;
+}
+
+const FIN_BINARY = 0x80 | OpCode.Binary;
+const SIZES = [0, 1, 125, 126, 4000, 4096, 4097, 65535, 65536, 300_000];
+
+Deno.test("FrameWriter (server): every size class byte for byte, in order", async () => {
+  const conn = new GatedConn();
+  const writer = writerOver(conn, false);
+  const payloads = SIZES.map((n, i) => pattern(n, i + 1));
+  await Promise.all(payloads.map((p) => writer.write(FIN_BINARY, p)));
+  await writer.flush();
+  assertEquals(
+    conn.bytes(),
+    concat(
+      ...payloads.map((p) => encodeFrame({ opcode: Op.Binary, payload: p })),
+    ),
+  );
+  assertEquals(writer.bufferedAmount, 0);
+});
+
+Deno.test("FrameWriter (client): every size class masked with a fresh key, across pieces too", async () => {
+  const conn = new GatedConn();
+  const writer = writerOver(conn, true);
+  const sizes = [...SIZES, 600_000];
+  const payloads = sizes.map((n, i) => pattern(n, i + 3));
+  const copies = payloads.map((p) => p.slice());
+  for (const p of payloads) await writer.write(FIN_BINARY, p);
+  await writer.flush();
+  assertEquals(payloads, copies, "the caller's bytes are left alone");
+  const frames = parseFrames(conn.bytes());
+  assertEquals(frames.length, sizes.length);
+  for (let i = 0; i < sizes.length; i++) {
+    assert(frames[i].masked, `frame ${i} masked`);
+    assertEquals(frames[i].payload, payloads[i], `size ${sizes[i]}`);
+  }
+  const keys = new Set(frames.map((f) => f.key!.join(",")));
+  assert(keys.size >= sizes.length - 1, "keys change from frame to frame");
+});
+
+Deno.test("FrameWriter: frames written while one write is in flight go out together in the next", async () => {
+  const conn = new GatedConn({ gated: true });
+  const writer = writerOver(conn, false);
+  await writer.write(FIN_BINARY, pattern(10, 1));
+  assertEquals(conn.handed.length, 1, "the first frame goes at once");
+  for (let i = 2; i <= 11; i++) {
+    const w = writer.write(FIN_BINARY, pattern(10, i));
+    assert(
+      await settled(w),
+      "under the high-water mark a write settles at once",
+    );
+  }
+  assertEquals(conn.handed.length, 1, "nothing more while the first is held");
+  assertEquals(writer.bufferedAmount, 11 * 12, "eleven frames of 2 + 10 bytes");
+  conn.open();
+  await writer.flush();
+  assertEquals(conn.handed.length, 2, "the ten gathered frames in one write");
+  assertEquals(
+    conn.handed[1],
+    concat(
+      ...Array.from(
+        { length: 10 },
+        (_, i) =>
+          encodeFrame({ opcode: Op.Binary, payload: pattern(10, i + 2) }),
+      ),
+    ),
+  );
+  assertEquals(
+    conn.mutated,
+    0,
+    "no scratchpad changed while the transport held it",
+  );
+  assertEquals(writer.bufferedAmount, 0);
+});
+
+Deno.test("FrameWriter: past the high-water mark a write waits for the transport", async () => {
+  const conn = new GatedConn({ gated: true });
+  const writer = writerOver(conn, false, 4096, 100);
+  await writer.write(FIN_BINARY, pattern(50)); // in flight
+  assert(await settled(writer.write(FIN_BINARY, pattern(50))), "52 bytes wait");
+  const over = writer.write(FIN_BINARY, pattern(50)); // 104 > 100
+  assertEquals(await settled(over), false, "over the mark: it waits");
+  conn.open();
+  await over;
+  assertEquals(writer.bufferedAmount, 0);
+});
+
+Deno.test("FrameWriter: writes that would queue past the limit fail with write_buffer_full (1013)", async () => {
+  const conn = new GatedConn({ gated: true });
+  const writer = writerOver(conn, false, 1024, 1024, 10_000);
+  const big = () => writer.write(FIN_BINARY, pattern(5000));
+  const first = big(); // larger than the scratchpad: queued
+  const second = big(); // 10,000 bytes wait: at the limit, taken
+  const third = big().catch((e) => e);
+  const err = await third;
+  assertInstanceOf(err, WebSocketError);
+  assertEquals([err.code, err.closeCode], ["write_buffer_full", 1013]);
+  assert(writer.bufferedAmount >= 10_000, `${writer.bufferedAmount} waiting`);
+  assertEquals(writer.error, null, "a refusal does not break the writer");
+  conn.open();
+  await Promise.all([first, second]);
+  await writer.flush();
+  assertEquals(writer.bufferedAmount, 0);
+  await writer.write(FIN_BINARY, pattern(5000));
+  await writer.flush();
+  assertEquals(parseFrames(conn.bytes()).map((f) => f.payload.length), [
+    5000,
+    5000,
+    5000,
+  ]);
+});
+
+Deno.test("FrameWriter: a single write larger than the limit is taken when nothing waits", async () => {
+  const conn = new GatedConn();
+  const writer = writerOver(conn, false, 1024, 1024, 1000);
+  await writer.write(FIN_BINARY, pattern(50_000));
+  assertEquals(parseFrames(conn.bytes())[0].payload, pattern(50_000));
+});
+
+Deno.test("FrameWriter: short writes are resumed until every byte is out, in order", async () => {
+  for (const masked of [false, true]) {
+    const conn = new GatedConn({ cap: 3 });
+    const writer = writerOver(conn, masked, 256);
+    const payloads = [5, 300, 0, 1000, 17].map((n, i) => pattern(n, i + 1));
+    for (const p of payloads) await writer.write(FIN_BINARY, p);
+    await writer.flush();
+    assert(conn.handed.every((c) => c.length <= 3));
+    assertEquals(parseFrames(conn.bytes()).map((f) => f.payload), payloads);
+  }
+});
+
+Deno.test("FrameWriter: a failed transport write fails that write and every later one with 'closed'", async () => {
+  const conn = new GatedConn({ gated: true });
+  const writer = writerOver(conn, false);
+  const cause = new Deno.errors.ConnectionReset("reset");
+  await writer.write(FIN_BINARY, pattern(10));
+  const waiting = writer.flush().catch((e) => e);
+  conn.failure = cause;
+  conn.open();
+  const err = await waiting;
+  assertInstanceOf(err, WebSocketError);
+  assertEquals(err.code, "closed");
+  assertStrictEquals(err.cause, cause);
+  assertStrictEquals(writer.error, cause);
+  const later = await assertRejects(
+    () => writer.write(FIN_BINARY, pattern(10)),
+    WebSocketError,
+  );
+  assertStrictEquals((later as WebSocketError).cause, cause);
+  await assertRejects(() => writer.writeText(0x81, "x"), WebSocketError);
+  await assertRejects(
+    () => writer.write(FIN_BINARY, pattern(9000)),
+    WebSocketError,
+  );
+});
+
+Deno.test("FrameWriter.writeText(): UTF-8 as TextEncoder writes it, lone surrogates as U+FFFD", async () => {
+  const texts = [
+    "",
+    "Hello",
+    "é".repeat(50), // bound 150 (a 4-byte header), 100 bytes (a 2-byte one)
+    "€".repeat(42), // exactly 126 bytes
+    "\ud800 lone high, lone low \udc00, pair \ud83d\ude00, end \ud83d",
+    "κόσμε 😀 ".repeat(30), // longer than the hand encoder's 256 units
+    "x".repeat(2000), // three bytes per unit would not fit the scratchpad
+  ];
+  for (const masked of [false, true]) {
+    const conn = new GatedConn();
+    const writer = writerOver(conn, masked, 4096);
+    for (const t of texts) await writer.writeText(0x80 | OpCode.Text, t);
+    await writer.flush();
+    const frames = parseFrames(conn.bytes());
+    assertEquals(
+      frames.map((f) => f.payload),
+      texts.map((t) => new TextEncoder().encode(t)),
+    );
+    assert(frames.every((f) => f.opcode === 1 && f.fin && f.masked === masked));
+    if (!masked) {
+      assertEquals(
+        conn.bytes(),
+        concat(
+          ...texts.map((t) => encodeFrame({ opcode: Op.Text, payload: t })),
+        ),
+        "minimal length forms",
+      );
+    }
+  }
+});
+
+Deno.test("FrameWriter.writeRaw(): bytes go out unchanged, unmasked even for a client", async () => {
+  const conn = new GatedConn();
+  const writer = writerOver(conn, true, 1024);
+  const small = encodeFrame({ opcode: Op.Text, payload: "prepared" });
+  const large = encodeFrame({ opcode: Op.Binary, payload: pattern(5000) });
+  await writer.writeRaw(small);
+  await writer.writeRaw(large);
+  await writer.flush();
+  assertEquals(conn.bytes(), concat(small, large));
+});
+
+Deno.test("FrameWriter.hold(): frames wait until release(), or the next macrotask", async () => {
+  const conn = new GatedConn();
+  const writer = writerOver(conn, false);
+  writer.hold();
+  await writer.write(FIN_BINARY, pattern(3, 1));
+  await writer.write(FIN_BINARY, pattern(3, 2));
+  assertEquals(conn.handed.length, 0, "held");
+  writer.release();
+  await writer.flush();
+  assertEquals(conn.handed.length, 1, "both in one write");
+  writer.hold();
+  await writer.write(FIN_BINARY, pattern(3, 3));
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals(conn.handed.length, 2, "released by the next macrotask");
+  // abandonHold() ends the hold without starting a write.
+  const quiet = new GatedConn();
+  const abandoned = writerOver(quiet, false);
+  abandoned.hold();
+  await abandoned.write(FIN_BINARY, pattern(3));
+  abandoned.abandonHold();
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals(quiet.handed.length, 0);
+  assertNotEquals(abandoned.bufferedAmount, 0);
 });

@@ -1,0 +1,390 @@
+/**
+ * FrameReader over chunked input: headers of every length class, payloads of
+ * every size class, the stream cut at every offset and fed byte by byte, over
+ * direct (`Deno.Conn`-like) and BYOB sources; skip, drain, the end of the
+ * stream, and how the read buffer grows.
+ *
+ * @module
+ */
+
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
+import { WebSocketError } from "../../src/codec/errors.ts";
+import { FrameReader } from "../../src/io/frame_reader.ts";
+import { ByteSource, type Transport } from "../../src/io/transport.ts";
+import {
+  concat,
+  encodeFrame,
+  type FrameOptions,
+  Op,
+  xorMask,
+} from "../_wire.ts";
+
+type Kind = "direct" | "byob";
+const KINDS: Kind[] = ["direct", "byob"];
+const KEY = [0x37, 0xfa, 0x21, 0x3d];
+
+/** A `Deno.Conn` look-alike whose reads return `chunks` in order, then the end. */
+class ChunkedConn implements Transport {
+  /** Every array a read was asked to fill. */
+  readonly asked: Uint8Array[] = [];
+  #chunks: Uint8Array[];
+  constructor(chunks: Uint8Array[]) {
+    this.#chunks = chunks.filter((c) => c.length > 0).map((c) => c.slice());
+  }
+  get readable(): ReadableStream<Uint8Array> {
+    return new ReadableStream();
+  }
+  get writable(): WritableStream<Uint8Array> {
+    return new WritableStream();
+  }
+  #index = 0;
+  #offset = 0;
+  read(p: Uint8Array): Promise<number | null> {
+    this.asked.push(p);
+    const chunk = this.#chunks[this.#index];
+    if (chunk === undefined) return Promise.resolve(null);
+    const n = Math.min(p.length, chunk.length - this.#offset);
+    p.set(chunk.subarray(this.#offset, this.#offset + n));
+    this.#offset += n;
+    if (this.#offset === chunk.length) {
+      this.#index++;
+      this.#offset = 0;
+    }
+    return Promise.resolve(n);
+  }
+  write(p: Uint8Array): Promise<number> {
+    return Promise.resolve(p.length);
+  }
+  close(): void {}
+}
+
+/** A byte stream (BYOB reads) yielding `chunks` in order, then the end. */
+function byteStream(chunks: Uint8Array[]): Transport {
+  const queue = chunks.filter((c) => c.length > 0).map((c) => c.slice());
+  let next = 0;
+  return {
+    readable: new ReadableStream({
+      type: "bytes",
+      pull(c) {
+        const chunk = queue[next++];
+        if (chunk !== undefined) return c.enqueue(chunk);
+        c.close();
+        c.byobRequest?.respond(0);
+      },
+    }),
+    writable: new WritableStream(),
+  };
+}
+
+function readerOver(
+  kind: Kind,
+  chunks: Uint8Array[],
+  max = 4096,
+  head?: Uint8Array,
+): FrameReader {
+  const transport = kind === "direct"
+    ? new ChunkedConn(chunks)
+    : byteStream(chunks);
+  return new FrameReader(new ByteSource(transport, max, "auto"), max, head);
+}
+
+function pattern(n: number, seed = 3): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (i * seed + (i >> 7)) & 0xff);
+}
+
+interface Got {
+  fin: boolean;
+  rsv: number;
+  opcode: number;
+  masked: boolean;
+  payload: Uint8Array;
+}
+
+/** Reads `count` frames, payloads through takeBuffered() or readPart(), unmasked. */
+async function readFrames(reader: FrameReader, count: number): Promise<Got[]> {
+  const out: Got[] = [];
+  for (let i = 0; i < count; i++) {
+    assert((await reader.readHeader()) > 0, "a valid header");
+    const h = reader.header;
+    const key = h.mask.slice();
+    const got = {
+      fin: h.fin,
+      rsv: h.rsv,
+      opcode: h.opcode,
+      masked: h.masked,
+      payload: new Uint8Array(h.length),
+    };
+    const view = reader.takeBuffered(h.length);
+    if (view !== null) got.payload.set(view);
+    else {
+      for (let at = 0; at < h.length;) {
+        at += await reader.readPart(got.payload, at, h.length - at);
+      }
+    }
+    if (got.masked) xorMask(got.payload, key);
+    out.push(got);
+  }
+  return out;
+}
+
+function expected(specs: FrameOptions[]): Got[] {
+  return specs.map((s) => ({
+    fin: s.fin ?? true,
+    rsv: s.rsv ?? 0,
+    opcode: s.opcode,
+    masked: s.mask !== undefined,
+    payload: typeof s.payload === "string"
+      ? new TextEncoder().encode(s.payload)
+      : s.payload ?? new Uint8Array(0),
+  }));
+}
+
+/** Frames of every length class, masked and not, with flags that must survive. */
+const SIZES = [0, 1, 125, 126, 127, 1000, 65535, 65536, 70_000];
+const CLASSES: FrameOptions[] = SIZES.flatMap((n, i) => [
+  { opcode: Op.Binary, payload: pattern(n, i + 1) },
+  {
+    opcode: i % 2 ? Op.Text : Op.Continuation,
+    fin: i % 3 !== 0,
+    rsv: (i << 4) & 0x70,
+    payload: pattern(n, i + 5),
+    mask: KEY,
+  },
+]);
+
+for (const kind of KINDS) {
+  Deno.test(`FrameReader (${kind}): every length class, in one chunk`, async () => {
+    const reader = readerOver(kind, [concat(...CLASSES.map(encodeFrame))]);
+    assertEquals(await readFrames(reader, CLASSES.length), expected(CLASSES));
+    assertEquals(reader.buffered, 0);
+  });
+
+  Deno.test(`FrameReader (${kind}): the same frames in reads of 1, 7 and 4093 bytes`, async () => {
+    const specs = CLASSES;
+    const bytes = concat(...specs.map(encodeFrame));
+    for (const size of [1, 7, 4093]) {
+      const chunks: Uint8Array[] = [];
+      for (let at = 0; at < bytes.length; at += size) {
+        chunks.push(bytes.subarray(at, at + size));
+      }
+      const reader = readerOver(kind, chunks);
+      assertEquals(
+        await readFrames(reader, specs.length),
+        expected(specs),
+        `reads of ${size}`,
+      );
+    }
+  });
+
+  Deno.test(`FrameReader (${kind}): a stream of headers of each size cut in two at every offset`, async () => {
+    const specs: FrameOptions[] = [
+      { opcode: Op.Text, payload: "Hello" }, // 2-byte header
+      { opcode: Op.Ping, payload: "p", mask: KEY }, // 6
+      { opcode: Op.Binary, payload: pattern(200), lengthForm: 16 }, // 4
+      { opcode: Op.Binary, payload: pattern(130), mask: KEY }, // 8
+      { opcode: Op.Text, payload: "x", lengthForm: 64 }, // 10
+      { opcode: Op.Close, payload: new Uint8Array([3, 232]), mask: KEY },
+      { opcode: Op.Binary, payload: pattern(9), mask: KEY, lengthForm: 64 }, // 14
+    ];
+    const bytes = concat(...specs.map(encodeFrame));
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const reader = readerOver(kind, [
+        bytes.subarray(0, cut),
+        bytes.subarray(cut),
+      ]);
+      assertEquals(
+        await readFrames(reader, specs.length),
+        expected(specs),
+        `cut at ${cut}`,
+      );
+    }
+  });
+
+  Deno.test(`FrameReader (${kind}): skip() discards a payload across reads, then the next frame reads`, async () => {
+    const bytes = concat(
+      encodeFrame({ opcode: Op.Binary, payload: pattern(10_000) }),
+      encodeFrame({ opcode: Op.Text, payload: "after", mask: KEY }),
+    );
+    const chunks = [bytes.subarray(0, 300), bytes.subarray(300, 5000)];
+    chunks.push(bytes.subarray(5000));
+    const reader = readerOver(kind, chunks);
+    assertEquals(await reader.readHeader(), 4);
+    assertEquals(reader.header.length, 10_000);
+    await reader.skip(10_000);
+    assertEquals(
+      await readFrames(reader, 1),
+      expected([
+        { opcode: Op.Text, payload: "after", mask: KEY },
+      ]),
+    );
+  });
+
+  Deno.test(`FrameReader (${kind}): the end of the stream is a 'closed' error, mid-header or mid-payload`, async () => {
+    const whole = encodeFrame({ opcode: Op.Binary, payload: pattern(100) });
+    for (const cut of [0, 1, 3, 50]) {
+      const reader = readerOver(kind, [whole.subarray(0, cut)]);
+      const err = await (async () => {
+        await reader.readHeader();
+        const dest = new Uint8Array(100);
+        for (let at = 0; at < 100;) {
+          at += await reader.readPart(dest, at, 100 - at);
+        }
+      })().catch((e) => e);
+      assertInstanceOf(err, WebSocketError, `cut at ${cut}`);
+      assertEquals([err.code, err.closeCode], ["closed", 1006]);
+    }
+    const skipping = readerOver(kind, [whole.subarray(0, 40)]);
+    await skipping.readHeader();
+    await assertRejects(() => skipping.skip(100), WebSocketError);
+  });
+
+  Deno.test(`FrameReader (${kind}): drain() reads to the end of the stream, discarding`, async () => {
+    const chunks = Array.from({ length: 20 }, (_, i) => pattern(3000, i));
+    const reader = readerOver(kind, [
+      encodeFrame({ opcode: Op.Text }),
+      ...chunks,
+    ]);
+    assertEquals(await reader.readHeader(), 2);
+    await reader.drain();
+    assertEquals(reader.buffered, 0);
+    await assertRejects(() => reader.readHeader(), WebSocketError);
+  });
+
+  Deno.test(`FrameReader (${kind}): a 64-bit length with the top bit set is -1, nothing consumed`, async () => {
+    const bad = new Uint8Array([0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 1]);
+    const reader = readerOver(kind, [bad]);
+    assertEquals(await reader.readHeader(), -1);
+    assertEquals(reader.buffered, 10);
+  });
+}
+
+Deno.test("FrameReader.tryHeader(): 0 for every incomplete prefix, the size once complete", () => {
+  const cases: [FrameOptions, number][] = [
+    [{ opcode: Op.Text, payload: "a" }, 2],
+    [{ opcode: Op.Text, payload: "a", mask: KEY }, 6],
+    [{ opcode: Op.Binary, payload: pattern(126) }, 4],
+    [{ opcode: Op.Binary, payload: pattern(126), mask: KEY }, 8],
+    [{ opcode: Op.Binary, payload: pattern(65536) }, 10],
+    [{ opcode: Op.Binary, payload: pattern(65536), mask: KEY }, 14],
+  ];
+  for (const [spec, size] of cases) {
+    const bytes = encodeFrame(spec);
+    for (let n = 0; n < size; n++) {
+      const reader = readerOver("direct", [], 4096, bytes.subarray(0, n));
+      assertEquals(reader.tryHeader(), 0, `${size}-byte header, ${n} bytes`);
+      assertEquals(reader.buffered, n, "nothing consumed");
+    }
+    const reader = readerOver("direct", [], 70_000, bytes);
+    assertEquals(reader.tryHeader(), size);
+    assertEquals(reader.header.length, bytes.length - size);
+    assertEquals(reader.buffered, bytes.length - size);
+  }
+});
+
+Deno.test("FrameReader: handshake leftovers are read first; the buffer starts small and grows once filled", async () => {
+  const first = encodeFrame({ opcode: Op.Text, payload: "leftover" });
+  const big = encodeFrame({ opcode: Op.Binary, payload: pattern(3000) });
+  const conn = new ChunkedConn([big]);
+  const reader = new FrameReader(new ByteSource(conn, 4096), 4096, first);
+  assertEquals(reader.capacity, 512);
+  assertEquals(
+    await readFrames(reader, 1),
+    expected([
+      { opcode: Op.Text, payload: "leftover" },
+    ]),
+  );
+  assertEquals(conn.asked.length, 0, "no read for what was buffered");
+  assertEquals(reader.reads, 0);
+  assertEquals(await reader.readHeader(), 4);
+  assertEquals([reader.reads, reader.filled], [1, true]);
+  assertEquals(reader.capacity, 4096, "a full read grows the buffer");
+  const payload = new Uint8Array(3000);
+  for (let at = 0; at < 3000;) {
+    at += await reader.readPart(payload, at, 3000 - at);
+  }
+  assertEquals(payload, pattern(3000));
+  // A head larger than the initial buffer sets its size; a small maximum caps it.
+  assertEquals(
+    readerOver("direct", [], 4096, new Uint8Array(1000)).capacity,
+    1000,
+  );
+  assertEquals(readerOver("direct", [], 100).capacity, 100);
+});
+
+Deno.test("FrameReader.readPart() reads a large remainder straight into the caller's array (direct only)", async () => {
+  const payload = pattern(20_000);
+  const bytes = encodeFrame({ opcode: Op.Binary, payload });
+  const header = bytes.subarray(0, 4);
+  for (const kind of KINDS) {
+    const conn = new ChunkedConn([header, bytes.subarray(4)]);
+    const transport = kind === "direct"
+      ? conn
+      : byteStream([header, bytes.subarray(4)]);
+    const reader = new FrameReader(new ByteSource(transport, 1024), 1024);
+    assertEquals(await reader.readHeader(), 4);
+    const dest = new Uint8Array(20_000);
+    const first = await reader.readPart(dest, 0, 20_000);
+    if (kind === "direct") {
+      assertEquals(first, 20_000, "one read, no buffer in between");
+      assertStrictEquals(conn.asked.at(-1)!.buffer, dest.buffer);
+    } else {
+      assert(first <= 1024, "through the read buffer");
+    }
+    for (let at = first; at < 20_000;) {
+      at += await reader.readPart(dest, at, 20_000 - at);
+    }
+    assertEquals(dest, payload, kind);
+  }
+});
+
+Deno.test("FrameReader.readDirect(): -1 on a stream source, 'closed' at the end of a direct one", async () => {
+  const byob = new FrameReader(new ByteSource(byteStream([]), 64), 64);
+  assertEquals(byob.direct, false);
+  assertEquals(await byob.readDirect(new Uint8Array(8), 0, 8), -1);
+  const direct = new FrameReader(
+    new ByteSource(new ChunkedConn([new Uint8Array([9, 8, 7])]), 64),
+    64,
+  );
+  assertEquals(direct.direct, true);
+  const dest = new Uint8Array(8);
+  assertEquals(await direct.readDirect(dest, 2, 6), 3);
+  assertEquals([...dest], [0, 0, 9, 8, 7, 0, 0, 0]);
+  assertEquals(direct.reads, 1);
+  await assertRejects(() => direct.readDirect(dest, 0, 8), WebSocketError);
+});
+
+Deno.test("FrameReader.takeBuffered(): null until all is buffered; the same view for the same spot", async () => {
+  const a = encodeFrame({ opcode: Op.Binary, payload: pattern(10, 1) });
+  const b = encodeFrame({ opcode: Op.Binary, payload: pattern(10, 2) });
+  const reader = readerOver("direct", [a, b]);
+  assertEquals(await reader.readHeader(), 2);
+  const first = reader.takeBuffered(10)!;
+  assertEquals(first, pattern(10, 1));
+  assertEquals(await reader.readHeader(), 2);
+  const second = reader.takeBuffered(10)!;
+  assertStrictEquals(
+    second,
+    first,
+    "one view reused, valid until the next read",
+  );
+  assertEquals(second, pattern(10, 2));
+  const partial = readerOver("direct", [a.subarray(0, 6)]);
+  await partial.readHeader();
+  assertEquals(partial.takeBuffered(10), null);
+  assertEquals(partial.buffered, 4, "nothing consumed");
+});
+
+Deno.test("FrameReader.commit(): the end (null or 0) throws 'closed'", () => {
+  const reader = readerOver("direct", []);
+  for (const n of [null, 0]) {
+    const err = assertThrows(() => reader.commit(n), WebSocketError);
+    assertEquals(err.code, "closed");
+  }
+});
