@@ -2,8 +2,8 @@
  * Faults over real sockets: a peer that resets mid-frame, half-closes, vanishes
  * during the closing handshake or never answers it, fails the TLS handshake, or
  * goes silent; writes after the end (in memory: no socket needed). Each yields
- * one clear error, nothing is
- * left unhandled or open (the sanitizers check), and `serve()` keeps serving.
+ * one clear error, nothing is left unhandled or open (the sanitizers check), and
+ * `serve()` keeps serving.
  */
 
 import {
