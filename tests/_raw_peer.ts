@@ -32,18 +32,25 @@ import { type MemoryTransport, memoryTransportPair } from "./_pair.ts";
  * resolves `null` at the end; `write` waits while the other end has a full
  * buffer unread and fails once that end is closed.
  *
- * Typed as a `Deno.Conn` so the `_pair.ts` readers take it; only those three
- * methods exist.
+ * It keeps the transport's `readable` and `writable` (usable until the first
+ * `read` or `write` takes them), so a `Conn` can run over it too: with `read`
+ * and `write` present it reads directly, as it does on a `Deno.Conn`.
+ *
+ * Typed as a `Deno.Conn` so the `_pair.ts` readers take it; only those
+ * members exist.
  */
 export function rawPeer(transport: MemoryTransport): Deno.Conn {
-  const reader = transport.readable.getReader();
-  const writer = transport.writable.getWriter();
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  let writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   let leftover: Uint8Array | null = null;
   const peer = {
+    readable: transport.readable,
+    writable: transport.writable,
     async read(p: Uint8Array): Promise<number | null> {
       let chunk = leftover;
       leftover = null;
       if (chunk === null) {
+        reader ??= transport.readable.getReader();
         const { value, done } = await reader.read();
         if (done) return null;
         chunk = value;
@@ -54,12 +61,13 @@ export function rawPeer(transport: MemoryTransport): Deno.Conn {
       return n;
     },
     async write(p: Uint8Array): Promise<number> {
+      writer ??= transport.writable.getWriter();
       await writer.write(p);
       return p.length;
     },
     close(): void {
       transport.close();
-      reader.cancel().catch(() => {});
+      reader?.cancel().catch(() => {});
     },
   };
   return peer as unknown as Deno.Conn;

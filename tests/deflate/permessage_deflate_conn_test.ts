@@ -1,10 +1,10 @@
 /**
- * The permessage-deflate decorator over loopback TCP: the bytes on the wire (RFC
+ * The permessage-deflate decorator over an in-memory pair: the bytes on the wire (RFC
  * 7692 §7.2.3), frames from a raw peer, limits, errors and a compressed echo
  * between our client and our server.
  */
 
-import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { deflateRawSync } from "node:zlib";
 import {
   CloseError,
@@ -25,13 +25,19 @@ import { zlibEngine } from "../../src/deflate/zlib.ts";
 import {
   closeCodeOf,
   frame,
+  memoryTransportPair,
   parseFrames,
   readBytes,
   readToEnd,
-  type TcpPair,
-  tcpPair,
 } from "../_pair.ts";
+import { rawPeer } from "../_raw_peer.ts";
 import { dec, enc } from "../_wire.ts";
+
+/** Both ends of a pair; each is a raw peer and a transport for a `Conn`. */
+interface Pair {
+  client: Deno.Conn;
+  server: Deno.Conn;
+}
 
 const hex = (s: string) =>
   new Uint8Array(s.split(" ").map((b) => parseInt(b, 16)));
@@ -45,14 +51,14 @@ const PARAMS: DeflateParams = {
 };
 
 function deflateConn(
-  tcp: Deno.TcpConn,
+  ends: Deno.Conn,
   role: "client" | "server",
   params: DeflateParams = PARAMS,
   options: DeflateOptions = {},
   conn: Partial<ConnOptions> = {},
 ): PerMessageDeflateConn {
   return new PerMessageDeflateConn(
-    new Conn(tcp, {
+    new Conn(ends, {
       role,
       rsvAllowed: Rsv.Rsv1,
       extensions: "permessage-deflate",
@@ -64,31 +70,39 @@ function deflateConn(
   );
 }
 
-async function withPair(fn: (tcp: TcpPair) => Promise<void>): Promise<void> {
-  const tcp = await tcpPair();
+/**
+ * Runs `fn` over an in-memory pair whose pipes hold 4 MiB unread, as a loopback
+ * socket's buffers do; a `Conn` on either end reads it directly.
+ */
+async function withPair(fn: (ends: Pair) => Promise<void>): Promise<void> {
+  const memory = memoryTransportPair(4 << 20);
+  const ends = {
+    client: rawPeer(memory.client),
+    server: rawPeer(memory.server),
+  };
   try {
-    await fn(tcp);
+    await fn(ends);
   } finally {
     try {
-      tcp.client.close();
+      ends.client.close();
     } catch { /* closed */ }
     try {
-      tcp.server.close();
+      ends.server.close();
     } catch { /* closed */ }
   }
 }
 
 /** Writes raw frames to `raw` and returns the server's reaction as frames. */
 async function rejectFrom(
-  tcp: TcpPair,
+  ends: Pair,
   frames: Uint8Array[],
   conn: Partial<ConnOptions> = {},
   options: DeflateOptions = {},
 ): Promise<{ error: unknown; closeCode: number | undefined }> {
-  const server = deflateConn(tcp.server, "server", PARAMS, options, conn);
-  for (const f of frames) await tcp.client.write(f);
+  const server = deflateConn(ends.server, "server", PARAMS, options, conn);
+  for (const f of frames) await ends.client.write(f);
   const error = await server.readMessage().then(() => null, (e) => e);
-  const { bytes } = await readToEnd(tcp.client, 2000);
+  const { bytes } = await readToEnd(ends.client, 2000);
   const frames2 = parseFrames(bytes);
   return { error, closeCode: closeCodeOf(frames2[frames2.length - 1]) };
 }
@@ -97,8 +111,8 @@ for (const engine of ENGINES) {
   const name = engine.name;
 
   Deno.test(`${name}: the wire carries RFC 7692 §7.2.3.1-2 frames`, async () => {
-    await withPair(async (tcp) => {
-      const server = deflateConn(tcp.server, "server", PARAMS, {
+    await withPair(async (ends) => {
+      const server = deflateConn(ends.server, "server", PARAMS, {
         engine,
         threshold: 0,
       });
@@ -106,7 +120,7 @@ for (const engine of ENGINES) {
       await server.writeMessage(OpCode.Text, enc("Hello"));
       await server.flush();
       assertEquals(
-        await readBytes(tcp.client, 16),
+        await readBytes(ends.client, 16),
         hex("c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00"),
       );
       server.abort();
@@ -114,9 +128,9 @@ for (const engine of ENGINES) {
   });
 
   Deno.test(`${name}: server_no_context_takeover sends each "Hello" afresh`, async () => {
-    await withPair(async (tcp) => {
+    await withPair(async (ends) => {
       const server = deflateConn(
-        tcp.server,
+        ends.server,
         "server",
         { ...PARAMS, serverNoContextTakeover: true },
         { engine, threshold: 0 },
@@ -125,7 +139,7 @@ for (const engine of ENGINES) {
       await server.writeMessage(OpCode.Text, "Hello");
       await server.flush();
       assertEquals(
-        await readBytes(tcp.client, 18),
+        await readBytes(ends.client, 18),
         hex("c1 07 f2 48 cd c9 c9 07 00 c1 07 f2 48 cd c9 c9 07 00"),
       );
       server.abort();
@@ -133,8 +147,8 @@ for (const engine of ENGINES) {
   });
 
   Deno.test(`${name}: inflates the RFC 7692 §7.2.3 messages from a raw client`, async () => {
-    await withPair(async (tcp) => {
-      const server = deflateConn(tcp.server, "server", PARAMS, { engine });
+    await withPair(async (ends) => {
+      const server = deflateConn(ends.server, "server", PARAMS, { engine });
       const frames = [
         frame(0xc1, hex("f2 48 cd c9 c9 07 00")), // 7.2.3.1
         frame(0xc1, hex("f2 00 11 00 00")), // 7.2.3.2, takeover
@@ -147,7 +161,7 @@ for (const engine of ENGINES) {
         frame(0x80, hex("c9 c9 07 00")),
         frame(0x81, enc("plain")), // uncompressed
       ];
-      for (const f of frames) await tcp.client.write(f);
+      for (const f of frames) await ends.client.write(f);
       const got: [string, number][] = [];
       for (let i = 0; i < 8; i++) {
         const msg = await server.readMessage();
@@ -168,18 +182,18 @@ for (const engine of ENGINES) {
   });
 
   Deno.test(`${name}: a decompression bomb ends with 1009 at the read limit`, async () => {
-    await withPair(async (tcp) => {
+    await withPair(async (ends) => {
       const bomb = deflateRawSync(new Uint8Array(64 << 20));
-      const server = deflateConn(tcp.server, "server", PARAMS, { engine }, {
+      const server = deflateConn(ends.server, "server", PARAMS, { engine }, {
         readLimit: 1 << 20,
       });
-      await tcp.client.write(frame(0xc2, bomb));
+      await ends.client.write(frame(0xc2, bomb));
       const err = await assertRejects(
         () => server.readMessage(),
         WebSocketError,
       );
       assertEquals(err.code, "message_too_big");
-      const { bytes } = await readToEnd(tcp.client, 2000);
+      const { bytes } = await readToEnd(ends.client, 2000);
       assertEquals(closeCodeOf(parseFrames(bytes).at(-1)), 1009);
       // The error sticks.
       await assertRejects(() => server.readMessage(), WebSocketError);
@@ -187,9 +201,9 @@ for (const engine of ENGINES) {
   });
 
   Deno.test(`${name}: invalid UTF-8 after inflation ends with 1007`, async () => {
-    await withPair(async (tcp) => {
+    await withPair(async (ends) => {
       const packed = deflateRawSync(new Uint8Array([0x48, 0xff, 0xfe]));
-      const r = await rejectFrom(tcp, [frame(0xc1, packed)]);
+      const r = await rejectFrom(ends, [frame(0xc1, packed)]);
       assertEquals((r.error as WebSocketError).code, "invalid_utf8");
       assertEquals(r.closeCode, 1007);
     });
@@ -211,9 +225,9 @@ for (const engine of ENGINES) {
         if (at + bad.length > size) continue;
         const body = base.slice(0, size);
         body.set(bad, at);
-        await withPair(async (tcp) => {
+        await withPair(async (ends) => {
           const r = await rejectFrom(
-            tcp,
+            ends,
             [frame(0xc1, deflateRawSync(body))],
             { closeTimeout: 50 },
             { engine },
@@ -226,18 +240,18 @@ for (const engine of ENGINES) {
         });
       }
     }
-    await withPair(async (tcp) => {
-      const server = deflateConn(tcp.server, "server", PARAMS, { engine });
+    await withPair(async (ends) => {
+      const server = deflateConn(ends.server, "server", PARAMS, { engine });
       const valid = base.slice(0, 4000);
-      await tcp.client.write(frame(0xc1, deflateRawSync(valid)));
+      await ends.client.write(frame(0xc1, deflateRawSync(valid)));
       assertEquals((await server.readMessage()).data, valid);
       server.abort();
     });
   });
 
   Deno.test(`${name}: data that does not inflate ends with 1007`, async () => {
-    await withPair(async (tcp) => {
-      const r = await rejectFrom(tcp, [frame(0xc2, hex("ff ff ff ff"))]);
+    await withPair(async (ends) => {
+      const r = await rejectFrom(ends, [frame(0xc2, hex("ff ff ff ff"))]);
       assertEquals(
         (r.error as WebSocketError).code,
         "invalid_compressed_data",
@@ -248,16 +262,16 @@ for (const engine of ENGINES) {
 }
 
 Deno.test("RSV1 on a control frame is a protocol error (1002)", async () => {
-  await withPair(async (tcp) => {
-    const r = await rejectFrom(tcp, [frame(0xc9, new Uint8Array(0))]);
+  await withPair(async (ends) => {
+    const r = await rejectFrom(ends, [frame(0xc9, new Uint8Array(0))]);
     assertEquals((r.error as WebSocketError).code, "reserved_bits");
     assertEquals(r.closeCode, 1002);
   });
 });
 
 Deno.test("RSV1 on a continuation frame is a protocol error (1002)", async () => {
-  await withPair(async (tcp) => {
-    const r = await rejectFrom(tcp, [
+  await withPair(async (ends) => {
+    const r = await rejectFrom(ends, [
       frame(0x41, hex("f2 48 cd")),
       frame(0xc0, hex("c9 c9 07 00")),
     ]);
@@ -267,9 +281,9 @@ Deno.test("RSV1 on a continuation frame is a protocol error (1002)", async () =>
 });
 
 Deno.test("RSV1 without negotiation is a protocol error (1002)", async () => {
-  await withPair(async (tcp) => {
+  await withPair(async (ends) => {
     const r = await rejectFrom(
-      tcp,
+      ends,
       [frame(0xc1, hex("f2 48 cd c9 c9 07 00"))],
       { rsvAllowed: 0 },
     );
@@ -279,15 +293,17 @@ Deno.test("RSV1 without negotiation is a protocol error (1002)", async () => {
 });
 
 Deno.test("below the threshold messages go uncompressed; control frames never compress", async () => {
-  await withPair(async (tcp) => {
-    const client = deflateConn(tcp.client, "client", PARAMS, { threshold: 10 });
+  await withPair(async (ends) => {
+    const client = deflateConn(ends.client, "client", PARAMS, {
+      threshold: 10,
+    });
     await client.writeMessage(OpCode.Text, "short");
     await client.writeMessage(OpCode.Binary, new Uint8Array(9));
     await client.writeMessage(OpCode.Text, "long enough");
     await client.ping(enc("ping ping ping ping"));
     await client.pong(enc("pong pong pong pong"));
     await client.flush();
-    const { bytes } = await readToEnd(tcp.server, 500);
+    const { bytes } = await readToEnd(ends.server, 500);
     const frames = parseFrames(bytes);
     assertEquals(
       frames.map((f) => [f.opcode, f.rsv]),
@@ -298,9 +314,9 @@ Deno.test("below the threshold messages go uncompressed; control frames never co
 });
 
 Deno.test("streamMessage compresses on the fly: RSV1 on the first frame only", async () => {
-  await withPair(async (tcp) => {
-    const client = deflateConn(tcp.client, "client");
-    const server = deflateConn(tcp.server, "server");
+  await withPair(async (ends) => {
+    const client = deflateConn(ends.client, "client");
+    const server = deflateConn(ends.server, "server");
     const chunks = Array.from(
       { length: 10 },
       (_, i) => enc(`chunk ${i} `.repeat(300)),
@@ -330,9 +346,9 @@ Deno.test("streamMessage compresses on the fly: RSV1 on the first frame only", a
 });
 
 Deno.test("a streamed compressed message reads back whole", async () => {
-  await withPair(async (tcp) => {
-    const client = deflateConn(tcp.client, "client");
-    const server = deflateConn(tcp.server, "server");
+  await withPair(async (ends) => {
+    const client = deflateConn(ends.client, "client");
+    const server = deflateConn(ends.server, "server");
     const body = new TextEncoder().encode("0123456789abcdef".repeat(5000));
     const stream = new Blob([body]).stream();
     const sent = client.streamMessage(OpCode.Binary, stream, 1000);
@@ -347,11 +363,11 @@ Deno.test("a streamed compressed message reads back whole", async () => {
 });
 
 Deno.test("readMessage(buf) fills the caller's buffer, compressed or not", async () => {
-  await withPair(async (tcp) => {
-    const client = deflateConn(tcp.client, "client", PARAMS, {
+  await withPair(async (ends) => {
+    const client = deflateConn(ends.client, "client", PARAMS, {
       threshold: 100,
     });
-    const server = deflateConn(tcp.server, "server");
+    const server = deflateConn(ends.server, "server");
     const buf = new Uint8Array(1000);
     await client.writeMessage(OpCode.Text, "x".repeat(500));
     await client.writeMessage(OpCode.Text, "tiny");
@@ -388,10 +404,10 @@ const MODES: [string, Partial<DeflateParams>][] = [
 for (const engine of ENGINES) {
   for (const [mode, params] of MODES) {
     Deno.test(`echo between our client and our server: ${engine.name}, ${mode}`, async () => {
-      await withPair(async (tcp) => {
+      await withPair(async (ends) => {
         const p = { ...PARAMS, ...params };
-        const client = deflateConn(tcp.client, "client", p, { engine });
-        const server = deflateConn(tcp.server, "server", p, { engine });
+        const client = deflateConn(ends.client, "client", p, { engine });
+        const server = deflateConn(ends.server, "server", p, { engine });
         const echo = (async () => {
           for await (const msg of server) {
             await server.writeMessage(msg.opcode, msg.data.slice());
@@ -423,9 +439,9 @@ for (const engine of ENGINES) {
 
 for (const engine of ENGINES) {
   Deno.test(`back-to-back writes of incompressible messages keep every byte: ${engine.name}`, async () => {
-    await withPair(async (tcp) => {
-      const client = deflateConn(tcp.client, "client", PARAMS, { engine });
-      const server = deflateConn(tcp.server, "server", PARAMS, { engine });
+    await withPair(async (ends) => {
+      const client = deflateConn(ends.client, "client", PARAMS, { engine });
+      const server = deflateConn(ends.server, "server", PARAMS, { engine });
       // Random bytes compress to more than they are: from 3 KiB on, the frame no
       // longer fits the 4 KiB scratchpad and the engine's output buffer is
       // written as it is, while the next message is already being compressed.
@@ -468,9 +484,9 @@ for (const engine of ENGINES) {
 }
 
 Deno.test("the peer's close is reported as CloseError through the decorator", async () => {
-  await withPair(async (tcp) => {
-    const client = deflateConn(tcp.client, "client");
-    const server = deflateConn(tcp.server, "server");
+  await withPair(async (ends) => {
+    const client = deflateConn(ends.client, "client");
+    const server = deflateConn(ends.server, "server");
     const closing = client.close(4001, "bye");
     const err = await assertRejects(() => server.readMessage(), CloseError);
     assertEquals([err.code, err.reason], [4001, "bye"]);

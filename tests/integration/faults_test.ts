@@ -1,8 +1,9 @@
 /**
  * Faults over real sockets: a peer that resets mid-frame, half-closes, vanishes
  * during the closing handshake or never answers it, fails the TLS handshake, or
- * goes silent; writes after the end. Each yields one clear error, nothing is
- * left unhandled or open (the sanitizers check), and `serve()` keeps serving.
+ * goes silent; writes after the end (in memory: no socket needed). Each yields
+ * one clear error, nothing is left unhandled or open (the sanitizers check), and
+ * `serve()` keeps serving.
  */
 
 import {
@@ -29,6 +30,7 @@ import {
   readToEnd,
   tcpPair,
 } from "../_pair.ts";
+import { rawPair } from "../_raw_peer.ts";
 import { CA_CERT, SERVER_CERT, SERVER_KEY } from "../_tls.ts";
 import { dec, enc } from "../_wire.ts";
 
@@ -232,17 +234,18 @@ Deno.test("TLS handshake failures stay with their connection; each is reported o
 });
 
 Deno.test("writes after the end fail with 'closed', every time, never unhandled", async () => {
+  // No socket needed: what ends the connection is a close frame or an abort.
   // After the peer's close frame.
-  const a = await tcpPair();
-  const closedByPeer = new Conn(a.server, { role: "server" });
-  await a.client.write(frame(0x88, new Uint8Array([0x03, 0xe8])));
+  const a = rawPair();
+  const closedByPeer = new Conn(a.transport, { role: "server" });
+  await a.peer.write(frame(0x88, new Uint8Array([0x03, 0xe8])));
   assertInstanceOf(
     await closedByPeer.readMessage().catch((e) => e),
     CloseError,
   );
   // After an abort of ours.
-  const b = await tcpPair();
-  const aborted = new Conn(b.server, { role: "server" });
+  const b = rawPair();
+  const aborted = new Conn(b.transport, { role: "server" });
   aborted.abort();
   for (const conn of [closedByPeer, aborted]) {
     for (let i = 0; i < 3; i++) {
@@ -260,8 +263,8 @@ Deno.test("writes after the end fail with 'closed', every time, never unhandled"
       WebSocketError,
     );
   }
-  a.client.close();
-  b.client.close();
+  a.peer.close();
+  b.peer.close();
 });
 
 Deno.test("after a reset, the buffered write shows the failure at flush, once, and the read ends", async () => {
