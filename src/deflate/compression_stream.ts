@@ -3,7 +3,7 @@
  * `DecompressionStream` with format `"deflate-raw"`.
  *
  * What it relies on, checked once at start-up and pinned by canary tests
- * (`tests/platform_test.ts`) because the Compression Streams standard leaves
+ * (`tests/integration/platform_test.ts`) because the Compression Streams standard leaves
  * flushing to the implementation:
  * - Each write comes back as one chunk, sync-flushed: it ends with `00 00 ff ff`.
  *   On a runtime where that does not hold, the engine falls back to `node:zlib`.
@@ -51,12 +51,12 @@ const MAX_SLICE = 64 * 1024;
  * below 15 (use `zlibEngine()` for those). If the runtime's streams do not flush
  * every write (checked once, on first use), it uses `node:zlib` instead.
  *
- * When to choose it (Deno 2.9.6, 4 KiB JSON messages, `bench/deflate_echo.ts` and
- * `bench/deflate_memory.ts`): it depends on web standards only, and that is its
+ * When to choose it (Deno 2.9.6, 4 KiB JSON messages, `bench/harness/deflate_echo.ts` and
+ * `bench/harness/deflate_memory.ts`): it depends on web standards only, and that is its
  * reason to be. A stream write costs a few µs more than a zlib call and Deno's
  * stream inflates more slowly, so it makes about 5,800 echo round trips per
  * CPU-second where `zlibEngine()` makes 6,800 (level 6) or 23,800 (level 1), and
- * `ws` 5,900 (`bench/deflate_echo.ts`, varied 4 KiB messages). Each connection
+ * `ws` 5,900 (`bench/harness/deflate_echo.ts`, varied 4 KiB messages). Each connection
  * with context takeover holds about 330 KiB more than an uncompressed one (the
  * runtime's compressor and inflater states, which it cannot shrink); without
  * takeover about 46 KiB, since its streams are released after each message (and

@@ -142,8 +142,8 @@ export interface ZlibEngineOptions {
  * message, so idle connections hold none.
  *
  * When to choose which engine (Deno 2.9.6, 4 KiB JSON messages, each different
- * from the last; throughput from `bench/deflate_echo.ts` as echo round trips per
- * CPU-second, memory from `bench/deflate_memory.ts` with 1,000 connections, on
+ * from the last; throughput from `bench/harness/deflate_echo.ts` as echo round trips per
+ * CPU-second, memory from `bench/harness/deflate_memory.ts` with 1,000 connections, on
  * top of an uncompressed connection's 39 KiB; rounded):
  *
  * | engine | takeover | round trips/s | × `ws` | memory per connection |
