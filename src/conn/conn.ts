@@ -128,11 +128,9 @@ export class Conn implements WebSocketConn {
       ...settings,
       expectMasked: this.role === "server",
     }, {
-      onControl: (h, payload) => this.#onControl(h, payload),
+      onControl: this.#onControl,
       readFailed: (err) => this.#closing.readFailed(err),
-      hold: () => writer.hold(),
-      release: () => writer.release(),
-    });
+    }, writer);
     this.#idle = new IdleTimer(
       settings.idleTimeout,
       () => frames.reads,
@@ -266,7 +264,10 @@ export class Conn implements WebSocketConn {
   }
 
   /** Acts on a complete control frame; returns a promise when that takes time. */
-  #onControl(h: Header, payload: Uint8Array): Promise<void> | undefined {
+  #onControl = (
+    h: Header,
+    payload: Uint8Array,
+  ): Promise<void> | undefined => {
     if (h.opcode === OpCode.Ping) {
       if (this.#closing.closeSent) return;
       if (this.onPing !== undefined) {
@@ -280,7 +281,7 @@ export class Conn implements WebSocketConn {
     } else {
       return this.#closing.receive(payload, this.onClose);
     }
-  }
+  };
 
   /**
    * Fails the connection for a protocol error found above the framing layer, as

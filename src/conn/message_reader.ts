@@ -30,6 +30,10 @@ export interface ReadOwner {
   onControl(h: Header, payload: Uint8Array): Promise<void> | undefined;
   /** Turns a read failure into the error the read rejects with. */
   readFailed(err: unknown): Promise<Error>;
+}
+
+/** Where replies gather: the connection's frame writer. */
+export interface ReplyBatch {
   /** More input is buffered after a message: replies may wait for the next ones. */
   hold(): void;
   /** The next read must wait for the transport: held replies should go now. */
@@ -51,6 +55,7 @@ export class MessageReader {
   readonly #frames: FrameReader;
   readonly #limits: ReadLimits;
   readonly #owner: ReadOwner;
+  readonly #replies: ReplyBatch;
   readonly #state = newFrameState();
   readonly #utf8 = new Utf8Validator();
   readonly #control = new Uint8Array(MAX_CONTROL_PAYLOAD);
@@ -70,10 +75,16 @@ export class MessageReader {
   #dest: Uint8Array = EMPTY;
   #filled = 0;
 
-  constructor(frames: FrameReader, limits: ReadLimits, owner: ReadOwner) {
+  constructor(
+    frames: FrameReader,
+    limits: ReadLimits,
+    owner: ReadOwner,
+    replies: ReplyBatch,
+  ) {
     this.#frames = frames;
     this.#limits = limits;
     this.#owner = owner;
+    this.#replies = replies;
     this.frame = { header: frames.header, payload: EMPTY };
     this.#resolved = Promise.resolve(this.#message);
   }
@@ -139,7 +150,7 @@ export class MessageReader {
     if (step === null) return this.#readMore();
     if (step === this.#message) {
       this.reading = false;
-      if (this.#frames.buffered > 0) this.#owner.hold();
+      if (this.#frames.buffered > 0) this.#replies.hold();
     }
     return step;
   };
@@ -149,7 +160,7 @@ export class MessageReader {
     // After a read that filled the buffer the next one is likely served at once:
     // replies keep gathering across it (the writer releases them by the next
     // macrotask regardless).
-    if (!frames.filled) this.#owner.release();
+    if (!frames.filled) this.#replies.release();
     if (
       this.#inFrame && this.#payloadLeft >= frames.capacity &&
       frames.buffered === 0 && frames.direct && !isControl(frames.header.opcode)

@@ -39,13 +39,13 @@ function readerOf(bytes: Uint8Array, step: number, limits = LIMITS) {
       return undefined;
     },
     readFailed: (err) => Promise.resolve(err as Error),
-    hold() {},
-    release() {},
   };
+  const replies = { hold() {}, release() {} };
   const reader = new MessageReader(
     new FrameReader(source, limits.chunkSize),
     limits,
     owner,
+    replies,
   );
   return { reader, controls };
 }
