@@ -87,6 +87,8 @@ export class Utf8Validator {
    * @param end Where checking stops; `bytes.length` by default.
    * @returns `false` at the first invalid byte; the validator must then be reset.
    */
+  // One function on purpose: the hot loop keeps the validator's state in locals
+  // and writes it back once, at the end.
   push(bytes: Uint8Array, start = 0, end: number = bytes.length): boolean {
     let need = this.#need;
     let lo = this.#lo;

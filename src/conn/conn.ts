@@ -144,13 +144,7 @@ export class Conn implements WebSocketConn {
       writer,
       role: this.role,
       closeTimeout: settings.closeTimeout,
-      shutdown: () => {
-        this.#idle.stop();
-        writer.abandonHold();
-        source.cancel();
-        sink.abort();
-        closeTransport(transport);
-      },
+      shutdown: () => this.#stop(source, sink, transport),
     });
     this.closed = this.#closing.closed;
     this.#writes = new MessageWriter(writer, this.#closing, {
@@ -158,6 +152,15 @@ export class Conn implements WebSocketConn {
       chunkSize: this.chunkSize,
       fail: (error) => this.fail(error),
     });
+  }
+
+  /** Stops the timers and the writer's hold, then closes the transport. */
+  #stop(source: ByteSource, sink: ByteSink, transport: Transport): void {
+    this.#idle.stop();
+    this.#writer.abandonHold();
+    source.cancel();
+    sink.abort();
+    closeTransport(transport);
   }
 
   /** Bytes written by the caller but not yet handed to the transport. */

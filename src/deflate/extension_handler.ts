@@ -1,6 +1,6 @@
 /**
- * permessage-deflate plugged into the handshake's extension seam
- * (`extensionHandler` of `accept` and `dial`).
+ * permessage-deflate plugged into the handshake's extension seam: what the
+ * `deflate` option of `accept` and `dial` negotiates through.
  *
  * @module
  */
@@ -20,7 +20,7 @@ import {
  * options can honour (see `negotiateDeflate`) and declines the rest.
  *
  * @param options The server's options.
- * @returns The handler for `accept`'s `extensionHandler`.
+ * @returns The server side of the negotiation.
  * @throws {RangeError} For invalid options.
  *
  * @example
@@ -55,7 +55,7 @@ export function deflateServerExtensions(
  * and checks the server's answer (see `acceptDeflateResponse`).
  *
  * @param options The client's options.
- * @returns The handler for `dial`'s `extensionHandler`.
+ * @returns The client side of the negotiation.
  * @throws {RangeError} For invalid options.
  *
  * @example

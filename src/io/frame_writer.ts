@@ -74,6 +74,12 @@ const encoder = new TextEncoder();
  * A frame too large for the scratchpad is written from the caller's bytes (server)
  * or masked through the scratchpad piece by piece (client); its promise settles only
  * once the transport has taken all of it.
+ *
+ * Invariant, shared by every writer in the process: a writer asked to `hold()`
+ * (its reader has more input buffered) keeps its frames until `release()`, or
+ * until the next macrotask at the latest: one `setImmediate` releases all the
+ * writers holding at that moment. It is the only task this module schedules on
+ * its own, and a writer leaves the shared set as soon as it releases.
  */
 export class FrameWriter {
   #sink: ByteSink;

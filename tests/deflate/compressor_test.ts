@@ -11,14 +11,12 @@ import {
 } from "@std/assert";
 import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
 import { WebSocketError } from "../../src/codec/errors.ts";
-import {
-  compressionStreamEngine,
-  streamsFlushEachWrite,
-} from "../../src/deflate/compression_stream.ts";
+import { compressionStreamEngine } from "../../src/deflate/compression_stream.ts";
 import type { DeflateEngine } from "../../src/deflate/compressor.ts";
 import { InflateOutput } from "../../src/deflate/inflate_output.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
 import { dec, enc, hex } from "../_wire.ts";
+import { jsonish, random } from "./_payloads.ts";
 
 const HELLO = enc("Hello");
 
@@ -48,28 +46,6 @@ async function inflate(
   }
   return texts;
 }
-
-function random(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-function jsonish(n: number, seed = 1): Uint8Array {
-  let s = "";
-  for (let i = seed; s.length < n; i++) {
-    s += `{"id":${i},"name":"user${i % 97}","active":${i % 3 === 0}},`;
-  }
-  return enc(s.slice(0, n));
-}
-
-Deno.test("the runtime's CompressionStream passes the start-up check", async () => {
-  assert(await streamsFlushEachWrite());
-});
 
 for (const engine of ENGINES) {
   const name = engine.name;
@@ -246,31 +222,3 @@ for (const engine of ENGINES) {
     d.close();
   });
 }
-
-Deno.test("zlib: level 0 stores, level 9 packs at least as tightly as level 1", async () => {
-  const input = jsonish(50_000);
-  const sizes: number[] = [];
-  for (const level of [0, 1, 9]) {
-    const c = zlibEngine().compressor({ level, windowBits: 15 });
-    sizes.push((await c.compress(input)).length);
-    c.close();
-  }
-  assert(sizes[0] > input.length, `stored: ${sizes[0]}`);
-  assert(sizes[2] <= sizes[1], `level 9 ${sizes[2]} vs level 1 ${sizes[1]}`);
-});
-
-Deno.test("zlib: a small window does not reach back past it", async () => {
-  // A 300-byte random block repeated: only a window over 300 bytes can match it.
-  const block = random(300, 7);
-  const input = new Uint8Array(3000);
-  for (let i = 0; i < 10; i++) input.set(block, i * 300);
-  const lengths: number[] = [];
-  for (const windowBits of [8, 9, 10, 15]) {
-    const c = zlibEngine().compressor({ level: 6, windowBits });
-    lengths.push((await c.compress(input)).length);
-    c.close();
-  }
-  assert(lengths[0] > 2500 && lengths[1] > 2500, `${lengths}`);
-  assert(lengths[2] < 1000 && lengths[3] < 1000, `${lengths}`);
-  assertNotEquals(lengths[1], lengths[3]);
-});

@@ -5,7 +5,13 @@
  * handed out again.
  */
 
-import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertThrows,
+} from "@std/assert";
 import { constants, inflateRawSync } from "node:zlib";
 import { accept, dial, OpCode, Rsv, type WebSocketConn } from "../../mod.ts";
 import { WebSocketError } from "../../src/codec/errors.ts";
@@ -14,6 +20,7 @@ import { zlibEngine } from "../../src/deflate/zlib.ts";
 import type { DeflateOptions } from "../../src/deflate/negotiate.ts";
 import type { Compressor } from "../../src/deflate/compressor.ts";
 import { dec, enc } from "../_wire.ts";
+import { jsonish, random } from "./_payloads.ts";
 
 const TRAILER = [0x00, 0x00, 0xff, 0xff];
 
@@ -201,4 +208,32 @@ Deno.test("zlib without context takeover: connections sharing handles, one strea
   }
   await Promise.all(echoes);
   await assertRejects(() => pairs[0].client.readMessage());
+});
+
+Deno.test("zlib: level 0 stores, level 9 packs at least as tightly as level 1", async () => {
+  const input = jsonish(50_000);
+  const sizes: number[] = [];
+  for (const level of [0, 1, 9]) {
+    const c = zlibEngine().compressor({ level, windowBits: 15 });
+    sizes.push((await c.compress(input)).length);
+    c.close();
+  }
+  assert(sizes[0] > input.length, `stored: ${sizes[0]}`);
+  assert(sizes[2] <= sizes[1], `level 9 ${sizes[2]} vs level 1 ${sizes[1]}`);
+});
+
+Deno.test("zlib: a small window does not reach back past it", async () => {
+  // A 300-byte random block repeated: only a window over 300 bytes can match it.
+  const block = random(300, 7);
+  const input = new Uint8Array(3000);
+  for (let i = 0; i < 10; i++) input.set(block, i * 300);
+  const lengths: number[] = [];
+  for (const windowBits of [8, 9, 10, 15]) {
+    const c = zlibEngine().compressor({ level: 6, windowBits });
+    lengths.push((await c.compress(input)).length);
+    c.close();
+  }
+  assert(lengths[0] > 2500 && lengths[1] > 2500, `${lengths}`);
+  assert(lengths[2] < 1000 && lengths[3] < 1000, `${lengths}`);
+  assertNotEquals(lengths[1], lengths[3]);
 });
