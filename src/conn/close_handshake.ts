@@ -18,7 +18,12 @@ import { isValidCloseCode } from "../codec/close_code.ts";
 import { OpCode } from "../codec/opcode.ts";
 import type { FrameReader } from "../io/frame_reader.ts";
 import type { FrameWriter } from "../io/frame_writer.ts";
-import type { Transport } from "../io/transport.ts";
+import {
+  type ByteSink,
+  type ByteSource,
+  closeTransport,
+  type Transport,
+} from "../io/transport.ts";
 import { withTimeout } from "../_timers.ts";
 
 /** The longest a failed connection waits for the peer to hang up, in ms. */
@@ -33,15 +38,15 @@ export interface CloseInfo {
   reason: string;
 }
 
-/** What the closing handshake works with. */
+/** What the closing handshake works with, and shuts down at the end. */
 export interface CloseParts {
   transport: Transport;
+  source: ByteSource;
+  sink: ByteSink;
   frames: FrameReader;
   writer: FrameWriter;
   role: "client" | "server";
   closeTimeout: number;
-  /** Stops everything else the connection runs, then closes the transport. */
-  shutdown(): void;
 }
 
 /**
@@ -53,7 +58,15 @@ export class CloseHandshake {
   readonly closed: Promise<CloseInfo>;
   /** The error every read rejects with from now on, once there is one. */
   error: Error | null = null;
-  #parts: CloseParts;
+  /** The idle timer, when the connection has one: stopped at the end. */
+  idle: { stop(): void } | null = null;
+  readonly #transport: Transport;
+  readonly #source: ByteSource;
+  readonly #sink: ByteSink;
+  readonly #frames: FrameReader;
+  readonly #writer: FrameWriter;
+  readonly #role: "client" | "server";
+  readonly #closeTimeout: number;
   #closeSent = false;
   #finished = false;
   /** The peer's close frame, when a frame-level read returned it. */
@@ -61,7 +74,13 @@ export class CloseHandshake {
   #resolveClosed!: (info: CloseInfo) => void;
 
   constructor(parts: CloseParts) {
-    this.#parts = parts;
+    this.#transport = parts.transport;
+    this.#source = parts.source;
+    this.#sink = parts.sink;
+    this.#frames = parts.frames;
+    this.#writer = parts.writer;
+    this.#role = parts.role;
+    this.#closeTimeout = parts.closeTimeout;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
   }
 
@@ -107,7 +126,7 @@ export class CloseHandshake {
       const echo = code === CloseCode.NoStatusReceived
         ? EMPTY
         : payload.subarray(0, 2);
-      await this.#parts.writer.write(FIN | OpCode.Close, echo).catch(ignore);
+      await this.#writer.write(FIN | OpCode.Close, echo).catch(ignore);
     }
     await this.#complete(code, reason);
     throw new CloseError(code, reason);
@@ -153,12 +172,12 @@ export class CloseHandshake {
       );
     }
     if (this.#finished) return;
-    const { writer, closeTimeout } = this.#parts;
+    const closeTimeout = this.#closeTimeout;
     if (!this.#closeSent) {
       this.#closeSent = true;
       try {
-        await writer.write(FIN | OpCode.Close, payload);
-        await withTimeout(writer.flush(), closeTimeout);
+        await this.#writer.write(FIN | OpCode.Close, payload);
+        await withTimeout(this.#writer.flush(), closeTimeout);
       } catch {
         this.shutdown(CloseCode.AbnormalClosure, "");
         return;
@@ -202,9 +221,9 @@ export class CloseHandshake {
     const { code, reason, payload } = closeFrameFor(error);
     if (!this.#closeSent && !this.#finished) {
       this.#closeSent = true;
-      const { writer, closeTimeout } = this.#parts;
-      writer.write(FIN | OpCode.Close, payload).catch(ignore);
-      await withTimeout(writer.flush().catch(ignore), closeTimeout);
+      const closeTimeout = this.#closeTimeout;
+      this.#writer.write(FIN | OpCode.Close, payload).catch(ignore);
+      await withTimeout(this.#writer.flush().catch(ignore), closeTimeout);
       if (linger) {
         await withTimeout(this.#linger(), Math.min(closeTimeout, MAX_LINGER));
       }
@@ -216,16 +235,20 @@ export class CloseHandshake {
   shutdown(code: CloseCode, reason: string): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#parts.shutdown();
+    this.idle?.stop();
+    this.#writer.abandonHold();
+    this.#source.cancel();
+    this.#sink.abort();
+    closeTransport(this.#transport);
     this.#resolveClosed({ code, reason });
   }
 
   /** Completes a closing handshake: the server drops TCP first, the client waits for it. */
   async #complete(code: CloseCode, reason: string): Promise<void> {
-    const { writer, frames, role, closeTimeout } = this.#parts;
-    await withTimeout(writer.flush().catch(ignore), closeTimeout);
-    if (role === "client" && !this.#finished) {
-      await withTimeout(frames.drain().catch(ignore), closeTimeout);
+    const closeTimeout = this.#closeTimeout;
+    await withTimeout(this.#writer.flush().catch(ignore), closeTimeout);
+    if (this.#role === "client" && !this.#finished) {
+      await withTimeout(this.#frames.drain().catch(ignore), closeTimeout);
     }
     this.shutdown(code, reason);
   }
@@ -236,11 +259,11 @@ export class CloseHandshake {
    * the peer hangs up (for at most a second).
    */
   async #linger(): Promise<void> {
-    const conn = this.#parts.transport as Partial<Deno.Conn>;
+    const conn = this.#transport as Partial<Deno.Conn>;
     if (typeof conn.closeWrite !== "function") return;
     try {
       await conn.closeWrite();
-      await this.#parts.frames.drain();
+      await this.#frames.drain();
     } catch {
       // Gone already, or a read is pending: nothing to linger for.
     }

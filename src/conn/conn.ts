@@ -26,12 +26,7 @@ import type { Header } from "../codec/header.ts";
 import { type DataOpCode, OpCode } from "../codec/opcode.ts";
 import { FrameReader } from "../io/frame_reader.ts";
 import { FrameWriter } from "../io/frame_writer.ts";
-import {
-  ByteSink,
-  ByteSource,
-  closeTransport,
-  type Transport,
-} from "../io/transport.ts";
+import { ByteSink, ByteSource, type Transport } from "../io/transport.ts";
 import { CloseHandshake } from "./close_handshake.ts";
 import { type ConnOptions, settingsOf } from "./conn_options.ts";
 export type { ConnOptions } from "./conn_options.ts";
@@ -43,7 +38,6 @@ import type { PreparedMessage } from "./prepared_message.ts";
 import type { Frame, Message, WebSocketConn } from "./websocket_conn.ts";
 
 const EMPTY = new Uint8Array(0);
-const FIN = 0x80;
 
 /**
  * A WebSocket connection over a transport whose handshake is done.
@@ -92,9 +86,8 @@ export class Conn implements WebSocketConn {
   #writer: FrameWriter;
   #reader: MessageReader;
   #closing: CloseHandshake;
-  #idle: IdleTimer;
+  #idle: IdleTimer | null = null;
   #writes: MessageWriter;
-  #pongs = 0;
 
   /**
    * Wraps a transport whose opening handshake is complete.
@@ -124,43 +117,32 @@ export class Conn implements WebSocketConn {
       settings.writeHighWaterMark,
       settings.writeBufferLimit,
     );
-    this.#reader = new MessageReader(frames, {
-      ...settings,
-      expectMasked: this.role === "server",
-    }, {
-      onControl: this.#onControl,
-      readFailed: (err) => this.#closing.readFailed(err),
-    }, writer);
-    this.#idle = new IdleTimer(
-      settings.idleTimeout,
-      () => frames.reads,
-      () => this.#reader.reading && !this.#closing.finished,
-      // A transport read is pending: no lingering read can go beside it.
-      (error) => this.#closing.fail(error, false),
-    );
-    this.#closing = new CloseHandshake({
+    const closing = this.#closing = new CloseHandshake({
       transport,
+      source,
+      sink,
       frames,
       writer,
       role: this.role,
       closeTimeout: settings.closeTimeout,
-      shutdown: () => this.#stop(source, sink, transport),
     });
-    this.closed = this.#closing.closed;
-    this.#writes = new MessageWriter(writer, this.#closing, {
-      role: this.role,
-      chunkSize: this.chunkSize,
-      fail: (error) => this.fail(error),
+    this.closed = closing.closed;
+    const writes = this.#writes = new MessageWriter(writer, closing, this);
+    this.#reader = new MessageReader(frames, settings, {
+      control: writes,
+      failures: closing,
+      replies: writer,
     });
-  }
-
-  /** Stops the timers and the writer's hold, then closes the transport. */
-  #stop(source: ByteSource, sink: ByteSink, transport: Transport): void {
-    this.#idle.stop();
-    this.#writer.abandonHold();
-    source.cancel();
-    sink.abort();
-    closeTransport(transport);
+    // Most connections have no idle timeout: no timer object for them.
+    if (settings.idleTimeout > 0) {
+      closing.idle = this.#idle = new IdleTimer(
+        settings.idleTimeout,
+        () => frames.reads,
+        () => this.#reader.reading && !closing.finished,
+        // A transport read is pending: no lingering read can go beside it.
+        (error) => closing.fail(error, false),
+      );
+    }
   }
 
   /** Bytes written by the caller but not yet handed to the transport. */
@@ -252,7 +234,7 @@ export class Conn implements WebSocketConn {
   #enterRead(): void {
     if (this.#closing.error !== null) throw this.#closing.error;
     this.#reader.begin();
-    this.#idle.arm();
+    this.#idle?.arm();
   }
 
   async #lowLevelRead<T>(read: () => Promise<T>): Promise<T> {
@@ -265,26 +247,6 @@ export class Conn implements WebSocketConn {
       this.#reader.reading = false;
     }
   }
-
-  /** Acts on a complete control frame; returns a promise when that takes time. */
-  #onControl = (
-    h: Header,
-    payload: Uint8Array,
-  ): Promise<void> | undefined => {
-    if (h.opcode === OpCode.Ping) {
-      if (this.#closing.closeSent) return;
-      if (this.onPing !== undefined) {
-        const done = this.onPing(payload);
-        return done instanceof Promise ? done : undefined;
-      }
-      this.#writer.write(FIN | OpCode.Pong, payload).catch(ignore);
-    } else if (h.opcode === OpCode.Pong) {
-      this.#pongs++;
-      this.onPong?.(payload);
-    } else {
-      return this.#closing.receive(payload, this.onClose);
-    }
-  };
 
   /**
    * Fails the connection for a protocol error found above the framing layer, as
@@ -415,7 +377,7 @@ export class Conn implements WebSocketConn {
     return keepAlive(
       {
         closed: this.closed,
-        pongs: () => this.#pongs,
+        pongs: () => this.#writes.pongs,
         finished: () => this.#closing.finished,
         ping: () => this.ping(),
         abort: () => this.abort(),
@@ -439,7 +401,7 @@ export class Conn implements WebSocketConn {
    * @throws {RangeError} For a code that may not be sent or a reason too long.
    */
   close(code?: CloseCode, reason = ""): Promise<void> {
-    return this.#closing.close(code, reason, this.#drain);
+    return this.#closing.close(code, reason, () => this.#drain());
   }
 
   /** Closes the transport at once, without a closing handshake. */
@@ -448,14 +410,12 @@ export class Conn implements WebSocketConn {
   }
 
   /** Reads and discards until the peer's close frame, unless a read is running. */
-  #drain = async (): Promise<void> => {
+  async #drain(): Promise<void> {
     if (this.#reader.reading) return;
     try {
       for (;;) await this.readMessage();
     } catch {
       // The close frame, a failure or the timeout ends the drain.
     }
-  };
+  }
 }
-
-function ignore(): void {}

@@ -68,6 +68,8 @@ export interface ConnOptions {
 
 /** The sizes and times a connection runs with, every default filled in. */
 export interface ConnSettings {
+  /** Whether the peer's frames must be masked: a server's view of its client. */
+  expectMasked: boolean;
   readLimit: number;
   chunkSize: number;
   maxFrameSize: number;
@@ -107,6 +109,7 @@ export function settingsOf(options: ConnOptions): ConnSettings {
     throw new RangeError(`Chunk size must be at least ${MIN_CHUNK_SIZE} bytes`);
   }
   return {
+    expectMasked: options.role === "server",
     readLimit,
     chunkSize,
     maxFrameSize: positive("maxFrameSize", options.maxFrameSize ?? readLimit),

@@ -24,10 +24,14 @@ const RETAINED_BUFFER_BYTES = 64 * 1024;
 const MAX_CONTROL_PAYLOAD = 125;
 const EMPTY = new Uint8Array(0);
 
-/** What the reader asks of its connection. */
-export interface ReadOwner {
+/** Answers control frames: the connection's write half. */
+export interface ControlHandler {
   /** Acts on a complete control frame; returns a promise when that takes time. */
   onControl(h: Header, payload: Uint8Array): Promise<void> | undefined;
+}
+
+/** Where read failures go: the connection's closing handshake. */
+export interface ReadFailures {
   /** Turns a read failure into the error the read rejects with. */
   readFailed(err: unknown): Promise<Error>;
 }
@@ -54,11 +58,12 @@ export class MessageReader {
   reading = false;
   readonly #frames: FrameReader;
   readonly #limits: ReadLimits;
-  readonly #owner: ReadOwner;
+  readonly #control: ControlHandler;
+  readonly #failures: ReadFailures;
   readonly #replies: ReplyBatch;
   readonly #state = newFrameState();
   readonly #utf8 = new Utf8Validator();
-  readonly #control = new Uint8Array(MAX_CONTROL_PAYLOAD);
+  readonly #controlPayload = new Uint8Array(MAX_CONTROL_PAYLOAD);
   readonly #message: Message = { opcode: OpCode.Binary, data: EMPTY, rsv: 0 };
   readonly #resolved: Promise<Message>;
   readonly frame: Frame;
@@ -78,13 +83,17 @@ export class MessageReader {
   constructor(
     frames: FrameReader,
     limits: ReadLimits,
-    owner: ReadOwner,
-    replies: ReplyBatch,
+    parts: {
+      control: ControlHandler;
+      failures: ReadFailures;
+      replies: ReplyBatch;
+    },
   ) {
     this.#frames = frames;
     this.#limits = limits;
-    this.#owner = owner;
-    this.#replies = replies;
+    this.#control = parts.control;
+    this.#failures = parts.failures;
+    this.#replies = parts.replies;
     this.frame = { header: frames.header, payload: EMPTY };
     this.#resolved = Promise.resolve(this.#message);
   }
@@ -190,7 +199,7 @@ export class MessageReader {
   };
 
   #rejectRead = (err: unknown): Promise<never> => {
-    return this.#owner.readFailed(err).then((error) => {
+    return this.#failures.readFailed(err).then((error) => {
       this.reading = false;
       throw error;
     });
@@ -247,17 +256,18 @@ export class MessageReader {
   }
 
   /**
-   * Gathers a control frame's payload and hands it to the owner.
+   * Gathers a control frame's payload and hands it to the control handler.
    *
-   * @returns `null` while bytes are missing, else what the owner returned.
+   * @returns `null` while bytes are missing, else what the handler returned.
    */
   #readControl(h: Header): Promise<void> | undefined | null {
     const at = h.length - this.#payloadLeft;
-    const n = this.#frames.copyAvailable(this.#control, at, this.#payloadLeft);
-    this.#consume(this.#control, at, n, false);
+    const payload = this.#controlPayload;
+    const n = this.#frames.copyAvailable(payload, at, this.#payloadLeft);
+    this.#consume(payload, at, n, false);
     if (this.#payloadLeft > 0) return null;
     this.#inFrame = false;
-    return this.#owner.onControl(h, this.#control.subarray(0, h.length));
+    return this.#control.onControl(h, payload.subarray(0, h.length));
   }
 
   /**

@@ -1,11 +1,14 @@
 /**
- * Messages to frames: a connection's writes, in call order, with streamed
- * messages holding other data messages back until they end.
+ * The write half of a connection: messages to frames, in call order, with
+ * streamed messages holding other data messages back until they end; and the
+ * answers the protocol owes the peer's control frames (pongs, the close echo).
  *
  * @module
  */
 
+import type { CloseCode } from "../codec/close_code.ts";
 import { WebSocketError } from "../codec/errors.ts";
+import type { Header } from "../codec/header.ts";
 import { type DataOpCode, isControl, OpCode } from "../codec/opcode.ts";
 import type { FrameWriter } from "../io/frame_writer.ts";
 import {
@@ -20,31 +23,52 @@ import type { PreparedMessage } from "./prepared_message.ts";
 const MAX_CONTROL_PAYLOAD = 125;
 const FIN = 0x80;
 
+/** The connection as its write half sees it: role, size and handlers. */
+export interface WriterOwner {
+  readonly role: "client" | "server";
+  readonly chunkSize: number;
+  readonly onPing: ((payload: Uint8Array) => void | Promise<void>) | undefined;
+  readonly onPong: ((payload: Uint8Array) => void) | undefined;
+  readonly onClose: ((code: CloseCode, reason: string) => void) | undefined;
+  fail(error: WebSocketError): Promise<void>;
+}
+
 /** The write half of a connection, over its frame writer. */
 export class MessageWriter {
+  /** Pongs received so far, for keep-alive. */
+  pongs = 0;
   readonly #writer: FrameWriter;
   readonly #closing: CloseHandshake;
   readonly #masks: boolean;
   readonly #chunkSize: number;
-  /** Fails the connection (a stream that broke off mid-message). */
-  readonly #fail: (error: WebSocketError) => Promise<void>;
+  readonly #conn: WriterOwner;
   #lookahead: Uint8Array | null = null;
   #streaming: Promise<void> | null = null;
 
-  constructor(
-    writer: FrameWriter,
-    closing: CloseHandshake,
-    options: {
-      role: "client" | "server";
-      chunkSize: number;
-      fail: (error: WebSocketError) => Promise<void>;
-    },
-  ) {
+  constructor(writer: FrameWriter, closing: CloseHandshake, conn: WriterOwner) {
     this.#writer = writer;
     this.#closing = closing;
-    this.#masks = options.role === "client";
-    this.#chunkSize = options.chunkSize;
-    this.#fail = options.fail;
+    this.#masks = conn.role === "client";
+    this.#chunkSize = conn.chunkSize;
+    this.#conn = conn;
+  }
+
+  /** Answers a complete control frame; returns a promise when that takes time. */
+  onControl(h: Header, payload: Uint8Array): Promise<void> | undefined {
+    const conn = this.#conn;
+    if (h.opcode === OpCode.Ping) {
+      if (this.#closing.closeSent) return;
+      if (conn.onPing !== undefined) {
+        const done = conn.onPing(payload);
+        return done instanceof Promise ? done : undefined;
+      }
+      this.#writer.write(FIN | OpCode.Pong, payload).catch(ignore);
+    } else if (h.opcode === OpCode.Pong) {
+      this.pongs++;
+      conn.onPong?.(payload);
+    } else {
+      return this.#closing.receive(payload, conn.onClose);
+    }
   }
 
   /** Writes one frame as given, after checking what RFC 6455 requires of it. */
@@ -122,7 +146,7 @@ export class MessageWriter {
       });
     } catch (err) {
       if (opened && !this.#closing.closeSent) {
-        await this.#fail(
+        await this.#conn.fail(
           new WebSocketError(
             "internal_error",
             "The streamed message failed before its end",
@@ -137,3 +161,5 @@ export class MessageWriter {
     }
   }
 }
+
+function ignore(): void {}

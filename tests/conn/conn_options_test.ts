@@ -3,6 +3,7 @@ import { settingsOf } from "../../src/conn/conn_options.ts";
 
 Deno.test("settingsOf fills in every default", () => {
   assertEquals(settingsOf({ role: "server" }), {
+    expectMasked: true,
     readLimit: 1 << 20,
     chunkSize: 4096,
     maxFrameSize: 1 << 20,
@@ -13,6 +14,7 @@ Deno.test("settingsOf fills in every default", () => {
     writeHighWaterMark: undefined,
     writeBufferLimit: 16 << 20,
   });
+  assertEquals(settingsOf({ role: "client" }).expectMasked, false);
   // The frame limit follows the read limit unless given.
   assertEquals(
     settingsOf({ role: "client", readLimit: 100 }).maxFrameSize,

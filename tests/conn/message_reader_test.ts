@@ -1,10 +1,7 @@
 import { assertEquals, assertInstanceOf, assertRejects } from "@std/assert";
 import { WebSocketError } from "../../mod.ts";
 import type { Header } from "../../src/codec/header.ts";
-import {
-  MessageReader,
-  type ReadOwner,
-} from "../../src/conn/message_reader.ts";
+import { MessageReader } from "../../src/conn/message_reader.ts";
 import { FrameReader } from "../../src/io/frame_reader.ts";
 import { ByteSource } from "../../src/io/transport.ts";
 import { TEXT_HELLO_MASKED } from "../_rfc_frames.ts";
@@ -33,19 +30,19 @@ function readerOf(bytes: Uint8Array, step: number, limits = LIMITS) {
     0,
   );
   const controls: { opcode: number; payload: string }[] = [];
-  const owner: ReadOwner = {
-    onControl(h: Header, payload: Uint8Array) {
-      controls.push({ opcode: h.opcode, payload: dec(payload) });
-      return undefined;
-    },
-    readFailed: (err) => Promise.resolve(err as Error),
-  };
-  const replies = { hold() {}, release() {} };
   const reader = new MessageReader(
     new FrameReader(source, limits.chunkSize),
     limits,
-    owner,
-    replies,
+    {
+      control: {
+        onControl(h: Header, payload: Uint8Array) {
+          controls.push({ opcode: h.opcode, payload: dec(payload) });
+          return undefined;
+        },
+      },
+      failures: { readFailed: (err) => Promise.resolve(err as Error) },
+      replies: { hold() {}, release() {} },
+    },
   );
   return { reader, controls };
 }

@@ -3,12 +3,7 @@
  * read limit and broken input.
  */
 
-import {
-  assert,
-  assertEquals,
-  assertNotEquals,
-  assertRejects,
-} from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
 import { WebSocketError } from "../../src/codec/errors.ts";
 import { compressionStreamEngine } from "../../src/deflate/compression_stream.ts";

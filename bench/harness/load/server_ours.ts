@@ -13,7 +13,7 @@
  */
 
 import { accept, ReadLimit } from "@wsx/websocket";
-import { type DeflateOption } from "../../../src/handshake/deflate_option.ts";
+import type { DeflateOption } from "../../../src/handshake/deflate_option.ts";
 import { zlibEngine } from "@wsx/websocket/deflate";
 import { announce } from "../_process.ts";
 import { Flags } from "../_args.ts";
