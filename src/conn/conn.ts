@@ -128,7 +128,16 @@ export class Conn implements WebSocketConn {
     });
     this.closed = closing.closed;
     const writes = this.#writes = new MessageWriter(writer, closing, this);
-    this.#reader = new MessageReader(frames, settings, {
+    // Only what the reader needs: the settings object itself is left behind.
+    const limits = {
+      expectMasked: settings.expectMasked,
+      rsvAllowed: settings.rsvAllowed,
+      readLimit: settings.readLimit,
+      maxFrameSize: settings.maxFrameSize,
+      maxFragments: settings.maxFragments,
+      chunkSize: settings.chunkSize,
+    };
+    this.#reader = new MessageReader(frames, limits, {
       control: writes,
       failures: closing,
       replies: writer,

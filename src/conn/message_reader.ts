@@ -9,7 +9,7 @@ import {
   checkHeader,
   describeFault,
   type FrameLimits,
-  newFrameState,
+  type FrameState,
 } from "../codec/check.ts";
 import { WebSocketError } from "../codec/errors.ts";
 import { type Header, Rsv } from "../codec/header.ts";
@@ -53,15 +53,21 @@ export interface ReadLimits extends FrameLimits {
  * Reads frames into messages. One message object and, where it can, one payload
  * view are reused: a read that completes from buffered bytes allocates nothing.
  */
-export class MessageReader {
+export class MessageReader implements FrameState {
   /** Whether a read is in progress. */
   reading = false;
+  // The message being read, as the header rules track it (`checkHeader`); kept
+  // here rather than in an object of their own: one object less per connection.
+  inMessage = false;
+  opcode = 0;
+  rsv = 0;
+  length = 0;
+  fragments = 0;
   readonly #frames: FrameReader;
   readonly #limits: ReadLimits;
   readonly #control: ControlHandler;
   readonly #failures: ReadFailures;
   readonly #replies: ReplyBatch;
-  readonly #state = newFrameState();
   readonly #utf8 = new Utf8Validator();
   readonly #controlPayload = new Uint8Array(MAX_CONTROL_PAYLOAD);
   readonly #message: Message = { opcode: OpCode.Binary, data: EMPTY, rsv: 0 };
@@ -339,7 +345,7 @@ export class MessageReader {
       );
     }
     const h = this.#frames.header;
-    const fault = checkHeader(h, this.#state, this.#limits);
+    const fault = checkHeader(h, this, this.#limits);
     if (fault !== null) {
       throw new WebSocketError(fault, describeFault(fault, h, this.#limits));
     }
@@ -350,8 +356,8 @@ export class MessageReader {
 
   #deliver(data: Uint8Array): Message {
     const msg = this.#message;
-    msg.opcode = this.#state.opcode as DataOpCode;
-    msg.rsv = this.#state.rsv;
+    msg.opcode = this.opcode as DataOpCode;
+    msg.rsv = this.rsv;
     msg.data = data;
     return msg;
   }

@@ -39,8 +39,6 @@ export class MessageWriter {
   pongs = 0;
   readonly #writer: FrameWriter;
   readonly #closing: CloseHandshake;
-  readonly #masks: boolean;
-  readonly #chunkSize: number;
   readonly #conn: WriterOwner;
   #lookahead: Uint8Array | null = null;
   #streaming: Promise<void> | null = null;
@@ -48,8 +46,6 @@ export class MessageWriter {
   constructor(writer: FrameWriter, closing: CloseHandshake, conn: WriterOwner) {
     this.#writer = writer;
     this.#closing = closing;
-    this.#masks = conn.role === "client";
-    this.#chunkSize = conn.chunkSize;
     this.#conn = conn;
   }
 
@@ -110,7 +106,9 @@ export class MessageWriter {
 
   /** Writes a prepared frame as it is (servers), or frames it again (clients mask). */
   writePrepared(message: PreparedMessage): Promise<void> {
-    if (this.#masks) return this.writeMessage(message.opcode, message.data);
+    if (this.#conn.role === "client") {
+      return this.writeMessage(message.opcode, message.data);
+    }
     const closing = this.#closing.refuseWrite();
     if (closing !== null) return closing;
     if (this.#streaming !== null) {
@@ -126,17 +124,17 @@ export class MessageWriter {
   async streamMessage(
     opcode: DataOpCode,
     source: ByteStream,
-    chunkSize: number = this.#chunkSize,
+    chunkSize: number = this.#conn.chunkSize,
   ): Promise<void> {
     checkDataOpCode(opcode);
-    checkFragmentSize(chunkSize, this.#chunkSize);
+    checkFragmentSize(chunkSize, this.#conn.chunkSize);
     while (this.#streaming !== null) await this.#streaming;
     let release!: () => void;
     this.#streaming = new Promise((resolve) => release = resolve);
     let first = FIN | opcode;
     let opened = false;
     try {
-      const held = this.#lookahead ??= new Uint8Array(this.#chunkSize);
+      const held = this.#lookahead ??= new Uint8Array(this.#conn.chunkSize);
       await forEachFragment(source, held, chunkSize, (piece, last) => {
         const written = this.#closing.refuseWrite() ??
           this.#writer.write(last ? first : first & ~FIN, piece);
