@@ -9,14 +9,17 @@ import { HandshakeError } from "../codec/errors.ts";
 import { untilAborted } from "../_timers.ts";
 import { ByteSource, type ReadMode, type Transport } from "../io/transport.ts";
 import {
+  bareLf,
   checkStartLine,
   DEFAULT_HEAD_LIMITS,
+  findHeadEnd,
+  headLength,
   type HeadLimits,
   headTooLarge,
   type HttpRequest,
   type HttpResponse,
   HttpStatus,
-  indexOfBlankLine,
+  indexOfBareLf,
   parseRequest,
   parseResponse,
   resolveLimits,
@@ -208,7 +211,7 @@ async function readHead(
   // Every read adds at least one byte, and the buffer is finite: bounded.
   for (;;) {
     if (filled >= limits.maxHeadBytes) throw headTooLarge(limits.maxHeadBytes);
-    const scanFrom = Math.max(0, filled - 3);
+    const scanFrom = Math.max(0, filled - 2);
     const read = source.read(filled);
     const n = await untilAborted(read, signal, () => source.cancel());
     if (n === 0 || n === null) {
@@ -219,11 +222,20 @@ async function readHead(
     }
     filled += n;
     const buf = source.buffer;
-    startLineEnded ||= checkStartLine(buf, filled, limits.maxLineBytes);
-    const end = indexOfBlankLine(buf, scanFrom, filled);
+    const end = findHeadEnd(buf, scanFrom, filled);
+    // Only the head's own bytes: frames may follow it in the same read.
+    startLineEnded ||= checkStartLine(
+      buf,
+      end < 0 ? filled : end,
+      limits.maxLineBytes,
+    );
     if (end < 0) continue;
-    if (end + 4 > limits.maxHeadBytes) throw headTooLarge(limits.maxHeadBytes);
-    return { head: buf.subarray(0, end), rest: buf.slice(end + 4, filled) };
+    if (end > limits.maxHeadBytes) throw headTooLarge(limits.maxHeadBytes);
+    if (indexOfBareLf(buf, 0, end) >= 0) throw bareLf();
+    return {
+      head: buf.subarray(0, headLength(buf, end)),
+      rest: buf.slice(end, filled),
+    };
   }
 }
 

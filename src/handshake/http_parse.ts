@@ -264,19 +264,53 @@ function indexOfCrlf(buf: Uint8Array, from: number, to: number): number {
   return -1;
 }
 
-/** The index of the first CRLFCRLF in `buf[from, to)`, or -1. */
-export function indexOfBlankLine(
+/**
+ * Finds the blank line that ends a head in `buf[from..to)`: an LF followed by
+ * an LF or by CRLF. That is CRLFCRLF in a well-formed head, and the same place
+ * in one whose lines end in a bare LF, which is then refused as soon as it is
+ * complete instead of waiting for a CRLFCRLF that never comes.
+ *
+ * @returns Where the bytes after the head start, or -1.
+ */
+export function findHeadEnd(buf: Uint8Array, from: number, to: number): number {
+  for (let i = Math.max(from, 0); i + 1 < to; i++) {
+    if (buf[i] !== LF) continue;
+    if (buf[i + 1] === LF) return i + 2;
+    if (buf[i + 1] === CR && i + 2 < to && buf[i + 2] === LF) return i + 3;
+  }
+  return -1;
+}
+
+/** The head's own bytes before its end (`findHeadEnd`): the last line's CRLF and the blank line left out. */
+export function headLength(buf: Uint8Array, end: number): number {
+  const lf = buf[end - 2] === LF ? end - 2 : end - 3;
+  return lf > 0 && buf[lf - 1] === CR ? lf - 1 : lf;
+}
+
+/**
+ * Finds an LF not preceded by CR in `buf[from..to)`: RFC 9112 §2.2 lets a
+ * recipient refuse such a line ending, and refusing it at once beats waiting for
+ * a CRLFCRLF that may never come.
+ *
+ * @returns Its index, or -1.
+ */
+export function indexOfBareLf(
   buf: Uint8Array,
   from: number,
   to: number,
 ): number {
-  for (let i = from; i + 3 < to; i++) {
-    if (
-      buf[i] === CR && buf[i + 1] === LF && buf[i + 2] === CR &&
-      buf[i + 3] === LF
-    ) return i;
+  for (let i = from; i < to; i++) {
+    if (buf[i] === LF && (i === 0 || buf[i - 1] !== CR)) return i;
   }
   return -1;
+}
+
+/** The refusal of a head with a bare LF line ending. */
+export function bareLf(): HandshakeError {
+  return new HandshakeError(
+    HttpStatus.BadRequest,
+    "HTTP head has a line ending in LF without CR",
+  );
 }
 
 /**

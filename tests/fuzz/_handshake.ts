@@ -171,9 +171,14 @@ function mutateLines(rng: Rng, lines: string[]): void {
 /** What the reading stage must end with, from the bytes alone. */
 function readingStage(c: HandshakeCase): number | "parsed" {
   const visible = c.input.subarray(0, c.maxHeadBytes);
-  const crlf = indexOf(visible, [13, 10]);
-  if ((crlf < 0 ? visible.length : crlf) > c.maxLineBytes) return 414;
-  if (indexOf(visible, [13, 10, 13, 10]) >= 0) return "parsed";
+  // The head ends at a blank line: LF LF or LF CR LF (CRLFCRLF when well formed).
+  const ends = [indexOf(visible, [10, 10]), indexOf(visible, [10, 13, 10])]
+    .filter((i) => i >= 0);
+  const end = ends.length > 0 ? Math.min(...ends) : -1;
+  const head = end < 0 ? visible : visible.subarray(0, end + 1);
+  const crlf = indexOf(head, [13, 10]);
+  if ((crlf < 0 ? head.length : crlf) > c.maxLineBytes) return 414;
+  if (end >= 0) return "parsed";
   if (c.input.length >= c.maxHeadBytes) return 431;
   return c.stall ? 408 : 400;
 }

@@ -22,6 +22,7 @@ import { acceptKey } from "../../src/handshake/key.ts";
 import { Rejection } from "../../src/handshake/rejection.ts";
 import { OpCode } from "../../src/codec/opcode.ts";
 import { frame, tcpPair } from "../_pair.ts";
+import { concat } from "../_wire.ts";
 import { HELLO_DEFLATED, pattern, readsEof } from "./_fixtures.ts";
 import { CA_CERT, listenTls } from "../_tls.ts";
 
@@ -209,6 +210,31 @@ Deno.test("accept() refuses each invalid request with its status", async () => {
     const { error } = await assertRefused(request, status);
     assert(error.message.length > 0, name);
   }
+});
+
+Deno.test("accept() refuses a bare LF line ending with 400 at once, not after the handshake timeout", async () => {
+  const lf = upgradeRequest().replaceAll("\r\n", "\n");
+  // Only the final empty line ends in a bare LF.
+  const lastLine = upgradeRequest().slice(0, -2) + "\n";
+  for (const request of [lf, lastLine]) {
+    const started = performance.now();
+    const { error } = await assertRefused(request, 400, {
+      handshakeTimeout: 5_000,
+    });
+    assert(error.message.includes("LF"), error.message);
+    // Answered as soon as the bytes arrived: far from the 5 s timeout (408).
+    assert(performance.now() - started < 2_500, "answered at once");
+  }
+  // A bare LF after the head belongs to the frames, not to the head.
+  const { conn } = await handshake(
+    concat(
+      enc.encode(upgradeRequest()),
+      frame(0x82, new Uint8Array([0x0a]), [0, 0, 0, 0]),
+    ),
+  );
+  if (conn === undefined) throw new Error("a 0x0a byte after the head is fine");
+  assertEquals([...(await conn.readMessage()).data], [0x0a]);
+  conn.abort();
 });
 
 Deno.test("accept() tells a client of another version to use 13", async () => {

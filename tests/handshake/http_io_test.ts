@@ -214,3 +214,42 @@ Deno.test("writeHead() writes to a socket and to a stream, releasing the writer"
     server.close();
   }
 });
+
+Deno.test("readRequest() refuses bare LF line endings with 400 as soon as the head ends, at every split", async () => {
+  const lf = REQUEST.replaceAll("\r\n", "\n");
+  const lastLine = REQUEST.slice(0, -2) + "\n"; // only the blank line is a bare LF
+  const middle = REQUEST.replace(
+    "Host: example.com\r\n",
+    "Host: example.com\n",
+  );
+  for (const request of [lf, lastLine, middle]) {
+    const data = bytes(request);
+    for (let i = 1; i < data.length; i++) {
+      // The stream stays open after the head: a refusal that waited for more
+      // bytes would never come, and this read would hang instead.
+      const { readable, writable } = new TransformStream<
+        Uint8Array,
+        Uint8Array
+      >();
+      const writer = writable.getWriter();
+      writer.write(data.slice(0, i));
+      writer.write(data.slice(i));
+      const err = await readRequest(
+        new ByteSource({ readable, writable: new WritableStream() }, 8192),
+      ).catch((e) => e);
+      assertStatus(err, HttpStatus.BadRequest);
+      assert(String(err.message).includes("LF"), err.message);
+      writer.releaseLock();
+    }
+  }
+});
+
+Deno.test("readResponse() refuses a bare LF response as an invalid answer (status 0)", async () => {
+  const transport = chunked([
+    bytes("HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n\n"),
+  ]);
+  const err = await readResponse(new ByteSource(transport, 8192)).catch((e) =>
+    e
+  );
+  assertStatus(err, 0);
+});

@@ -1,7 +1,10 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import {
   encodeHead,
+  findHeadEnd,
+  headLength,
   HttpStatus,
+  indexOfBareLf,
   parseRequest,
   parseResponse,
 } from "../../src/handshake/http_parse.ts";
@@ -110,4 +113,40 @@ Deno.test("encodeHead() writes one byte per character and refuses others", () =>
     () => encodeHead("HTTP/1.1 200 OK", [["X-A", "\u20ac"]]),
     TypeError,
   );
+});
+
+Deno.test("indexOfBareLf finds an LF without its CR, and only that", () => {
+  const text = new TextEncoder().encode(
+    "GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n",
+  );
+  assertEquals(indexOfBareLf(text, 0, text.length), text.indexOf(0x0a, 17));
+  const clean = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  assertEquals(indexOfBareLf(clean, 0, clean.length), -1);
+  // Checked in pieces, as reads deliver it: the CR may be in the previous piece.
+  for (let cut = 0; cut <= clean.length; cut++) {
+    assertEquals(indexOfBareLf(clean, 0, cut), -1);
+    assertEquals(indexOfBareLf(clean, cut, clean.length), -1);
+  }
+  assertEquals(indexOfBareLf(new Uint8Array([0x0a]), 0, 1), 0);
+});
+
+Deno.test("findHeadEnd: the blank line after CRLF or a bare LF; headLength drops the last line break", () => {
+  const cases: [string, number, string][] = [
+    ["GET / HTTP/1.1\r\nHost: a\r\n\r\nrest", 27, "GET / HTTP/1.1\r\nHost: a"],
+    ["GET / HTTP/1.1\nHost: a\n\nrest", 24, "GET / HTTP/1.1\nHost: a"],
+    ["GET / HTTP/1.1\r\nHost: a\r\n\nrest", 26, "GET / HTTP/1.1\r\nHost: a"],
+    ["GET / HTTP/1.1\r\nHost: a\n\r\nrest", 26, "GET / HTTP/1.1\r\nHost: a"],
+  ];
+  for (const [text, end, head] of cases) {
+    const buf = new TextEncoder().encode(text);
+    assertEquals(findHeadEnd(buf, 0, buf.length), end, JSON.stringify(text));
+    assertEquals(
+      new TextDecoder().decode(buf.subarray(0, headLength(buf, end))),
+      head,
+    );
+    // Not yet complete one byte short of the end.
+    assertEquals(findHeadEnd(buf, 0, end - 1), -1, JSON.stringify(text));
+  }
+  const open = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n");
+  assertEquals(findHeadEnd(open, 0, open.length), -1);
 });
