@@ -69,6 +69,13 @@ export function toHex(bytes: Uint8Array): string {
 
 /** Joins byte arrays into a new one. */
 export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  return concatAll(parts);
+}
+
+/** Joins a list of byte arrays into a new one (no argument spread: any length). */
+export function concatAll(
+  parts: readonly Uint8Array[],
+): Uint8Array<ArrayBuffer> {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);

@@ -13,6 +13,7 @@ import {
   CLOSE_CODES,
   closePayload,
   concat,
+  concatAll,
   encodeFrame,
   type FrameOptions,
   isValidCloseCode,
@@ -534,17 +535,9 @@ export class Peer {
   }
 }
 
+/** Joins frames or fragments; one part is used as it is, with no copy. */
 function joinBytes(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concatAll(parts);
 }
 
 /** Resolves after `ms`. */
