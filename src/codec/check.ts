@@ -6,10 +6,8 @@
  */
 
 import type { ErrorCode } from "./errors.ts";
-import type { Header } from "./header.ts";
+import { type Header, MAX_CONTROL_PAYLOAD } from "./header.ts";
 import { isControl, isKnownOpCode, OpCode } from "./opcode.ts";
-
-const MAX_CONTROL_PAYLOAD = 125;
 
 /** What a connection allows: fixed when it is built. */
 export interface FrameLimits {

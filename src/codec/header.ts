@@ -57,6 +57,12 @@ export const Rsv = {
   Rsv3: 0x10,
 } as const;
 
+/** The FIN bit of a frame's first byte: the message's final frame. */
+export const FIN = 0x80;
+
+/** The longest control frame payload (RFC 6455 §5.5). */
+export const MAX_CONTROL_PAYLOAD = 125;
+
 /**
  * The longest frame header: 2 bytes, a 64-bit length and a masking key.
  *

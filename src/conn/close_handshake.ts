@@ -6,7 +6,8 @@
  * @module
  */
 
-import { CloseCode } from "../codec/close_code.ts";
+import { FIN, MAX_CONTROL_PAYLOAD } from "../codec/header.ts";
+import { CloseCode, isValidCloseCode } from "../codec/close_code.ts";
 import {
   closeFrameFor,
   decodeClosePayload,
@@ -14,7 +15,6 @@ import {
   MAX_CLOSE_REASON_BYTES,
 } from "../codec/close_frame.ts";
 import { CloseError, WebSocketError } from "../codec/errors.ts";
-import { isValidCloseCode } from "../codec/close_code.ts";
 import { OpCode } from "../codec/opcode.ts";
 import type { FrameReader } from "../io/frame_reader.ts";
 import type { FrameWriter } from "../io/frame_writer.ts";
@@ -28,8 +28,6 @@ import { withTimeout } from "../_timers.ts";
 
 /** The longest a failed connection waits for the peer to hang up, in ms. */
 const MAX_LINGER = 1_000;
-const MAX_CONTROL_PAYLOAD = 125;
-const FIN = 0x80;
 const EMPTY = new Uint8Array(0);
 
 /** How a connection closed: the code and reason it reports. */

@@ -12,7 +12,7 @@ import {
   type FrameState,
 } from "../codec/check.ts";
 import { WebSocketError } from "../codec/errors.ts";
-import { type Header, Rsv } from "../codec/header.ts";
+import { type Header, MAX_CONTROL_PAYLOAD, Rsv } from "../codec/header.ts";
 import { maskInPlace } from "../codec/mask.ts";
 import { type DataOpCode, isControl, OpCode } from "../codec/opcode.ts";
 import { Utf8Validator } from "../codec/utf8.ts";
@@ -21,7 +21,6 @@ import type { Frame, Message } from "./websocket_conn.ts";
 
 /** An internal message buffer larger than this is not kept for small messages. */
 const RETAINED_BUFFER_BYTES = 64 * 1024;
-const MAX_CONTROL_PAYLOAD = 125;
 const EMPTY = new Uint8Array(0);
 
 /** Answers control frames: the connection's write half. */

@@ -8,7 +8,7 @@
 
 import type { CloseCode } from "../codec/close_code.ts";
 import { WebSocketError } from "../codec/errors.ts";
-import type { Header } from "../codec/header.ts";
+import { FIN, type Header, MAX_CONTROL_PAYLOAD } from "../codec/header.ts";
 import { type DataOpCode, isControl, OpCode } from "../codec/opcode.ts";
 import type { FrameWriter } from "../io/frame_writer.ts";
 import {
@@ -19,9 +19,6 @@ import {
 } from "./chunks.ts";
 import type { CloseHandshake } from "./close_handshake.ts";
 import type { PreparedMessage } from "./prepared_message.ts";
-
-const MAX_CONTROL_PAYLOAD = 125;
-const FIN = 0x80;
 
 /** The connection as its write half sees it: role, size and handlers. */
 export interface WriterOwner {

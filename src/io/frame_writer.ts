@@ -6,12 +6,16 @@
  */
 
 import { WebSocketError } from "../codec/errors.ts";
-import { encodeHeader, headerSize, MAX_HEADER_BYTES } from "../codec/header.ts";
+import {
+  encodeHeader,
+  headerSize,
+  MAX_CONTROL_PAYLOAD,
+  MAX_HEADER_BYTES,
+} from "../codec/header.ts";
 import { maskInPlace, nextMaskKey } from "../codec/mask.ts";
 import type { ByteSink } from "./transport.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
-const MAX_CONTROL_PAYLOAD = 125;
 /** Shared by every writer until it has views of its own (and by servers as the unused key). */
 const EMPTY = new Uint8Array(0);
 /** Strings up to this length are encoded by hand: no view or result object. */
