@@ -22,3 +22,10 @@
 export { WebSocket } from "./src/faces/websocket.ts";
 export type { WebSocketOptions } from "./src/faces/websocket.ts";
 export { toWebSocket } from "./src/faces/to_websocket.ts";
+export { WebSocketStream } from "./src/faces/websocket_stream.ts";
+export type {
+  WebSocketCloseInfo,
+  WebSocketOpenInfo,
+  WebSocketStreamOptions,
+} from "./src/faces/websocket_stream.ts";
+export { toWebSocketStream } from "./src/faces/to_websocket_stream.ts";

@@ -48,10 +48,13 @@ export function before(port: number): Deno.HttpServer<Deno.NetAddr> {
 /** After: the same room on `serve`, compressed. */
 export function after(port: number): WebSocketServer {
   const join = chatRoom();
-  return serve({ hostname: "127.0.0.1", port, deflate: true, onListen }, async (conn) => {
-    join(toWebSocket(conn));
-    await conn.closed;
-  });
+  return serve(
+    { hostname: "127.0.0.1", port, deflate: true, onListen },
+    async (conn) => {
+      join(toWebSocket(conn));
+      await conn.closed;
+    },
+  );
 }
 
 function onListen(addr: Deno.NetAddr): void {
@@ -68,5 +71,8 @@ if (import.meta.main) {
   });
   const port = Number(values.port);
   const server = values.before ? before(port) : after(port);
-  Deno.addSignalListener("SIGINT", () => server.shutdown().then(() => Deno.exit(0)));
+  Deno.addSignalListener(
+    "SIGINT",
+    () => server.shutdown().then(() => Deno.exit(0)),
+  );
 }

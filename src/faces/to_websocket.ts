@@ -18,7 +18,7 @@ import { WebSocket, type WebSocketOptions } from "./websocket.ts";
  * unchanged, with this module's compression and limits.
  *
  * `serve` and `createNodeServer` close a connection when their handler returns,
- * so a handler that only sets event handlers returns `conn.closed`.
+ * so a handler that only sets event handlers waits for `conn.closed`.
  *
  * @example Moving a `Deno.upgradeWebSocket` handler to `serve`
  * ```ts
@@ -26,10 +26,10 @@ import { WebSocket, type WebSocketOptions } from "./websocket.ts";
  * import { toWebSocket, WebSocket } from "@wsx/websocket/web";
  * import { assertEquals } from "@std/assert";
  *
- * const server = serve({ hostname: "127.0.0.1", port: 0, deflate: true, onListen() {} }, (conn) => {
+ * const server = serve({ hostname: "127.0.0.1", port: 0, deflate: true, onListen() {} }, async (conn) => {
  *   const socket = toWebSocket(conn);
  *   socket.onmessage = (e) => socket.send(e.data);
- *   return conn.closed;
+ *   await conn.closed;
  * });
  * const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}`);
  * ws.onopen = () => ws.send("hi");

@@ -284,7 +284,9 @@ export class WebSocket extends EventTarget {
     if (this.#state === CLOSING || this.#state === CLOSED) return;
     if (this.#state === CONNECTING) {
       this.#state = CLOSING;
-      this.#abort.abort(new DOMException("Closed while connecting", "AbortError"));
+      this.#abort.abort(
+        new DOMException("Closed while connecting", "AbortError"),
+      );
       return;
     }
     this.#state = CLOSING;

@@ -69,12 +69,18 @@ class FrameScanner {
         off = 4;
       } else if (len === 127) {
         if (b.length < 10) return;
-        len = Number(new DataView(b.buffer, b.byteOffset + 2, 8).getBigUint64(0));
+        len = Number(
+          new DataView(b.buffer, b.byteOffset + 2, 8).getBigUint64(0),
+        );
         off = 10;
       }
       if (b[1] & 0x80) off += 4;
       if (b.length < off + len) return;
-      this.frames.push({ opcode: b[0] & 0x0f, rsv1: (b[0] & 0x40) !== 0, length: len });
+      this.frames.push({
+        opcode: b[0] & 0x0f,
+        rsv1: (b[0] & 0x40) !== 0,
+        length: len,
+      });
       this.#buf = b.slice(off + len);
     }
   }
@@ -120,7 +126,10 @@ export function startSniffer(targetPort: number): Sniffer {
   const open = new Set<Deno.Conn>();
   const accepting = (async () => {
     for await (const client of listener) {
-      const server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+      const server = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: targetPort,
+      });
       open.add(client).add(server);
       const up = new FrameScanner(true, seen.up);
       const down = new FrameScanner(true, seen.down, (h) => seen.response = h);

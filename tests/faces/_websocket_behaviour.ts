@@ -61,11 +61,16 @@ export function next<E extends Event = Event>(
 }
 
 /** Resolves with the next `count` messages' data. */
-function messages(ws: WebSocket, count: number, ms = 5_000): Promise<unknown[]> {
+function messages(
+  ws: WebSocket,
+  count: number,
+  ms = 5_000,
+): Promise<unknown[]> {
   const out: unknown[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`${out.length}/${count} messages within ${ms} ms`)),
+      () =>
+        reject(new Error(`${out.length}/${count} messages within ${ms} ms`)),
       ms,
     );
     const on = (e: MessageEvent) => {
@@ -207,9 +212,18 @@ export function websocketBehaviour(
     const data = await got;
     assertEquals(data[0], "héllo");
     for (const i of [1, 2, 3, 5]) assertInstanceOf(data[i], ArrayBuffer);
-    assertEquals(new Uint8Array(data[1] as ArrayBuffer), new Uint8Array([1, 2, 3]));
-    assertEquals(new Uint8Array(data[2] as ArrayBuffer), new Uint8Array([1, 2, 3]));
-    assertEquals(new Uint8Array(data[3] as ArrayBuffer), new Uint8Array([4, 5]));
+    assertEquals(
+      new Uint8Array(data[1] as ArrayBuffer),
+      new Uint8Array([1, 2, 3]),
+    );
+    assertEquals(
+      new Uint8Array(data[2] as ArrayBuffer),
+      new Uint8Array([1, 2, 3]),
+    );
+    assertEquals(
+      new Uint8Array(data[3] as ArrayBuffer),
+      new Uint8Array([4, 5]),
+    );
     assertEquals(data[4], "after the blob");
     assertEquals(new Uint8Array(data[5] as ArrayBuffer), new Uint8Array([6]));
     await closeAndWait(ws);
@@ -223,7 +237,10 @@ export function websocketBehaviour(
     const e = await msg;
     assertInstanceOf(e, MessageEvent);
     assertInstanceOf(e.data, Blob);
-    assertEquals(new Uint8Array(await (e.data as Blob).arrayBuffer()), new Uint8Array([7, 8]));
+    assertEquals(
+      new Uint8Array(await (e.data as Blob).arrayBuffer()),
+      new Uint8Array([7, 8]),
+    );
     assertEquals(
       e.origin,
       deviations.originIsUrl ? ws.url : new URL(peer.url).origin,
@@ -298,7 +315,10 @@ export function websocketBehaviour(
     const ws = new Ctor(`${peer.url}/reject`);
     const seen = record(ws);
     const e = await next<CloseEvent>(ws, "close");
-    assertEquals(seen.map((s) => [s.type, s.state]), [["error", 3], ["close", 3]]);
+    assertEquals(seen.map((s) => [s.type, s.state]), [["error", 3], [
+      "close",
+      3,
+    ]]);
     assertEquals([e.wasClean, e.code], [false, abnormal]);
   });
 
@@ -328,7 +348,10 @@ export function websocketBehaviour(
     ws.close();
     assertEquals(ws.readyState, Ctor.CLOSING);
     const e = await next<CloseEvent>(ws, "close");
-    assertEquals(seen.map((s) => [s.type, s.state]), [["error", 3], ["close", 3]]);
+    assertEquals(seen.map((s) => [s.type, s.state]), [["error", 3], [
+      "close",
+      3,
+    ]]);
     assertEquals([e.wasClean, e.code], [false, abnormal]);
   });
 

@@ -94,7 +94,9 @@ Deno.test("graphql-ws's client runs on our WebSocket against its own server, com
     await disposer.dispose();
     await new Promise((resolve) => wss.close(resolve));
   }
-  await waitFor(() => sockets.every((ws) => ws.readyState === WebSocket.CLOSED));
+  await waitFor(() =>
+    sockets.every((ws) => ws.readyState === WebSocket.CLOSED)
+  );
   const { response, up, down } = sniffer.seen;
   assert(/^sec-websocket-extensions: permessage-deflate/im.test(response));
   const data = (frames: typeof up) => frames.filter((f) => f.opcode === 1);
@@ -103,7 +105,10 @@ Deno.test("graphql-ws's client runs on our WebSocket against its own server, com
   // default threshold (128 bytes) not.
   assert(data(up).some((f) => f.rsv1), "a compressed client frame");
   assert(data(up).filter((f) => !f.rsv1).every((f) => f.length < 128));
-  assert(data(down).length >= 10 && data(down).every((f) => f.rsv1), "server frames");
+  assert(
+    data(down).length >= 10 && data(down).every((f) => f.rsv1),
+    "server frames",
+  );
 });
 
 async function waitFor(cond: () => boolean): Promise<void> {

@@ -63,7 +63,8 @@ Deno.test("migration example: one Deno.upgradeWebSocket handler, same transcript
 /** A handler in the `Deno.upgradeWebSocket` style that logs what it sees. */
 function loggingEcho(socket: WebSocket, log: string[]): void {
   log.push(`created ${socket.readyState}`);
-  socket.onopen = () => log.push(`open ${socket.readyState} ${socket.protocol}`);
+  socket.onopen = () =>
+    log.push(`open ${socket.readyState} ${socket.protocol}`);
   socket.onmessage = (e) => {
     if (e.data === "bye") socket.close(4000, "server says bye");
     else socket.send(e.data);
@@ -125,7 +126,10 @@ Deno.test("toWebSocket: the socket's url, and a client that leaves is a clean cl
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = new OurWebSocket(`ws://127.0.0.1:${listener.addr.port}/room`);
   const conn = await accept(await listener.accept());
-  const socket = toWebSocket(conn, `http://127.0.0.1:${listener.addr.port}/room`);
+  const socket = toWebSocket(
+    conn,
+    `http://127.0.0.1:${listener.addr.port}/room`,
+  );
   assertEquals(socket.url, `ws://127.0.0.1:${listener.addr.port}/room`);
   assertEquals(socket.readyState, OurWebSocket.CONNECTING);
   await next(socket, "open");

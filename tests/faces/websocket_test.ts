@@ -95,9 +95,13 @@ Deno.test("[ours] a message over readLimit fails the connection with 1009", asyn
       for await (const _ of conn); // until the client fails the connection
     },
   );
-  const ws = new OurWebSocket(`ws://127.0.0.1:${server.addr.port}/`, undefined, {
-    readLimit: 1024,
-  });
+  const ws = new OurWebSocket(
+    `ws://127.0.0.1:${server.addr.port}/`,
+    undefined,
+    {
+      readLimit: 1024,
+    },
+  );
   const seen = record(ws);
   const e = await next<CloseEvent>(ws, "close");
   assertEquals(seen.map((s) => s.type), ["open", "error", "close"]);
