@@ -33,7 +33,10 @@ const PAGE = `<!doctype html>
 export function createApp(): Hono {
   const app = new Hono();
   app.get("/", (c) => c.html(PAGE));
-  app.get("/api/hello", (c) => c.json({ hello: c.req.query("name") ?? "world" }));
+  app.get(
+    "/api/hello",
+    (c) => c.json({ hello: c.req.query("name") ?? "world" }),
+  );
   return app;
 }
 
@@ -44,7 +47,9 @@ export function createServer(): Server {
     fetch: app.fetch,
     deflate: true,
     onRequest: (req) =>
-      new URL(req.target, "http://x").pathname === "/ws" ? undefined : new Rejection(404),
+      new URL(req.target, "http://x").pathname === "/ws"
+        ? undefined
+        : new Rejection(404),
     websocket: async (conn) => {
       const socket = toWebSocket(conn);
       socket.onmessage = (e) => socket.send(`echo: ${e.data}`);

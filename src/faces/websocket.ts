@@ -16,7 +16,6 @@ import {
   parseWebSocketUrl,
   utf8Length,
 } from "./_web_checks.ts";
-import type { StdWebSocket, StdWebSocketEventMap } from "./_web_types.ts";
 import { SendQueue } from "./send_queue.ts";
 
 /**
@@ -47,11 +46,8 @@ export interface WebSocketOptions extends Omit<DialOptions, "protocols"> {
   signal?: AbortSignal;
 }
 
-type EventName = keyof StdWebSocketEventMap;
-type Handler<K extends EventName> =
-  | ((this: StdWebSocket, ev: StdWebSocketEventMap[K]) => unknown)
-  | null;
-type AnyHandler = (this: StdWebSocket, ev: Event) => unknown;
+type EventName = keyof WebSocketEventMap;
+type AnyHandler = (this: globalThis.WebSocket, ev: Event) => unknown;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -93,13 +89,13 @@ const decoder = new TextDecoder();
  */
 export class WebSocket extends EventTarget {
   /** The connection is being established. */
-  static readonly CONNECTING = CONNECTING;
+  static readonly CONNECTING: 0 = CONNECTING;
   /** The connection is open: messages may be sent. */
-  static readonly OPEN = OPEN;
+  static readonly OPEN: 1 = OPEN;
   /** The closing handshake has started. */
-  static readonly CLOSING = CLOSING;
+  static readonly CLOSING: 2 = CLOSING;
   /** The connection is closed. */
-  static readonly CLOSED = CLOSED;
+  static readonly CLOSED: 3 = CLOSED;
 
   #url: string;
   #origin: string;
@@ -201,31 +197,47 @@ export class WebSocket extends EventTarget {
   }
 
   /** Called when the connection opens. */
-  get onopen(): Handler<"open"> {
-    return (this.#handlers.open ?? null) as Handler<"open">;
+  get onopen(): ((this: globalThis.WebSocket, ev: Event) => unknown) | null {
+    return (this.#handlers.open ?? null) as
+      | ((this: globalThis.WebSocket, ev: Event) => unknown)
+      | null;
   }
-  set onopen(fn: Handler<"open">) {
+  set onopen(fn: ((this: globalThis.WebSocket, ev: Event) => unknown) | null) {
     this.#setHandler("open", fn);
   }
   /** Called with each `MessageEvent`. */
-  get onmessage(): Handler<"message"> {
-    return (this.#handlers.message ?? null) as Handler<"message">;
+  get onmessage():
+    | ((this: globalThis.WebSocket, ev: MessageEvent) => unknown)
+    | null {
+    return (this.#handlers.message ?? null) as
+      | ((this: globalThis.WebSocket, ev: MessageEvent) => unknown)
+      | null;
   }
-  set onmessage(fn: Handler<"message">) {
+  set onmessage(
+    fn: ((this: globalThis.WebSocket, ev: MessageEvent) => unknown) | null,
+  ) {
     this.#setHandler("message", fn);
   }
   /** Called when the connection failed, before `onclose`. */
-  get onerror(): Handler<"error"> {
-    return (this.#handlers.error ?? null) as Handler<"error">;
+  get onerror(): ((this: globalThis.WebSocket, ev: Event) => unknown) | null {
+    return (this.#handlers.error ?? null) as
+      | ((this: globalThis.WebSocket, ev: Event) => unknown)
+      | null;
   }
-  set onerror(fn: Handler<"error">) {
+  set onerror(fn: ((this: globalThis.WebSocket, ev: Event) => unknown) | null) {
     this.#setHandler("error", fn);
   }
   /** Called with the `CloseEvent` once the connection is closed. */
-  get onclose(): Handler<"close"> {
-    return (this.#handlers.close ?? null) as Handler<"close">;
+  get onclose():
+    | ((this: globalThis.WebSocket, ev: CloseEvent) => unknown)
+    | null {
+    return (this.#handlers.close ?? null) as
+      | ((this: globalThis.WebSocket, ev: CloseEvent) => unknown)
+      | null;
   }
-  set onclose(fn: Handler<"close">) {
+  set onclose(
+    fn: ((this: globalThis.WebSocket, ev: CloseEvent) => unknown) | null,
+  ) {
     this.#setHandler("close", fn);
   }
 
@@ -300,16 +312,30 @@ export class WebSocket extends EventTarget {
    * @param listener The listener.
    * @param options As for `EventTarget`.
    */
-  override addEventListener<K extends EventName>(
+  override addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
-    listener: (this: StdWebSocket, ev: StdWebSocketEventMap[K]) => unknown,
+    listener: (this: globalThis.WebSocket, ev: WebSocketEventMap[K]) => unknown,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /**
+   * Adds a listener for any event type.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options As for `EventTarget`.
+   */
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /**
+   * Adds a listener.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options As for `EventTarget`.
+   */
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -325,16 +351,30 @@ export class WebSocket extends EventTarget {
    * @param listener The listener.
    * @param options As for `EventTarget`.
    */
-  override removeEventListener<K extends EventName>(
+  override removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
-    listener: (this: StdWebSocket, ev: StdWebSocketEventMap[K]) => unknown,
+    listener: (this: globalThis.WebSocket, ev: WebSocketEventMap[K]) => unknown,
     options?: boolean | EventListenerOptions,
   ): void;
+  /**
+   * Removes a listener of any event type.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options As for `EventTarget`.
+   */
   override removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void;
+  /**
+   * Removes a listener.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options As for `EventTarget`.
+   */
   override removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -348,7 +388,8 @@ export class WebSocket extends EventTarget {
     if (!(type in this.#handlers)) {
       this.addEventListener(
         type,
-        (ev: Event) => this.#handlers[type]?.call(this as StdWebSocket, ev),
+        (ev: Event) =>
+          this.#handlers[type]?.call(this as globalThis.WebSocket, ev),
       );
     }
     this.#handlers[type] = value;

@@ -36,7 +36,12 @@ export function record(ws: WebSocket): Seen[] {
   for (const type of ["open", "message", "error", "close"]) {
     ws.addEventListener(
       type,
-      (event) => seen.push({ type, state: ws.readyState, event }),
+      (event) =>
+        seen.push({
+          type,
+          state: ws.readyState,
+          event: event as unknown as Event,
+        }),
     );
   }
   return seen;

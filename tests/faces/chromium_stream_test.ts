@@ -16,7 +16,8 @@ import { Chromium, chromiumInstalled } from "../interop/_chromium.ts";
 import { runScenario, type StreamReport } from "./_stream_scenario.ts";
 
 Deno.test({
-  name: "Chromium's WebSocketStream and ours report the same scenario against our server",
+  name:
+    "Chromium's WebSocketStream and ours report the same scenario against our server",
   ignore: !chromiumInstalled(),
   async fn() {
     let requested = "";
@@ -33,7 +34,9 @@ Deno.test({
         await readable.pipeTo(writable);
       },
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) =>
+      server.listen(0, "127.0.0.1", resolve)
+    );
     const { port } = server.address() as { port: number };
     const url = `ws://127.0.0.1:${port}/ws`;
     try {
@@ -46,7 +49,10 @@ Deno.test({
       );
       const ours = await runScenario(WebSocketStream, url);
       assert(requested.includes("permessage-deflate"), requested);
-      assert(inPage.extensions.startsWith("permessage-deflate"), inPage.extensions);
+      assert(
+        inPage.extensions.startsWith("permessage-deflate"),
+        inPage.extensions,
+      );
       assert(ours.extensions.startsWith("permessage-deflate"), ours.extensions);
       assertEquals(
         { ...ours, extensions: undefined },

@@ -30,7 +30,9 @@ Deno.test("hono example: the page, a JSON route and a compressed WebSocket on on
     const page = await fetch(`http://127.0.0.1:${server.port}/`);
     assertEquals(page.headers.get("content-type"), "text/html; charset=UTF-8");
     assertStringIncludes(await page.text(), '<pre id="log"></pre>');
-    const api = await fetch(`http://127.0.0.1:${server.port}/api/hello?name=deno`);
+    const api = await fetch(
+      `http://127.0.0.1:${server.port}/api/hello?name=deno`,
+    );
     assertEquals(await api.json(), { hello: "deno" });
 
     await using sniffer = startSniffer(server.port);
@@ -43,7 +45,11 @@ Deno.test("hono example: the page, a JSON route and a compressed WebSocket on on
     assertEquals((await reply).data, `echo: ${text}`);
     ws.close();
     await next(ws, "close");
-    assert(/^sec-websocket-extensions: permessage-deflate/im.test(sniffer.seen.response));
+    assert(
+      /^sec-websocket-extensions: permessage-deflate/im.test(
+        sniffer.seen.response,
+      ),
+    );
     assertEquals(sniffer.seen.up.find((f) => f.opcode === 1)?.rsv1, true);
     assertEquals(sniffer.seen.down.find((f) => f.opcode === 1)?.rsv1, true);
 
@@ -56,7 +62,8 @@ Deno.test("hono example: the page, a JSON route and a compressed WebSocket on on
 });
 
 Deno.test({
-  name: "hono example: Chromium loads the page, and its WebSocket is compressed and echoed",
+  name:
+    "hono example: Chromium loads the page, and its WebSocket is compressed and echoed",
   ignore: !chromiumInstalled(),
   async fn() {
     const server = await listen();
