@@ -63,8 +63,10 @@ const decoder = new TextDecoder();
  * compression (negotiated by default), the connection's limits and ordered,
  * accounted sends.
  *
- * Events are dispatched asynchronously, never inside `send` or `close`; a failure
- * fires `error` and then `close` (with 1006 when no close frame came).
+ * Events are dispatched asynchronously, never inside `send` or `close`. A
+ * failure fires `error` (an `ErrorEvent` whose `error` says why, such as the
+ * `WebSocketError` of a message over `readLimit`) and then `close` with 1006, as
+ * the standard says for a connection that ended without the peer's close frame.
  *
  * @example One-line migration from the built-in class
  * ```ts
@@ -106,7 +108,8 @@ export class WebSocket extends EventTarget {
   #conn: WebSocketConn | null = null;
   #sends: SendQueue | null = null;
   #buffered = 0;
-  #failed = false;
+  /** Why the connection was failed from here (an abort), if it was. */
+  #failure: unknown = undefined;
   #abort = new AbortController();
   #handlers: Partial<Record<EventName, AnyHandler | null>> = {};
 
@@ -142,7 +145,9 @@ export class WebSocket extends EventTarget {
     const signals = [this.#abort.signal];
     if (options?.signal) signals.push(options.signal);
     const signal = AbortSignal.any(signals);
-    signal.addEventListener("abort", () => this.#fail(), { once: true });
+    signal.addEventListener("abort", () => this.#fail(signal.reason), {
+      once: true,
+    });
     this.#run(dial(target, {
       ...options,
       deflate: options?.deflate ?? true,
@@ -396,8 +401,8 @@ export class WebSocket extends EventTarget {
   }
 
   /** Fails the connection: an abort while connecting or later. */
-  #fail(): void {
-    this.#failed = true;
+  #fail(reason: unknown): void {
+    this.#failure ??= reason;
     if (this.#state !== CLOSED) this.#state = CLOSING;
     this.#conn?.abort();
   }
@@ -406,13 +411,13 @@ export class WebSocket extends EventTarget {
     let conn: WebSocketConn;
     try {
       conn = await connecting;
-    } catch {
-      this.#finish(1006, "", true);
+    } catch (err) {
+      this.#finish(1006, "", this.#failure ?? err);
       return;
     }
     if (this.#state !== CONNECTING) {
       conn.abort();
-      this.#finish(1006, "", true);
+      this.#finish(1006, "", this.#failure);
       return;
     }
     this.#conn = conn;
@@ -426,13 +431,16 @@ export class WebSocket extends EventTarget {
       if (this.#state === OPEN) this.#state = CLOSING;
       onClose?.(code, reason);
     };
-    const failed = await this.#receive(conn);
+    const error = await this.#receive(conn);
     const { code, reason } = await conn.closed;
-    this.#finish(code, reason, failed || this.#failed || code === 1006);
+    this.#finish(code, reason, this.#failure ?? error);
   }
 
-  /** Dispatches messages until the connection ends; whether it failed. */
-  async #receive(conn: WebSocketConn): Promise<boolean> {
+  /**
+   * Dispatches messages until the connection ends: `null` when the peer's close
+   * frame ended it, else the failure.
+   */
+  async #receive(conn: WebSocketConn): Promise<unknown> {
     try {
       for (;;) {
         const msg = await conn.readMessage();
@@ -447,17 +455,32 @@ export class WebSocket extends EventTarget {
         );
       }
     } catch (err) {
-      return !(err instanceof CloseError);
+      return err instanceof CloseError ? null : err;
     }
   }
 
-  #finish(code: number, reason: string, failed: boolean): void {
+  /**
+   * The end: `CLOSED`, then `error` (an `ErrorEvent` carrying the failure) if the
+   * connection failed, then `close`. A failed connection received no close
+   * frame, so its code is 1006 whatever code we sent.
+   */
+  #finish(code: number, reason: string, failure: unknown): void {
     this.#state = CLOSED;
     if (this.#sends) this.#buffered += this.#sends.bufferedAmount;
     this.#sends = null;
-    if (failed) this.dispatchEvent(new Event("error"));
+    const failed = failure !== null && failure !== undefined || code === 1006;
+    if (failed) {
+      const message = failure instanceof Error
+        ? failure.message
+        : "The connection failed";
+      this.dispatchEvent(new ErrorEvent("error", { error: failure, message }));
+    }
     this.dispatchEvent(
-      new CloseEvent("close", { wasClean: !failed, code, reason }),
+      new CloseEvent("close", {
+        wasClean: !failed,
+        code: failed ? 1006 : code,
+        reason: failed ? "" : reason,
+      }),
     );
   }
 }

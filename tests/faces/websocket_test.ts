@@ -5,8 +5,8 @@
  * @module
  */
 
-import { assert, assertEquals } from "@std/assert";
-import { OpCode, serve } from "../../mod.ts";
+import { assert, assertEquals, assertInstanceOf } from "@std/assert";
+import { OpCode, serve, WebSocketError } from "../../mod.ts";
 import { WebSocket as OurWebSocket } from "../../web.ts";
 import { startPeer } from "./_peer.ts";
 import { startSniffer } from "./_sniffer.ts";
@@ -81,13 +81,14 @@ Deno.test("[ours] an aborted signal fails an open connection: error, then close 
   });
   const seen = record(ws);
   await next(ws, "open");
-  controller.abort();
+  controller.abort(new Error("enough"));
   const e = await next<CloseEvent>(ws, "close");
   assertEquals(seen.map((s) => s.type), ["open", "error", "close"]);
+  assertEquals((seen[1].event as ErrorEvent).message, "enough");
   assertEquals([e.wasClean, e.code], [false, 1006]);
 });
 
-Deno.test("[ours] a message over readLimit fails the connection with 1009", async () => {
+Deno.test("[ours] a message over readLimit fails the connection: error says 1009, close 1006", async () => {
   await using server = serve(
     { hostname: "127.0.0.1", port: 0, onListen() {}, onError() {} },
     async (conn) => {
@@ -105,7 +106,10 @@ Deno.test("[ours] a message over readLimit fails the connection with 1009", asyn
   const seen = record(ws);
   const e = await next<CloseEvent>(ws, "close");
   assertEquals(seen.map((s) => s.type), ["open", "error", "close"]);
-  assertEquals([e.wasClean, e.code], [false, 1009]);
+  const error = (seen[1].event as ErrorEvent).error;
+  assertInstanceOf(error, WebSocketError);
+  assertEquals([error.code, error.closeCode], ["message_too_big", 1009]);
+  assertEquals([e.wasClean, e.code], [false, 1006]);
 });
 
 Deno.test("[ours] a large Blob, text after it and the close leave in send order", async () => {
