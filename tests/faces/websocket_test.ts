@@ -8,6 +8,7 @@
 import { assert, assertEquals, assertInstanceOf } from "@std/assert";
 import { OpCode, serve, WebSocketError } from "../../mod.ts";
 import { WebSocket as OurWebSocket } from "../../web.ts";
+import { CA_CERT, SERVER_CERT, SERVER_KEY } from "../_tls.ts";
 import { startPeer } from "./_peer.ts";
 import { startSniffer } from "./_sniffer.ts";
 import {
@@ -131,4 +132,32 @@ Deno.test("[ours] a large Blob, text after it and the close leave in send order"
   // Messages that arrive once close() was called are not dispatched (CLOSING).
   assertEquals(got, []);
   assertEquals(ws.bufferedAmount, 0);
+});
+
+Deno.test("[ours] wss: the caCerts option trusts a private CA; without it the handshake fails", async () => {
+  await using server = serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: SERVER_CERT,
+    key: SERVER_KEY,
+    deflate: true,
+    onListen() {},
+    onError() {},
+  }, async (conn) => {
+    for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
+  });
+  const url = `wss://localhost:${server.addr.port}/`;
+  const ws = new OurWebSocket(url, undefined, { caCerts: [CA_CERT] });
+  await next(ws, "open");
+  assert(ws.extensions.startsWith("permessage-deflate"));
+  const echoed = next<MessageEvent>(ws, "message");
+  ws.send("over TLS");
+  assertEquals((await echoed).data, "over TLS");
+  ws.close();
+  assertEquals((await next<CloseEvent>(ws, "close")).wasClean, true);
+  const untrusted = new OurWebSocket(url);
+  const seen = record(untrusted);
+  const e = await next<CloseEvent>(untrusted, "close");
+  assertEquals(seen.map((s) => s.type), ["error", "close"]);
+  assertEquals(e.code, 1006);
 });
