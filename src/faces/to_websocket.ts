@@ -12,9 +12,9 @@ import { WebSocket, type WebSocketOptions } from "./websocket.ts";
 
 /**
  * Wraps a server connection in the standard `WebSocket` interface, as
- * `Deno.upgradeWebSocket` returns it: it starts `CONNECTING`, fires `open` once
- * the caller's synchronous code has set its handlers, then `message` events
- * until `close`. A handler written for `Deno.upgradeWebSocket` runs on it
+ * `Deno.upgradeWebSocket` returns it: it starts `CONNECTING`, fires `open` a task
+ * later (after the caller's code, and its promise jobs, have set the handlers),
+ * then `message` events until `close`. A handler written for `Deno.upgradeWebSocket` runs on it
  * unchanged, with this module's compression and limits.
  *
  * `serve` and `createNodeServer` close a connection when their handler returns,

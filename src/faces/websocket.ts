@@ -139,7 +139,9 @@ export class WebSocket extends EventTarget {
     this.#origin = target.origin;
     const adopted = (options as Adopting | undefined)?.[ADOPT];
     if (adopted !== undefined) {
-      this.#run(Promise.resolve(adopted));
+      // Opens a task later, as Deno's server socket does once its response is
+      // sent: a handler that awaits before setting `onopen` still sees `open`.
+      this.#run(new Promise((resolve) => setTimeout(resolve, 0, adopted)));
       return;
     }
     const signals = [this.#abort.signal];

@@ -60,7 +60,7 @@ export interface WebSocketStreamOptions extends Omit<DialOptions, "protocols"> {
 export interface WebSocketOpenInfo {
   /** Each message: a `string` for text, a `Uint8Array` for binary. */
   readable: ReadableStream<string | Uint8Array<ArrayBuffer>>;
-  /** Takes strings (sent as text) and bytes (sent as binary). */
+  /** Takes bytes (sent as binary); anything else is sent as text, as a string. */
   writable: WritableStream<string | ArrayBufferLike | ArrayBufferView>;
   /** The extensions agreed, such as `"permessage-deflate"`, or `""`. */
   extensions: string;
@@ -216,13 +216,16 @@ export class WebSocketStream {
       string | ArrayBufferLike | ArrayBufferView
     >({
       write: async (chunk) => {
-        if (typeof chunk === "string") {
-          await conn.writeMessage(OpCode.Text, chunk);
-        } else {
-          const bytes = ArrayBuffer.isView(chunk)
-            ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-            : new Uint8Array(chunk);
+        if (ArrayBuffer.isView(chunk)) {
+          const { buffer, byteOffset, byteLength } = chunk;
+          const bytes = new Uint8Array(buffer, byteOffset, byteLength);
           await conn.writeMessage(OpCode.Binary, bytes);
+        } else if (
+          chunk instanceof ArrayBuffer || chunk instanceof SharedArrayBuffer
+        ) {
+          await conn.writeMessage(OpCode.Binary, new Uint8Array(chunk));
+        } else {
+          await conn.writeMessage(OpCode.Text, String(chunk));
         }
         await conn.flush();
       },

@@ -18,6 +18,8 @@ export interface StreamReport {
   protocol: string;
   extensions: string;
   echoed: unknown[];
+  /** The class of a binary message read, such as `"Uint8Array"`. */
+  binaryClass: string;
   closed: { closeCode?: number; reason?: string };
   readDone: boolean;
 }
@@ -49,7 +51,8 @@ export async function runScenario(
   await writer.write("hello ".repeat(40));
   echoed.push((await reader.read()).value);
   await writer.write(new Uint8Array([1, 2, 3, 250]));
-  const bin = (await reader.read()).value;
+  const bin = (await reader.read()).value as object;
+  const binaryClass = Object.prototype.toString.call(bin).slice(8, -1);
   echoed.push(
     bin instanceof ArrayBuffer
       ? [...new Uint8Array(bin)]
@@ -58,7 +61,7 @@ export async function runScenario(
   wss.close({ closeCode: 4000, reason: "scenario over" });
   const closed = await wss.closed;
   const { done } = await reader.read();
-  return { protocol, extensions, echoed, closed, readDone: done };
+  return { protocol, extensions, echoed, binaryClass, closed, readDone: done };
 }
 
 if (import.meta.main) {

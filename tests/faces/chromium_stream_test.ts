@@ -54,9 +54,15 @@ Deno.test({
         inPage.extensions,
       );
       assert(ours.extensions.startsWith("permessage-deflate"), ours.extensions);
+      // The explainer reads binary messages as Uint8Array (it says it moved
+      // from ArrayBuffer); Chromium 156 still hands out ArrayBuffer.
+      assertEquals([ours.binaryClass, inPage.binaryClass], [
+        "Uint8Array",
+        "ArrayBuffer",
+      ]);
       assertEquals(
-        { ...ours, extensions: undefined },
-        { ...inPage, extensions: undefined },
+        { ...ours, extensions: undefined, binaryClass: undefined },
+        { ...inPage, extensions: undefined, binaryClass: undefined },
       );
       assertEquals(ours.echoed, ["hello ".repeat(40), [1, 2, 3, 250]]);
       assertEquals(ours.closed, { closeCode: 4000, reason: "" });

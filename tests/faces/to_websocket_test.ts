@@ -125,6 +125,7 @@ Deno.test("toWebSocket over the node:http adapter", async () => {
 Deno.test("toWebSocket: the socket's url, and a client that leaves is a clean close", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = new OurWebSocket(`ws://127.0.0.1:${listener.addr.port}/room`);
+  const clientOpen = next(client, "open");
   const conn = await accept(await listener.accept());
   const socket = toWebSocket(
     conn,
@@ -133,11 +134,28 @@ Deno.test("toWebSocket: the socket's url, and a client that leaves is a clean cl
   assertEquals(socket.url, `ws://127.0.0.1:${listener.addr.port}/room`);
   assertEquals(socket.readyState, OurWebSocket.CONNECTING);
   await next(socket, "open");
-  await next(client, "open");
+  await clientOpen;
   const serverSide = next<CloseEvent>(socket, "close");
   client.close(3001, "gone");
   const e = await serverSide;
   assertEquals([e.code, e.reason, e.wasClean], [3001, "gone", true]);
+  await next(client, "close");
+  listener.close();
+});
+
+Deno.test("toWebSocket: open comes a task later, so handlers set after an await still see it", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = new OurWebSocket(`ws://127.0.0.1:${listener.addr.port}/`);
+  const clientOpen = next(client, "open");
+  const socket = toWebSocket(await accept(await listener.accept()));
+  await Promise.resolve();
+  await Promise.resolve();
+  assertEquals(socket.readyState, OurWebSocket.CONNECTING);
+  await next(socket, "open");
+  await clientOpen;
+  const closed = next(socket, "close");
+  client.close();
+  await closed;
   await next(client, "close");
   listener.close();
 });

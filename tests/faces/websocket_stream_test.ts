@@ -47,6 +47,7 @@ Deno.test("WebSocketStream: a round trip and a close with our server's stream fa
   assertEquals(report.protocol, "echo");
   assert(report.extensions.startsWith("permessage-deflate"));
   assertEquals(report.echoed, ["hello ".repeat(40), [1, 2, 3, 250]]);
+  assertEquals(report.binaryClass, "Uint8Array");
   assertEquals(report.closed, { closeCode: 4000, reason: "" });
   assertEquals(report.readDone, true);
 });
@@ -196,7 +197,7 @@ Deno.test("WebSocketStream: a refused handshake rejects opened and closed; an ab
   listener.close();
 });
 
-Deno.test("WebSocketStream: the standard's argument errors", async () => {
+Deno.test("WebSocketStream: the standard's argument errors; other chunks go as text", async () => {
   await using server = echoServer();
   assertThrows(() => new WebSocketStream("ftp://x/"), DOMException);
   const wss = new WebSocketStream(`ws://127.0.0.1:${server.addr.port}/`);
@@ -204,7 +205,11 @@ Deno.test("WebSocketStream: the standard's argument errors", async () => {
   assertEquals((bad as DOMException).name, "InvalidAccessError");
   const long = assertThrows(() => wss.close({ reason: "x".repeat(124) }));
   assertEquals((long as DOMException).name, "SyntaxError");
-  await wss.opened;
+  const { readable, writable } = await wss.opened;
+  // What is not bytes goes as text, as a string.
+  const writer = writable.getWriter();
+  await writer.write(42 as unknown as string);
+  assertEquals((await readable.getReader().read()).value, "42");
   wss.close();
   assertEquals((await wss.closed).closeCode, 1000);
 });
