@@ -4,7 +4,8 @@
  * Deno's built-in server; then the client side and the scale figures. Prints
  * Markdown tables; `--json FILE` also writes every raw result.
  *
- * Flags: `--smoke` (a few seconds, to keep it working), `--reps N` (default 3),
+ * Flags: `--smoke` (a few seconds, to keep it working: S1 unless `--only` names
+ * others), `--reps N` (default 3),
  * `--duration MS` (default 3000), `--warmup MS` (default 1000),
  * `--only S1,S2,...`, `--sections load,client,scale`, `--baseline-dir DIR`
  * (another checkout of this repository: each of our servers and our client also
@@ -369,7 +370,7 @@ async function loadSection(
 ): Promise<string> {
   const scenarios = SCENARIOS.filter((s) =>
     (flags.only === null || flags.only.includes(s.id)) &&
-    (!flags.smoke || s.id === "S1")
+    (!flags.smoke || flags.only !== null || s.id === "S1")
   ).map((s) => ({
     ...s,
     servers: withBaseline(s.servers, flags),
