@@ -33,6 +33,8 @@ import type { InflateOutput } from "./inflate_output.ts";
 import { zlibEngine } from "./zlib.ts";
 
 const EMPTY = new Uint8Array(0);
+/** The level `CompressionStream` compresses at, kept where zlib stands in. */
+const STREAM_LEVEL = 6;
 /** Inputs this large are always followed by an empty write (held-back output). */
 const FORCE_FLUSH_BYTES = 16 * 1024;
 /** DEFLATE's largest expansion: 258 bytes from a 2-bit code, ~1032:1. */
@@ -43,28 +45,32 @@ const MAX_SLICE = 64 * 1024;
 
 /**
  * The default engine: `CompressionStream("deflate-raw")` and
- * `DecompressionStream("deflate-raw")`, one long-lived stream per direction (a
- * fresh one after `reset()`).
+ * `DecompressionStream("deflate-raw")`, one long-lived stream per direction
+ * that keeps its context (a fresh one after `reset()`). A direction without
+ * context takeover (made with `noContextTakeover`: every message starts
+ * afresh) runs on pooled `node:zlib` handles instead, as `zlibEngine()` does
+ * there: a stream cannot be reset, and on Deno 2.9 a new `CompressionStream`
+ * costs 0.1-0.9 ms (about 200 KiB of native state, freed only by GC) and a new
+ * `DecompressionStream` about 60 µs, against 20 and 5 µs for the whole message
+ * on a pooled handle.
  *
- * It cannot set the level (it compresses at 6) or limit its window to fewer than
- * 15 bits, so negotiation declines offers that need `server_max_window_bits`
- * below 15 (use `zlibEngine()` for those). If the runtime's streams do not flush
- * every write (checked once, on first use), it uses `node:zlib` instead.
+ * It cannot set the level (it compresses at 6, on zlib too) or limit its window
+ * to fewer than 15 bits, so negotiation declines offers that need
+ * `server_max_window_bits` below 15 (use `zlibEngine()` for those). If the
+ * runtime's streams do not flush every write (checked once, on first use), it
+ * uses `node:zlib` throughout.
  *
  * When to choose it (Deno 2.9.6, 4 KiB JSON messages, `bench/harness/deflate_echo.ts` and
- * `bench/harness/deflate_memory.ts`): it depends on web standards only, and that is its
- * reason to be. A stream write costs a few µs more than a zlib call and Deno's
- * stream inflates more slowly, so it makes about 5,800 echo round trips per
- * CPU-second where `zlibEngine()` makes 6,800 (level 6) or 23,800 (level 1), and
- * `ws` 5,900 (`bench/harness/deflate_echo.ts`, varied 4 KiB messages). Each connection
- * with context takeover holds about 330 KiB more than an uncompressed one (the
- * runtime's compressor and inflater states, which it cannot shrink); without
- * takeover about 46 KiB, since its streams are released after each message (and
- * made anew for the next, which costs throughput: about 6,100 round trips per
- * CPU-second with varied messages, 0.8x `ws` under a load generator repeating
- * one message). Choose `zlibEngine()` for speed, a lower level, small windows,
- * or many connections (its handles are shared between connections without
- * takeover: about +9 KiB each).
+ * `bench/harness/deflate_memory.ts`): its contexts live in web-standard streams,
+ * and that is its reason to be. With takeover a stream write costs a few µs more
+ * than a zlib call and Deno's stream inflates 2-3x more slowly, so it makes
+ * about 5,800 echo round trips per CPU-second where `zlibEngine()` makes 6,800
+ * (level 6) or 23,800 (level 1), and `ws` 5,900 (varied 4 KiB messages); each
+ * connection holds about 330 KiB more than an uncompressed one (the runtime's
+ * compressor and inflater states, which it cannot shrink). Without takeover it
+ * is the zlib engine: about +11 KiB per connection and 2.4x `ws` per
+ * CPU-second. Choose `zlibEngine()` for speed with takeover, a lower level,
+ * small windows, or many connections.
  *
  * @returns The engine.
  *
@@ -83,11 +89,25 @@ export function compressionStreamEngine(): DeflateEngine {
   return ENGINE;
 }
 
+/**
+ * Where each message starts afresh: pooled `node:zlib` handles, since a stream
+ * cannot be reset and a new one costs 60 µs (inflate) to 0.1-0.9 ms (deflate,
+ * about 200 KiB of native state each, freed only by GC) on Deno 2.9.
+ */
+const PER_MESSAGE = zlibEngine();
+
 const ENGINE: DeflateEngine = {
   name: "CompressionStream",
   limitsWindow: false,
-  compressor: (options) => new StreamCompressor(options),
-  decompressor: (options) => new StreamDecompressor(options.windowBits),
+  compressor: (options) =>
+    options.noContextTakeover
+      ? PER_MESSAGE.compressor({ ...options, level: STREAM_LEVEL })
+      : new StreamCompressor(options),
+  decompressor: (options) =>
+    options.noContextTakeover
+      ? PER_MESSAGE.decompressor(options)
+      : new StreamDecompressor(options.windowBits),
+  isValidUtf8: PER_MESSAGE.isValidUtf8,
 };
 
 /**

@@ -25,6 +25,11 @@ export interface CompressorOptions {
   level: number;
   /** The largest LZ77 window the peer agreed to, 8 to 15 bits. */
   windowBits: number;
+  /**
+   * Whether the compressor is reset after every message (no context takeover),
+   * so that it may keep no state between messages. Default `false`.
+   */
+  noContextTakeover?: boolean;
 }
 
 /**
@@ -132,8 +137,13 @@ export interface DeflateEngine {
   readonly limitsWindow: boolean;
   /** Makes the compressor of one connection. */
   compressor(options: CompressorOptions): Compressor;
-  /** Makes the decompressor of one connection, for a peer window of `windowBits`. */
-  decompressor(options: { windowBits: number }): Decompressor;
+  /**
+   * Makes the decompressor of one connection, for a peer window of `windowBits`;
+   * with `noContextTakeover` it is reset after every message.
+   */
+  decompressor(
+    options: { windowBits: number; noContextTakeover?: boolean },
+  ): Decompressor;
   /**
    * Checks inflated text as UTF-8, when the engine has a faster check than the
    * library's own at hand (it must be exactly as strict).

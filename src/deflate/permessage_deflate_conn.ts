@@ -192,6 +192,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
     out.start(this.#base.readLimit, buf);
     const inflater = this.#decompressor ??= this.#engine.decompressor({
       windowBits: this.#peerWindowBits,
+      noContextTakeover: this.#resetAfterRead,
     });
     const done = inflater.decompress(data, true, out);
     if (done instanceof Promise) {
@@ -347,6 +348,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
     return this.#engine.compressor({
       level: this.#level,
       windowBits: this.#ownWindowBits,
+      noContextTakeover: this.#resetAfterWrite,
     });
   }
 

@@ -113,3 +113,42 @@ Deno.test("the load benchmark drives every server and both clients", async () =>
     await Deno.remove(json);
   }
 });
+
+Deno.test("every permessage-deflate offer of the load generator is accepted and echoed by each compressing server", async () => {
+  const json = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    const { code, stderr } = await run([
+      "run",
+      "-A",
+      "bench/harness/load/run.ts",
+      "--smoke",
+      "--only",
+      "S5,S5nn,S5n,S5w",
+      "--sections",
+      "load",
+      "--json",
+      json,
+    ]);
+    assertEquals(code, 0, stderr);
+    const cells = JSON.parse(await Deno.readTextFile(json)).load as Record<
+      string,
+      { messages: number; errors: number }[]
+    >;
+    const servers = ["oursDeflate", "oursZlib", "wsDeflate"];
+    assertEquals(
+      Object.keys(cells).sort(),
+      [
+        "S5/oursZlib4",
+        ...["S5", "S5n", "S5nn", "S5w"].flatMap((id) =>
+          servers.map((server) => `${id}/${server}`)
+        ),
+      ].sort(),
+    );
+    for (const [cell, results] of Object.entries(cells)) {
+      assertGreater(results[0].messages, 0, `${cell} echoed nothing`);
+      assertEquals(results[0].errors, 0, `${cell} lost connections`);
+    }
+  } finally {
+    await Deno.remove(json);
+  }
+});

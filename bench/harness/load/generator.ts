@@ -214,15 +214,21 @@ export function messageFor(config: LoadConfig): Uint8Array {
 }
 
 /**
- * The extension offers. By default context takeover stays on both ways, as
- * browsers offer it: our messages are each compressed on their own (so they can
- * be pre-encoded), which is valid with or without takeover. `no-takeover` also
- * asks for `client_no_context_takeover`, which lets a server drop its inflater
- * between messages.
+ * The extension offers, as clients send them. Our messages are each compressed
+ * on their own (so they can be pre-encoded), which is valid under every offer:
+ * - `takeover`: context takeover both ways (Firefox, `ws`'s client).
+ * - `no-takeover`: no context takeover either way (gorilla/websocket), so the
+ *   server compresses every message afresh.
+ * - `client-no-takeover`: only the client resets, so a server may drop its
+ *   inflater between messages.
+ * - `client-window`: `client_max_window_bits` without a value (Chromium).
  */
 export const DEFLATE_OFFERS = {
   takeover: "permessage-deflate",
-  "no-takeover": "permessage-deflate; client_no_context_takeover",
+  "no-takeover":
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+  "client-no-takeover": "permessage-deflate; client_no_context_takeover",
+  "client-window": "permessage-deflate; client_max_window_bits",
 } as const;
 
 async function open(config: LoadConfig, frame: Uint8Array): Promise<Link> {
