@@ -24,3 +24,4 @@ export type { HubOptions, HubStats, PublishOptions } from "./src/hub/hub.ts";
 export { TopicListeners } from "./src/hub/broker.ts";
 export type { Broker, BrokerListener } from "./src/hub/broker.ts";
 export { BroadcastChannelBroker } from "./src/hub/broadcast_channel_broker.ts";
+export { RelayBroker, serveRelay } from "./src/hub/relay.ts";
