@@ -6,6 +6,7 @@
  * @module
  */
 
+import { withTimeout } from "../_timers.ts";
 import { CloseCode } from "../codec/close_code.ts";
 import { type DataOpCode, OpCode } from "../codec/opcode.ts";
 import { PreparedMessage } from "../conn/prepared_message.ts";
@@ -14,6 +15,8 @@ import { type Broker, type BrokerListener, ENVELOPE_HEAD } from "./broker.ts";
 import { Kind, Subscriber } from "./subscriber.ts";
 
 const DEFAULT_MAX_QUEUED = 1 << 20;
+/** How long a slow subscriber's closing handshake may take before an abort. */
+const SLOW_CLOSE_MS = 1_000;
 
 /** What the hub needs of a connection that takes frames (`Conn`, the deflate one). */
 interface FrameConn {
@@ -293,10 +296,7 @@ export class Hub {
     this.stats.closed++;
     this.stats.dropped += sub.pending.length + 1;
     this.#remove(sub);
-    const conn = sub.conn;
-    conn.close(CloseCode.TryAgainLater, "Subscriber too slow").catch(() =>
-      conn.abort()
-    );
+    closeSlow(sub.conn);
   }
 
   #schedule(sub: Subscriber): void {
@@ -408,6 +408,16 @@ export class Hub {
     }
     return true;
   }
+}
+
+/**
+ * Closes a slow subscriber with 1013. Its close frame waits behind what it did
+ * not read, so the connection is aborted if the handshake has not ended soon.
+ */
+async function closeSlow(conn: WebSocketConn): Promise<void> {
+  const closing = conn.close(CloseCode.TryAgainLater, "Subscriber too slow");
+  const done = await withTimeout(closing, SLOW_CLOSE_MS).catch(() => false);
+  if (!done) conn.abort();
 }
 
 /** Each message through the connection's own `writePrepared`, in order. */
