@@ -39,7 +39,10 @@ class Histogram {
   #buckets = new Uint32Array(1_000_000);
   #count = 0;
   add(ms: number): void {
-    const i = Math.min(this.#buckets.length - 1, Math.max(0, Math.round(ms * 100)));
+    const i = Math.min(
+      this.#buckets.length - 1,
+      Math.max(0, Math.round(ms * 100)),
+    );
     this.#buckets[i]++;
     this.#count++;
   }
@@ -59,7 +62,9 @@ const MAX_MESSAGES = 1 << 20;
 /** Filler that compresses like chat text (for the deflate cases). */
 function payload(size: number): Uint8Array {
   const words = "hello fan out benchmark message with some words ";
-  const bytes = new TextEncoder().encode(words.repeat(Math.ceil(size / words.length)));
+  const bytes = new TextEncoder().encode(
+    words.repeat(Math.ceil(size / words.length)),
+  );
   return bytes.slice(0, Math.max(size, 8));
 }
 
@@ -118,7 +123,9 @@ export async function runFanout(c: FanoutCase): Promise<FanoutResult> {
   const readers = conns.map(async (conn, k) => {
     try {
       for await (const msg of conn) {
-        const id = new DataView(msg.data.buffer, msg.data.byteOffset).getUint32(0);
+        const id = new DataView(msg.data.buffer, msg.data.byteOffset).getUint32(
+          0,
+        );
         const p = id % c.inflight;
         const seq = (id - p) / c.inflight;
         const slot = k * c.inflight + p;

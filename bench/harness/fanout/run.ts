@@ -44,8 +44,16 @@ interface Server {
   commands: (redis: string) => string[][];
 }
 
-const ours = (extra: string[]) =>
-  [Deno.execPath(), "run", "-A", `${root}examples/broadcast_server.ts`, "--port=0", ...extra];
+const ours = (
+  extra: string[],
+) => [
+  Deno.execPath(),
+  "run",
+  "-A",
+  `${root}examples/broadcast_server.ts`,
+  "--port=0",
+  ...extra,
+];
 const flag = deflate ? ["--deflate"] : [];
 
 const SERVERS: Server[] = [
@@ -53,7 +61,8 @@ const SERVERS: Server[] = [
   { name: "bun", commands: () => [[bun, `${here}server_bun.js`, ...flag]] },
   {
     name: "ws",
-    commands: () => [[Deno.execPath(), "run", "-A", `${here}server_ws.ts`, ...flag]],
+    commands:
+      () => [[Deno.execPath(), "run", "-A", `${here}server_ws.ts`, ...flag]],
   },
   ...(deflate ? [] : [{
     name: "deno",
@@ -77,7 +86,9 @@ const SERVERS: Server[] = [
 ].filter((s) => only === "" || only.split(",").includes(s.name));
 
 /** Starts a process and waits for its `listening ws://…` line. */
-async function start(cmd: string[]): Promise<{ child: Deno.ChildProcess; url: string }> {
+async function start(
+  cmd: string[],
+): Promise<{ child: Deno.ChildProcess; url: string }> {
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
     stdout: "piped",
@@ -121,12 +132,23 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function startRedis(): Promise<{ child: Deno.ChildProcess; url: string }> {
+async function startRedis(): Promise<
+  { child: Deno.ChildProcess; url: string }
+> {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
   const child = new Deno.Command("/usr/bin/redis-server", {
-    args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    args: [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ],
     stdout: "null",
     stderr: "inherit",
   }).spawn();
@@ -150,7 +172,9 @@ const redis = withRedis ? await startRedis() : null;
 console.log(
   `fan-out: ${inflight} in flight, ${seconds} s per run, ${reps} runs interleaved, deflate ${deflate}`,
 );
-console.log("| server | subscribers | size | deliveries/s | p50 ms | p99 ms | last p99 ms | lost/dup/reordered |");
+console.log(
+  "| server | subscribers | size | deliveries/s | p50 ms | p99 ms | last p99 ms | lost/dup/reordered |",
+);
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
 try {
   for (const n of subscribers) {
@@ -159,7 +183,9 @@ try {
       for (let rep = 0; rep < reps; rep++) {
         for (const server of SERVERS) {
           const procs = [];
-          for (const cmd of server.commands(redis?.url ?? "")) procs.push(await start(cmd));
+          for (const cmd of server.commands(redis?.url ?? "")) {
+            procs.push(await start(cmd));
+          }
           try {
             const result = await runFanout({
               urls: procs.map((p) => p.url),
@@ -178,11 +204,14 @@ try {
       }
       for (const [name, rs] of results) {
         const m = (f: (r: FanoutResult) => number) => median(rs.map(f));
-        const errors = rs.map((r) => `${r.lost}/${r.duplicated}/${r.reordered}`).join(", ");
+        const errors = rs.map((r) => `${r.lost}/${r.duplicated}/${r.reordered}`)
+          .join(", ");
         console.log(
-          `| ${name} | ${n} | ${size} | ${Math.round(m((r) => r.deliveriesPerSec))} | ${
-            m((r) => r.p50Ms).toFixed(2)
-          } | ${m((r) => r.p99Ms).toFixed(2)} | ${m((r) => r.lastP99Ms).toFixed(2)} | ${errors} |`,
+          `| ${name} | ${n} | ${size} | ${
+            Math.round(m((r) => r.deliveriesPerSec))
+          } | ${m((r) => r.p50Ms).toFixed(2)} | ${
+            m((r) => r.p99Ms).toFixed(2)
+          } | ${m((r) => r.lastP99Ms).toFixed(2)} | ${errors} |`,
         );
       }
     }

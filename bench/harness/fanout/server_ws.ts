@@ -17,12 +17,16 @@ const server = new WebSocketServer({
 });
 server.on("listening", () => {
   const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const port = typeof address === "object" && address !== null
+    ? address.port
+    : 0;
   console.log(`listening ws://127.0.0.1:${port}/`);
 });
 server.on("connection", (socket) => {
   socket.on("message", (data, isBinary) => {
-    for (const client of server.clients) client.send(data, { binary: isBinary });
+    for (const client of server.clients) {
+      client.send(data, { binary: isBinary });
+    }
   });
   socket.on("error", () => socket.terminate());
 });
