@@ -179,8 +179,9 @@ export class Hub {
   unsubscribe(conn: WebSocketConn, topic: string): boolean {
     const sub = this.#subscribers.get(conn);
     if (sub === undefined || !sub.topics.delete(topic)) return false;
+    // The subscriber stays until its connection closes: messages it still has
+    // queued keep their order before any of a later subscription.
     this.#leave(sub, topic);
-    if (sub.topics.size === 0) this.#subscribers.delete(conn);
     return true;
   }
 
