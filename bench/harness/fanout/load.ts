@@ -58,6 +58,8 @@ class Histogram {
 }
 
 const MAX_MESSAGES = 1 << 20;
+/** How long messages still in flight at the end may take to arrive before they count as lost. */
+const DRAIN_MS = 15_000;
 
 /** Filler that compresses like chat text (for the deflate cases). */
 function payload(size: number): Uint8Array {
@@ -161,7 +163,7 @@ export async function runFanout(c: FanoutCase): Promise<FanoutResult> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     drained,
-    new Promise((resolve) => timer = setTimeout(resolve, 5_000)),
+    new Promise((resolve) => timer = setTimeout(resolve, DRAIN_MS)),
   ]);
   clearTimeout(timer);
   let lost = 0;
