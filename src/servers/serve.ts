@@ -59,8 +59,8 @@ export interface ServeOptions extends Omit<AcceptOptions, "signal"> {
   hostname?: string;
   /**
    * Lets several processes listen on the same port, the kernel spreading
-   * connections among them (`SO_REUSEPORT`; Linux, plain TCP only). Deno 2.9
-   * requires `--unstable-net` for it.
+   * connections among them (`SO_REUSEPORT`, Linux). Deno 2.9 requires
+   * `--unstable-net` for it.
    */
   reusePort?: boolean;
   /** A PEM certificate chain: with `key`, the listener speaks TLS (`wss://`). */
@@ -166,9 +166,10 @@ export class WebSocketServer implements AsyncDisposable {
     if ((cert === undefined) !== (key === undefined)) {
       throw new TypeError("Options cert and key must be given together");
     }
+    const reuse = reusePort ? { reusePort } : {};
     this.#listener = cert !== undefined
-      ? Deno.listenTls({ hostname, port, cert, key: key! })
-      : Deno.listen({ hostname, port, ...(reusePort ? { reusePort } : {}) });
+      ? Deno.listenTls({ hostname, port, cert, key: key!, ...reuse })
+      : Deno.listen({ hostname, port, ...reuse });
     this.addr = this.#listener.addr as Deno.NetAddr;
     this.#handler = handler;
     this.#options = { ...acceptOptions, signal: this.#stop.signal };
