@@ -13,9 +13,12 @@
  * @example
  * ```ts
  * import type { BrokerListener } from "@wsx/websocket/hub";
+ * import { assertEquals } from "@std/assert";
  *
- * const listener: BrokerListener = (message, topic) => console.log(topic, message.length);
+ * const seen: string[] = [];
+ * const listener: BrokerListener = (message, topic) => seen.push(`${topic}:${message.length}`);
  * listener(new Uint8Array(3), "room");
+ * assertEquals(seen, ["room:3"]);
  * ```
  */
 export type BrokerListener = (message: Uint8Array, topic: string) => void;

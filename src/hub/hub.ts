@@ -29,10 +29,12 @@ interface FrameConn {
  *
  * @example
  * ```ts
- * import type { HubOptions } from "@wsx/websocket/hub";
+ * import { Hub, type HubOptions } from "@wsx/websocket/hub";
+ * import { assertThrows } from "@std/assert";
  *
  * const options: HubOptions = { maxQueuedBytes: 256 * 1024, overflow: "close" };
- * console.log(options.overflow);
+ * new Hub(options);
+ * assertThrows(() => new Hub({ maxQueuedBytes: 0 }), RangeError);
  * ```
  */
 export interface HubOptions {
@@ -59,10 +61,11 @@ export interface HubOptions {
  * @example
  * ```ts
  * import { OpCode } from "@wsx/websocket";
- * import type { PublishOptions } from "@wsx/websocket/hub";
+ * import { Hub, type PublishOptions } from "@wsx/websocket/hub";
+ * import { assertEquals } from "@std/assert";
  *
  * const options: PublishOptions = { opcode: OpCode.Binary };
- * console.log(options.opcode);
+ * assertEquals(new Hub().publish("nobody", "x", options), 0);
  * ```
  */
 export interface PublishOptions {
@@ -78,9 +81,11 @@ export interface PublishOptions {
  * @example
  * ```ts
  * import { Hub } from "@wsx/websocket/hub";
+ * import { assertEquals } from "@std/assert";
  *
- * const { published, sent, dropped, closed } = new Hub().stats;
- * console.log(published, sent, dropped, closed);
+ * const hub = new Hub();
+ * hub.publish("room", "nobody listens");
+ * assertEquals(hub.stats, { published: 1, sent: 0, dropped: 0, closed: 0 });
  * ```
  */
 export interface HubStats {

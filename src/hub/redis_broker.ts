@@ -47,9 +47,11 @@ export interface RedisPubSub {
  * @example
  * ```ts
  * import type { RedisBrokerOptions } from "@wsx/websocket/redis";
+ * import { assertEquals } from "@std/assert";
  *
- * const options: RedisBrokerOptions = { prefix: "chat:" };
- * console.log(options.prefix);
+ * const errors: unknown[] = [];
+ * const options: RedisBrokerOptions = { prefix: "chat:", onError: (e) => errors.push(e) };
+ * assertEquals(options.prefix, "chat:");
  * ```
  */
 export interface RedisBrokerOptions {
