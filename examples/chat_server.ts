@@ -1,7 +1,7 @@
 /**
  * A chat server: the page at `GET /` and WebSockets at `/ws?name=...` on one
- * port. Every message is framed once, as a `PreparedMessage`, and that one frame
- * is written to every connection with `writePrepared`.
+ * port. The room is a topic of a `Hub`: every message is framed once and that
+ * one frame goes to everyone, each connection with a bounded queue of its own.
  *
  * ```sh
  * deno run --allow-net examples/chat_server.ts [--port 8080] [--hostname 127.0.0.1]
@@ -18,10 +18,10 @@ import { parseArgs } from "node:util";
 import {
   CloseCode,
   OpCode,
-  PreparedMessage,
   ReadLimit,
   type WebSocketConn,
 } from "@wsx/websocket";
+import { Hub } from "@wsx/websocket/hub";
 import { createNodeServer } from "@wsx/websocket/node";
 import { CHAT_PAGE } from "./chat_page.ts";
 
@@ -41,20 +41,17 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   Deno.exit(2);
 }
 
+const ROOM = "chat";
+/** A client that lets 1 MiB pile up unread is closed (1013): it holds up nobody. */
+const hub = new Hub({ maxQueuedBytes: 1 << 20, overflow: "close" });
+/** Everyone connected, for the shutdown. */
 const room = new Set<WebSocketConn>();
 const text = new TextDecoder();
 
-/**
- * Frames `message` once and queues that frame for everyone in the room, without
- * waiting: a client that stops reading fills its own write buffer and is
- * dropped, and holds up nobody else.
- */
+/** Sends `message` to everyone in the room, without waiting for anyone. */
 function broadcast(message: Record<string, unknown>): void {
   if (stopping) return;
-  const prepared = new PreparedMessage(OpCode.Text, JSON.stringify(message));
-  for (const conn of room) {
-    conn.writePrepared(prepared).catch(() => conn.abort());
-  }
+  hub.publish(ROOM, JSON.stringify(message));
 }
 
 /** Takes `{"text": "..."}` from a client; anything else is ignored. */
@@ -90,8 +87,11 @@ const server = createNodeServer({
       (url.searchParams.get("name") ?? "").trim().slice(0, MAX_NAME) ||
       "anonymous";
     room.add(conn);
+    hub.subscribe(conn, ROOM);
     try {
-      broadcast({ system: `${name} joined (${room.size} here)` });
+      broadcast({
+        system: `${name} joined (${hub.subscriberCount(ROOM)} here)`,
+      });
       for await (const msg of conn) {
         if (msg.opcode !== OpCode.Text) continue;
         const said = parseText(msg.data);
@@ -99,6 +99,7 @@ const server = createNodeServer({
       }
     } finally {
       room.delete(conn);
+      hub.unsubscribe(conn, ROOM);
       broadcast({ system: `${name} left` });
     }
   },

@@ -329,6 +329,19 @@ export class Conn implements WebSocketConn {
   }
 
   /**
+   * Writes bytes that are already one or more complete, unmasked frames, as they
+   * are: several prepared frames for one peer in a single transport write (what
+   * the hub does). Server connections only; the frames must be valid for this
+   * connection (RSV bits it negotiated, no message left open).
+   *
+   * @param frames The frames; copied at once when they fit the scratchpad,
+   * otherwise they must stay unchanged until the promise settles.
+   */
+  writeFrames(frames: Uint8Array): Promise<void> {
+    return this.#writes.writeFrames(frames);
+  }
+
+  /**
    * Streams one message from a byte stream, in fragments of `chunkSize` bytes, with
    * one fragment of lookahead so that the last data frame carries FIN and no empty
    * trailing fragment is sent. Other data messages wait until it ends; pings and

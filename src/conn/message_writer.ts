@@ -114,6 +114,22 @@ export class MessageWriter {
     return this.#writer.writeRaw(message.frame);
   }
 
+  /** Writes bytes that are already complete unmasked frames, as they are (servers). */
+  writeFrames(frames: Uint8Array): Promise<void> {
+    if (this.#conn.role === "client") {
+      return Promise.reject(
+        new TypeError("A client masks its frames: it cannot write them framed"),
+      );
+    }
+    const closing = this.#closing.refuseWrite();
+    if (closing !== null) return closing;
+    if (this.#streaming !== null) {
+      const copy = frames.slice();
+      return this.#streaming.then(() => this.writeFrames(copy));
+    }
+    return this.#writer.writeRaw(frames);
+  }
+
   /**
    * Streams one message in fragments; a source that fails after the first
    * fragment went out fails the connection, since the message cannot end.

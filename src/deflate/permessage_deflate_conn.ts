@@ -286,12 +286,67 @@ export class PerMessageDeflateConn extends ForwardingConn {
   }
 
   /**
-   * Writes a message prepared for broadcast: compressed (or not) here like any
-   * message, from its payload, since with context takeover every connection's
+   * Writes a message prepared for broadcast. Without context takeover for this
+   * side (a server), the frame is shared: the prepared frame below the threshold,
+   * above it the message compressed once on its own for every peer with the same
+   * window ({@linkcode PreparedMessage.deflatedFrame}). Otherwise it is compressed
+   * here like any message, since with context takeover every connection's
    * compressed bytes differ.
    */
   override writePrepared(message: PreparedMessage): Promise<void> {
-    return this.writeMessage(message.opcode, message.data);
+    const frame = this.frameFor(message);
+    if (frame === null) return this.writeMessage(message.opcode, message.data);
+    if (frame instanceof Promise) {
+      return this.#enqueue(() => frame.then((f) => this.#base.writeFrames(f)));
+    }
+    return this.writeFrames(frame);
+  }
+
+  /**
+   * The frame this connection sends for a prepared message when it can be
+   * shared with other connections (a server without context takeover for its
+   * own messages), or `null` when this connection must compress it itself.
+   *
+   * @param message The prepared message.
+   * @returns The frame, or a promise of it while an asynchronous engine runs.
+   */
+  frameFor(message: PreparedMessage): Uint8Array | Promise<Uint8Array> | null {
+    if (!this.#resetAfterWrite || this.role === "client") return null;
+    if (message.data.length < this.#threshold) return message.frame;
+    return message.deflatedFrame(this.#ownWindowBits, this.#compressAlone);
+  }
+
+  /** Compresses one message with a context of its own, for sharing. */
+  #compressAlone = (data: Uint8Array): Uint8Array | Promise<Uint8Array> => {
+    const compressor = this.#newCompressor();
+    let packed: Uint8Array | Promise<Uint8Array>;
+    try {
+      packed = compressor.compress(data);
+    } catch (err) {
+      compressor.close();
+      throw err;
+    }
+    if (packed instanceof Promise) {
+      return packed.then((p) => payloadOf(p).slice()).finally(() =>
+        compressor.close()
+      );
+    }
+    const payload = payloadOf(packed).slice();
+    compressor.close();
+    return payload;
+  };
+
+  /**
+   * Writes complete frames as they are, after the messages already written
+   * (see `Conn.writeFrames`); compressed ones must be valid without context.
+   *
+   * @param frames The frames; keep them unchanged until the promise settles.
+   */
+  writeFrames(frames: Uint8Array): Promise<void> {
+    if (this.#queued > 0) {
+      return this.#enqueue(() => this.#base.writeFrames(frames));
+    }
+    return this.#base.writeFrames(frames);
   }
 
   /**

@@ -57,6 +57,12 @@ export interface ServeOptions extends Omit<AcceptOptions, "signal"> {
   port?: number;
   /** The address to listen on (default `"0.0.0.0"`, as `Deno.serve`). */
   hostname?: string;
+  /**
+   * Lets several processes listen on the same port, the kernel spreading
+   * connections among them (`SO_REUSEPORT`, Linux). Deno 2.9 requires
+   * `--unstable-net` for it.
+   */
+  reusePort?: boolean;
   /** A PEM certificate chain: with `key`, the listener speaks TLS (`wss://`). */
   cert?: string;
   /** The PEM private key of `cert`. */
@@ -151,6 +157,7 @@ export class WebSocketServer implements AsyncDisposable {
       hostname = "0.0.0.0",
       cert,
       key,
+      reusePort,
       signal,
       onListen,
       onError,
@@ -159,9 +166,10 @@ export class WebSocketServer implements AsyncDisposable {
     if ((cert === undefined) !== (key === undefined)) {
       throw new TypeError("Options cert and key must be given together");
     }
+    const reuse = reusePort ? { reusePort } : {};
     this.#listener = cert !== undefined
-      ? Deno.listenTls({ hostname, port, cert, key: key! })
-      : Deno.listen({ hostname, port });
+      ? Deno.listenTls({ hostname, port, cert, key: key!, ...reuse })
+      : Deno.listen({ hostname, port, ...reuse });
     this.addr = this.#listener.addr as Deno.NetAddr;
     this.#handler = handler;
     this.#options = { ...acceptOptions, signal: this.#stop.signal };
