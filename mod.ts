@@ -37,6 +37,16 @@ export {
   Rsv,
 } from "./src/codec/header.ts";
 export type { Header } from "./src/codec/header.ts";
+export { closePayload } from "./src/codec/close_frame.ts";
+export {
+  encodeFrame,
+  encodeFrameInto,
+  frameLength,
+  newMaskKey,
+} from "./src/codec/frame.ts";
+export type { FrameInit } from "./src/codec/frame.ts";
+export { fragmentMessage } from "./src/codec/fragment.ts";
+export type { FragmentOptions } from "./src/codec/fragment.ts";
 export { ChunkSize, ReadLimit } from "./src/codec/limits.ts";
 export { maskInPlace } from "./src/codec/mask.ts";
 export { OpCode } from "./src/codec/opcode.ts";
