@@ -68,7 +68,12 @@ export type {
 } from "./src/handshake/accept.ts";
 export { dial } from "./src/handshake/dial.ts";
 export type { DialOptions } from "./src/handshake/dial.ts";
-export { acceptKey } from "./src/handshake/key.ts";
+export { acceptKey, generateKey, isValidKey } from "./src/handshake/key.ts";
+export { checkUpgrade } from "./src/handshake/check_upgrade.ts";
+export type {
+  UpgradeCheck,
+  UpgradeRequestLike,
+} from "./src/handshake/check_upgrade.ts";
 export { Rejection } from "./src/handshake/rejection.ts";
 export type { RejectionInit } from "./src/handshake/rejection.ts";
 export type { HeadLimits } from "./src/handshake/http_parse.ts";
