@@ -79,6 +79,8 @@ export type { RejectionInit } from "./src/handshake/rejection.ts";
 export type { HeadLimits } from "./src/handshake/http_parse.ts";
 export { serve, WebSocketServer } from "./src/servers/serve.ts";
 export type { ServeOptions, WebSocketHandler } from "./src/servers/serve.ts";
+export { echoHandler, serveMessages } from "./src/servers/serve_messages.ts";
+export type { MessageHandler, Reply } from "./src/servers/serve_messages.ts";
 export { upgradeWebSocket } from "./src/servers/deno_upgrade.ts";
 export { DenoWebSocketConn } from "./src/servers/deno_websocket_conn.ts";
 export type { UpgradeWebSocketOptions } from "./src/servers/deno_upgrade.ts";
