@@ -28,7 +28,7 @@ export {
   HandshakeError,
   WebSocketError,
 } from "./src/codec/errors.ts";
-export type { ErrorCode } from "./src/codec/errors.ts";
+export type { ErrorCode, HandshakeErrorOptions } from "./src/codec/errors.ts";
 export {
   decodeHeader,
   encodeHeader,
