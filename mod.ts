@@ -65,6 +65,7 @@ export { accept, allowOrigins } from "./src/handshake/accept.ts";
 export type {
   AcceptOptions,
   HandshakeRequest,
+  UpgradeInfo,
 } from "./src/handshake/accept.ts";
 export { dial } from "./src/handshake/dial.ts";
 export type { DialOptions } from "./src/handshake/dial.ts";
