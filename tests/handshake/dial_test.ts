@@ -894,3 +894,37 @@ Deno.test("dial() closes a caller's transport when the handshake over it fails",
     await server.close();
   }
 });
+
+Deno.test("dial() over a CONNECT tunnel to a wss:// server, TLS started by the caller", async () => {
+  const proxy = connectProxy();
+  const listener = listenTls();
+  const target = `localhost:${listener.addr.port}`;
+  try {
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+    await tcp.write(
+      enc.encode(
+        `CONNECT 127.0.0.1:${listener.addr.port} HTTP/1.1\r\nHost: ${target}\r\n\r\n`,
+      ),
+    );
+    const { head, rest } = await readResponse(new ByteSource(tcp, 8192));
+    assertEquals([head.status, rest.length], [200, 0]);
+    const tls = await Deno.startTls(tcp, {
+      hostname: "localhost",
+      caCerts: [CA_CERT],
+    });
+    const [client, server] = await Promise.all([
+      dial(`wss://${target}/secure`, { transport: tls }),
+      listener.accept().then((s) => accept(s)),
+    ]);
+    await client.writeMessage(OpCode.Text, "tls in a tunnel");
+    assertEquals(
+      dec.decode((await server.readMessage()).data),
+      "tls in a tunnel",
+    );
+    assertEquals(proxy.targets, [`127.0.0.1:${listener.addr.port}`]);
+    await Promise.all([client.close(), server.readMessage().catch(() => {})]);
+  } finally {
+    listener.close();
+    await proxy.close();
+  }
+});
