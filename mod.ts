@@ -28,7 +28,7 @@ export {
   HandshakeError,
   WebSocketError,
 } from "./src/codec/errors.ts";
-export type { ErrorCode } from "./src/codec/errors.ts";
+export type { ErrorCode, HandshakeErrorOptions } from "./src/codec/errors.ts";
 export {
   decodeHeader,
   encodeHeader,
@@ -37,6 +37,16 @@ export {
   Rsv,
 } from "./src/codec/header.ts";
 export type { Header } from "./src/codec/header.ts";
+export { closePayload } from "./src/codec/close_frame.ts";
+export {
+  encodeFrame,
+  encodeFrameInto,
+  frameLength,
+  newMaskKey,
+} from "./src/codec/frame.ts";
+export type { FrameInit } from "./src/codec/frame.ts";
+export { fragmentMessage } from "./src/codec/fragment.ts";
+export type { FragmentOptions } from "./src/codec/fragment.ts";
 export { ChunkSize, ReadLimit } from "./src/codec/limits.ts";
 export { maskInPlace } from "./src/codec/mask.ts";
 export { OpCode } from "./src/codec/opcode.ts";
@@ -55,15 +65,23 @@ export { accept, allowOrigins } from "./src/handshake/accept.ts";
 export type {
   AcceptOptions,
   HandshakeRequest,
+  UpgradeInfo,
 } from "./src/handshake/accept.ts";
 export { dial } from "./src/handshake/dial.ts";
 export type { DialOptions } from "./src/handshake/dial.ts";
-export { acceptKey } from "./src/handshake/key.ts";
+export { acceptKey, generateKey, isValidKey } from "./src/handshake/key.ts";
+export { checkUpgrade } from "./src/handshake/check_upgrade.ts";
+export type {
+  UpgradeCheck,
+  UpgradeRequestLike,
+} from "./src/handshake/check_upgrade.ts";
 export { Rejection } from "./src/handshake/rejection.ts";
 export type { RejectionInit } from "./src/handshake/rejection.ts";
 export type { HeadLimits } from "./src/handshake/http_parse.ts";
 export { serve, WebSocketServer } from "./src/servers/serve.ts";
 export type { ServeOptions, WebSocketHandler } from "./src/servers/serve.ts";
+export { echoHandler, serveMessages } from "./src/servers/serve_messages.ts";
+export type { MessageHandler, Reply } from "./src/servers/serve_messages.ts";
 export { upgradeWebSocket } from "./src/servers/deno_upgrade.ts";
 export { DenoWebSocketConn } from "./src/servers/deno_websocket_conn.ts";
 export type { UpgradeWebSocketOptions } from "./src/servers/deno_upgrade.ts";

@@ -32,8 +32,10 @@ import {
   accept,
   type AcceptOptions,
   ChunkSize,
+  echoHandler,
   HandshakeError,
   ReadLimit,
+  serveMessages,
   type WebSocketConn,
   WebSocketError,
 } from "@wsx/websocket";
@@ -111,12 +113,6 @@ function listen(flags: Flags): Deno.Listener {
   });
 }
 
-async function echo(conn: WebSocketConn): Promise<void> {
-  // The iteration ends when the peer closes; the connection answers pings and
-  // the closing handshake itself.
-  for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
-}
-
 /** Serves one connection; whatever happens stays with it. */
 async function serve(
   socket: Deno.Conn,
@@ -133,7 +129,9 @@ async function serve(
     return;
   }
   try {
-    await echo(conn);
+    // Ends when the peer closes; the connection answers pings and the closing
+    // handshake itself.
+    await serveMessages(conn, echoHandler);
   } catch (err) {
     const code = err instanceof WebSocketError ? ` ${err.closeCode}` : "";
     log(`${peer} closed${code}: ${message(err)}`);

@@ -29,6 +29,49 @@ export function encodeClosePayload(
   return out;
 }
 
+/**
+ * Builds a close frame's payload after checking it can be sent: the code
+ * big-endian, then the reason as UTF-8. Without a code the payload is empty
+ * (a close frame may carry nothing).
+ *
+ * @example A normal closure with a reason, framed
+ * ```ts
+ * import { closePayload, encodeFrame, OpCode } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const payload = closePayload(1000, "bye");
+ * assertEquals([...payload], [0x03, 0xe8, 0x62, 0x79, 0x65]);
+ * assertEquals(encodeFrame({ opcode: OpCode.Close, payload }).length, 7);
+ * ```
+ *
+ * @param code A code that may appear on the wire (1000-1003, 1007-1014,
+ * 3000-4999), or none.
+ * @param reason The reason, at most 123 bytes of UTF-8; only with a code.
+ * @returns The payload.
+ * @throws {RangeError} For a code that may not be sent, a reason without a
+ * code, or a reason longer than 123 bytes.
+ */
+export function closePayload(code?: CloseCode, reason = ""): Uint8Array {
+  if (code === undefined) {
+    if (reason !== "") {
+      throw new RangeError("A close reason needs a close code");
+    }
+    return new Uint8Array(0);
+  }
+  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
+    throw new RangeError(`Close code ${code} may not be sent`);
+  }
+  const payload = encodeClosePayload(code, reason);
+  if (payload.length - 2 > MAX_CLOSE_REASON_BYTES) {
+    throw new RangeError(
+      `Close reason is ${
+        payload.length - 2
+      } bytes of UTF-8; at most ${MAX_CLOSE_REASON_BYTES} fit`,
+    );
+  }
+  return payload;
+}
+
 /** Cuts a reason to at most 123 UTF-8 bytes without splitting a character. */
 export function truncateReason(reason: string): string {
   // Each UTF-16 unit takes at most 3 bytes: short strings need no encoding.

@@ -164,34 +164,72 @@ export class CloseError extends Error {
 }
 
 /**
+ * What a {@linkcode HandshakeError} carries besides its status: the cause, and
+ * the server's header fields and body when a client was refused.
+ *
+ * @example
+ * ```ts
+ * import type { HandshakeErrorOptions } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: HandshakeErrorOptions = { headers: { "www-authenticate": "Bearer" } };
+ * assertEquals(new Headers(options.headers).get("www-authenticate"), "Bearer");
+ * ```
+ */
+export interface HandshakeErrorOptions extends ErrorOptions {
+  /** The response's header fields. */
+  headers?: HeadersInit;
+  /** The start of the response's body (`dial` keeps at most 4 KiB). */
+  body?: Uint8Array;
+}
+
+const NO_BODY = new Uint8Array(0);
+
+/**
  * An opening handshake that failed: the request or response was refused or invalid.
  *
  * On the server, `status` is the HTTP status sent back; on the client, the status
- * the server answered with (0 when no valid response arrived).
+ * the server answered with (0 when no valid response arrived), with the answer's
+ * header fields and the first 4 KiB of its body when it was not a 101.
  *
  * @example
  * ```ts
  * import { HandshakeError } from "@wsx/websocket";
  * import { assertEquals } from "@std/assert";
  *
- * const err = new HandshakeError(426, "Unsupported WebSocket version");
- * assertEquals(err.status, 426);
+ * const err = new HandshakeError(401, "Server answered 401 Unauthorized instead of 101", {
+ *   headers: { "www-authenticate": "Bearer" },
+ *   body: new TextEncoder().encode("token expired"),
+ * });
+ * assertEquals(err.status, 401);
+ * assertEquals(err.headers.get("www-authenticate"), "Bearer");
+ * assertEquals(new TextDecoder().decode(err.body), "token expired");
  * ```
  */
 export class HandshakeError extends Error {
   /** The HTTP status of the refusal. */
   readonly status: number;
+  /** The response's header fields (empty when there was no response). */
+  readonly headers: Headers;
+  /** The start of the response's body: at most 4 KiB from `dial`, else empty. */
+  readonly body: Uint8Array;
 
   /**
    * Makes an error for a failed handshake.
    *
    * @param status The HTTP status sent or received.
    * @param message What was wrong, in sentence case.
-   * @param options The underlying cause, if any.
+   * @param options The underlying cause, the response's fields and body.
    */
-  constructor(status: number, message: string, options?: ErrorOptions) {
+  constructor(
+    status: number,
+    message: string,
+    options?: HandshakeErrorOptions,
+  ) {
     super(message, options);
     this.name = "HandshakeError";
     this.status = status;
+    this.headers = new Headers(options?.headers);
+    this.body = options?.body ?? NO_BODY;
   }
 }

@@ -74,6 +74,10 @@ export class Conn implements WebSocketConn {
   readonly chunkSize: number;
   /** The RSV bits the peer may set on a message's first frame (`Rsv.Rsv1` …). */
   readonly rsvAllowed: number;
+  /** The peer's address: the transport's `remoteAddr`, or `null` when it has none. */
+  readonly remoteAddr: Deno.Addr | null;
+  /** This end's address: the transport's `localAddr`, or `null` when it has none. */
+  readonly localAddr: Deno.Addr | null;
   /** Resolves once the connection is closed, with the close code and reason. */
   readonly closed: Promise<{ code: CloseCode; reason: string }>;
   /** Called with each ping's payload; the default (`undefined`) answers with a pong. */
@@ -104,6 +108,8 @@ export class Conn implements WebSocketConn {
     this.readLimit = settings.readLimit;
     this.chunkSize = settings.chunkSize;
     this.rsvAllowed = settings.rsvAllowed;
+    this.remoteAddr = addrOf(transport, "remoteAddr");
+    this.localAddr = addrOf(transport, "localAddr");
     this.onPing = options.onPing;
     this.onPong = options.onPong;
     this.onClose = options.onClose;
@@ -439,5 +445,18 @@ export class Conn implements WebSocketConn {
     } catch {
       // The close frame, a failure or the timeout ends the drain.
     }
+  }
+}
+
+/** A socket's address, read once: `Deno.Conn` and `NodeSocketTransport` have them. */
+function addrOf(
+  transport: Transport,
+  which: "remoteAddr" | "localAddr",
+): Deno.Addr | null {
+  try {
+    return (transport as { [k in typeof which]?: Deno.Addr | null })[which] ??
+      null;
+  } catch {
+    return null; // A socket already closed.
   }
 }

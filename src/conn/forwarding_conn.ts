@@ -20,6 +20,8 @@ export class ForwardingConn implements WebSocketConn {
   readonly protocol: string;
   readonly extensions: string;
   readonly closed: Promise<{ code: CloseCode; reason: string }>;
+  readonly remoteAddr: Deno.Addr | null;
+  readonly localAddr: Deno.Addr | null;
   readonly #inner: WebSocketConn;
 
   constructor(inner: WebSocketConn) {
@@ -28,6 +30,8 @@ export class ForwardingConn implements WebSocketConn {
     this.protocol = inner.protocol;
     this.extensions = inner.extensions;
     this.closed = inner.closed;
+    this.remoteAddr = inner.remoteAddr;
+    this.localAddr = inner.localAddr;
   }
 
   get readLimit(): number {

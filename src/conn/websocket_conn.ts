@@ -83,6 +83,10 @@ export interface WebSocketConn extends AsyncIterable<Message> {
   readonly extensions: string;
   /** The largest message accepted, in bytes. */
   readonly readLimit: number;
+  /** The peer's address, when the transport has one (a socket does; a stream pair does not). */
+  readonly remoteAddr: Deno.Addr | null;
+  /** This end's address, when the transport has one. */
+  readonly localAddr: Deno.Addr | null;
   /** Bytes written but not yet handed to the transport. */
   readonly bufferedAmount: number;
   /** Resolves once the connection is closed, with the code and reason it closed with. */

@@ -110,6 +110,13 @@ export interface AcceptOptions extends
       offered: readonly string[],
       request: HandshakeRequest,
     ) => string | null | undefined);
+  /**
+   * Sees each header field (name in lower case, value trimmed) as soon as its line
+   * has arrived, before the rest of the head is read; return or throw a
+   * {@linkcode Rejection} to refuse at once (anything else thrown answers 500).
+   * Fields come as sent, before the request is checked; repeated ones one by one.
+   */
+  onHeader?: (name: string, value: string) => Rejection | void;
   /** Checks the `Host` header; return or throw a {@linkcode Rejection} to refuse. */
   onHost?: (
     host: string,
@@ -131,6 +138,44 @@ export interface AcceptOptions extends
    * options can honour it, and the connection returned compresses. Off by default.
    */
   deflate?: boolean | DeflateOptions;
+  /**
+   * Runs just before the 101 is sent, once the subprotocol and extensions are
+   * settled: return header fields to add to it (after `onRequest`'s), or return
+   * or throw a {@linkcode Rejection} to refuse after all.
+   */
+  onBeforeUpgrade?: (
+    upgrade: UpgradeInfo,
+  ) =>
+    | Rejection
+    | HeadersInit
+    | void
+    | Promise<Rejection | HeadersInit | void>;
+}
+
+/**
+ * What {@linkcode AcceptOptions.onBeforeUpgrade} sees: the request and what the
+ * handshake settled on.
+ *
+ * @example
+ * ```ts
+ * import type { UpgradeInfo } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const info: UpgradeInfo = {
+ *   request: { method: "GET", target: "/", version: "HTTP/1.1", headers: new Headers(), protocols: ["chat"] },
+ *   protocol: "chat",
+ *   extensions: "",
+ * };
+ * assertEquals(info.protocol, "chat");
+ * ```
+ */
+export interface UpgradeInfo {
+  /** The upgrade request. */
+  request: HandshakeRequest;
+  /** The subprotocol chosen, or `""`. */
+  protocol: string;
+  /** The `Sec-WebSocket-Extensions` answer, or `""`. */
+  extensions: string;
 }
 
 /** How long a refused client gets to read our answer before the socket closes. */
@@ -193,6 +238,7 @@ export async function accept(
       readRequest,
       options,
       deadline.signal,
+      fieldHook(options.onHeader),
     );
     stage = "answer";
     const answer = await answerRequest(head, options, deflate?.extensions);
@@ -306,13 +352,53 @@ async function answerRequest(
   const agreement = (offer.extensions !== "" &&
     extensions?.negotiate(offer.extensions)) ||
     { extensions: "", rsvAllowed: 0 };
+  const last = await options.onBeforeUpgrade?.({
+    request,
+    protocol,
+    extensions: agreement.extensions,
+  });
+  if (last instanceof Rejection) throw last;
   const bytes = encodeSwitchingProtocols({
     accept: await acceptKey(offer.key),
     protocol,
     extensions: agreement.extensions,
-    headers: extra ? new Headers(extra) : undefined,
+    headers: extraFields(extra, last),
   });
   return { bytes, protocol, agreement };
+}
+
+/** The hooks' extra fields for the 101, in order, or none. */
+function extraFields(
+  ...inits: (HeadersInit | void)[]
+): Headers | undefined {
+  let headers: Headers | undefined;
+  for (const init of inits) {
+    if (!init) continue;
+    headers ??= new Headers();
+    for (const [name, value] of new Headers(init)) headers.append(name, value);
+  }
+  return headers;
+}
+
+/** `onHeader` as the head reader calls it: refusals thrown, other failures a 500. */
+function fieldHook(
+  onHeader: AcceptOptions["onHeader"],
+): ((name: string, value: string) => void) | undefined {
+  if (onHeader === undefined) return undefined;
+  return (name, value) => {
+    let result: Rejection | void;
+    try {
+      result = onHeader(name, value);
+    } catch (err) {
+      if (err instanceof Rejection) throw err;
+      throw new Rejection(HttpStatus.InternalServerError, {
+        message: `Header hook failed: ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+      });
+    }
+    if (result instanceof Rejection) throw result;
+  };
 }
 
 /** The subprotocol `options.protocols` picks from the client's offer. */

@@ -160,7 +160,8 @@ export function checkResponse(
   expect: ResponseExpectation,
 ): Agreement {
   const { status, headers: h } = response;
-  const fail = (message: string) => new HandshakeError(status, message);
+  const fail = (message: string) =>
+    new HandshakeError(status, message, { headers: h });
   if (status !== HttpStatus.SwitchingProtocols) {
     const reason = response.reason ? ` ${response.reason}` : "";
     throw fail(`Server answered ${status}${reason} instead of 101`);

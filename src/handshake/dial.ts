@@ -12,12 +12,7 @@ import { isToken } from "../codec/http_token.ts";
 import { Conn, type ConnOptions } from "../conn/conn.ts";
 import type { ClientExtensions } from "../conn/extension.ts";
 import type { WebSocketConn } from "../conn/websocket_conn.ts";
-import {
-  closeTransport,
-  type ReadMode,
-  setNoDelay,
-  type Transport,
-} from "../io/transport.ts";
+import { closeTransport, setNoDelay, type Transport } from "../io/transport.ts";
 import {
   type Agreement,
   checkResponse,
@@ -26,7 +21,12 @@ import {
 import { clientDeflate } from "./deflate_option.ts";
 import type { DeflateOptions } from "../deflate/negotiate.ts";
 import { readHeadFrom, readResponse, writeHead } from "./http_io.ts";
-import { DEFAULT_HANDSHAKE_TIMEOUT, type HeadLimits } from "./http_parse.ts";
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type HeadLimits,
+  HttpStatus,
+} from "./http_parse.ts";
+import { readRefusalBody } from "./response_body.ts";
 import { acceptKey, generateKey } from "./key.ts";
 
 /**
@@ -67,6 +67,20 @@ export interface DialOptions extends
    * compresses when the server accepts. Off by default.
    */
   deflate?: boolean | DeflateOptions;
+  /**
+   * A connection to run the handshake on instead of connecting to the URL's host,
+   * such as a tunnel through an HTTP proxy; the URL then gives only the `Host`
+   * header and the path. It is used as it is: for `wss:` pass a TLS connection
+   * (e.g. `Deno.startTls` over the tunnel). `dial` owns it from then on, and
+   * closes it when the handshake fails.
+   */
+  transport?: Transport;
+  /**
+   * Sees the server's answer (status and header fields) before it is checked,
+   * whatever its status; throw (or reject) to abort: the connection is closed
+   * and `dial` rejects with what was thrown.
+   */
+  onResponse?: (status: number, headers: Headers) => void | Promise<void>;
 }
 
 /**
@@ -101,8 +115,11 @@ export interface DialOptions extends
  * @returns The connection, in the client role: compressing when `deflate` was
  * asked for and the server agreed.
  * @throws {TypeError} For a URL of another scheme, or invalid subprotocols.
- * @throws {HandshakeError} Carrying the server's status when its answer is not a
- * valid 101 (status 0 when no valid HTTP answer arrived or the time ran out).
+ * @throws {HandshakeError} Carrying the server's status and header fields when
+ * its answer is not a valid 101 (status 0 when no valid HTTP answer arrived or
+ * the time ran out); for a status other than 101, also the first 4 KiB of the
+ * body (`Content-Length`, chunked or until the server closes, as long as it
+ * arrives within the timeout).
  */
 export async function dial(
   url: string | URL,
@@ -125,7 +142,8 @@ export async function dial(
   );
   let transport: Transport | undefined;
   try {
-    transport = await connect(target, options.caCerts, deadline.signal);
+    transport = options.transport ??
+      await connect(target, options.caCerts, deadline.signal);
     const request = { protocols, headers, extensions: deflate?.extensions };
     const { agreed, rest } = await upgrade(
       transport,
@@ -163,7 +181,7 @@ async function upgrade(
   transport: Transport,
   target: Target,
   offer: Offer,
-  options: HeadLimits & { read?: ReadMode },
+  options: DialOptions,
   signal: AbortSignal,
 ): Promise<{ agreed: Agreement; rest: Uint8Array }> {
   const key = generateKey();
@@ -175,13 +193,26 @@ async function upgrade(
     extensions: offer.extensions?.offer,
     headers: offer.headers,
   });
-  await writeHead(transport, request, options.read ?? "auto");
+  const mode = options.read ?? "auto";
+  await writeHead(transport, request, mode);
   const { head, rest } = await readHeadFrom(
     transport,
     readResponse,
     options,
     signal,
   );
+  await options.onResponse?.(head.status, head.headers);
+  if (head.status !== HttpStatus.SwitchingProtocols) {
+    const reason = head.reason ? ` ${head.reason}` : "";
+    throw new HandshakeError(
+      head.status,
+      `Server answered ${head.status}${reason} instead of 101`,
+      {
+        headers: head.headers,
+        body: await readRefusalBody(transport, head, rest, mode, signal),
+      },
+    );
+  }
   const agreed = checkResponse(head, {
     accept: await acceptKey(key),
     protocols: offer.protocols,

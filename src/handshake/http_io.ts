@@ -8,6 +8,7 @@
 import { HandshakeError } from "../codec/errors.ts";
 import { untilAborted } from "../_timers.ts";
 import { ByteSource, type ReadMode, type Transport } from "../io/transport.ts";
+import { scanFields } from "./field_scan.ts";
 import {
   bareLf,
   checkStartLine,
@@ -66,6 +67,11 @@ export interface ReadHeadOptions extends HeadLimits {
    * `Deno.Conn` only ends when the caller closes the connection.
    */
   signal?: AbortSignal;
+  /**
+   * Called with each header field (name in lower case) as soon as its line has
+   * arrived, before the rest of the head; throwing stops the read with that error.
+   */
+  onField?: (name: string, value: string) => void;
 }
 
 /**
@@ -104,7 +110,12 @@ export async function readRequest(
 ): Promise<HeadRead<HttpRequest>> {
   const limits = resolveLimits(options);
   try {
-    const { head, rest } = await readHead(source, limits, options.signal);
+    const { head, rest } = await readHead(
+      source,
+      limits,
+      options.signal,
+      options.onField,
+    );
     return {
       head: parseRequest(head, limits),
       rest: withLeftover(rest, source.release()),
@@ -169,6 +180,7 @@ export function readHeadFrom<T>(
   read: (source: ByteSource, options: ReadHeadOptions) => Promise<HeadRead<T>>,
   options: HeadLimits & { read?: ReadMode },
   signal: AbortSignal,
+  onField?: (name: string, value: string) => void,
 ): Promise<HeadRead<T>> {
   const source = new ByteSource(
     transport,
@@ -180,6 +192,7 @@ export function readHeadFrom<T>(
     maxHeaders: options.maxHeaders,
     maxLineBytes: options.maxLineBytes,
     signal,
+    onField,
   });
 }
 
@@ -200,6 +213,7 @@ async function readHead(
   source: ByteSource,
   limits: Required<HeadLimits>,
   signal: AbortSignal | undefined,
+  onField?: (name: string, value: string) => void,
 ): Promise<{ head: Uint8Array; rest: Uint8Array }> {
   if (source.buffer.length < limits.maxHeadBytes) {
     throw new RangeError(
@@ -208,6 +222,7 @@ async function readHead(
   }
   let filled = 0;
   let startLineEnded = false;
+  let scanned = 0;
   // Every read adds at least one byte, and the buffer is finite: bounded.
   for (;;) {
     if (filled >= limits.maxHeadBytes) throw headTooLarge(limits.maxHeadBytes);
@@ -229,6 +244,9 @@ async function readHead(
       end < 0 ? filled : end,
       limits.maxLineBytes,
     );
+    if (onField !== undefined) {
+      scanned = scanFields(buf, scanned, end < 0 ? filled : end, onField);
+    }
     if (end < 0) continue;
     if (end > limits.maxHeadBytes) throw headTooLarge(limits.maxHeadBytes);
     if (indexOfBareLf(buf, 0, end) >= 0) throw bareLf();

@@ -116,6 +116,22 @@ export class NodeSocketTransport implements Transport {
     });
   }
 
+  /** The peer's address, when the stream is a TCP socket that has one. */
+  get remoteAddr(): Deno.NetAddr | null {
+    const s = this.#socket as Partial<
+      { remoteAddress: string; remotePort: number }
+    >;
+    return netAddr(s.remoteAddress, s.remotePort);
+  }
+
+  /** This end's address, when the stream is a TCP socket that has one. */
+  get localAddr(): Deno.NetAddr | null {
+    const s = this.#socket as Partial<
+      { localAddress: string; localPort: number }
+    >;
+    return netAddr(s.localAddress, s.localPort);
+  }
+
   /** Ends the writing side (sends FIN) once queued writes are flushed. */
   closeWrite(): Promise<void> {
     return new Promise((resolve) => {
@@ -224,4 +240,13 @@ export class NodeSocketTransport implements Transport {
     this.#error ??= err;
     this.#settle();
   };
+}
+
+/** A node socket's address as Deno spells it; `null` when it has none. */
+function netAddr(
+  hostname: string | undefined,
+  port: number | undefined,
+): Deno.NetAddr | null {
+  if (typeof hostname !== "string" || typeof port !== "number") return null;
+  return { transport: "tcp", hostname, port };
 }

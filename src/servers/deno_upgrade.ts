@@ -54,6 +54,10 @@ export interface UpgradeWebSocketOptions {
   closeTimeout?: number;
   /** Called when the connection closes, with the code and reason. */
   onClose?: (code: CloseCode, reason: string) => void;
+  /** The client's address, for `conn.remoteAddr`: pass the handler's `info.remoteAddr`. */
+  remoteAddr?: Deno.Addr;
+  /** The server's address, for `conn.localAddr` (`Deno.serve` does not tell handlers). */
+  localAddr?: Deno.Addr;
 }
 
 /**

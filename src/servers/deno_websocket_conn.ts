@@ -70,6 +70,10 @@ export class DenoWebSocketConn implements WebSocketConn {
   onClose: ((code: CloseCode, reason: string) => void) | undefined;
   /** No fragments here: Deno frames every message whole. */
   readonly chunkSize = 0;
+  /** The client's address, as given in the options (`info.remoteAddr`), or `null`. */
+  readonly remoteAddr: Deno.Addr | null;
+  /** The server's address, as given in the options, or `null`. */
+  readonly localAddr: Deno.Addr | null;
 
   #socket: WebSocket;
   #opened: Promise<void>;
@@ -112,6 +116,8 @@ export class DenoWebSocketConn implements WebSocketConn {
     this.#highWater = options.writeHighWaterMark ?? DEFAULT_HIGH_WATER;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.onClose = options.onClose;
+    this.remoteAddr = options.remoteAddr ?? null;
+    this.localAddr = options.localAddr ?? null;
     this.#socket = socket;
     socket.binaryType = "arraybuffer";
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);

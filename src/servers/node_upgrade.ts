@@ -29,6 +29,9 @@ import type { WebSocketConn } from "../conn/websocket_conn.ts";
  * the same hooks and limits (a refusal is written to the socket with its HTTP
  * status, and the promise rejects). The event's `head`, bytes the client sent
  * after its request, is kept as the start of the frame stream.
+ * `node:http` has read and parsed the whole head by the time of the event, so
+ * `onHeader` runs over those fields (as the client sent them) and refuses no
+ * earlier than `onRequest` would.
  *
  * @example Adding WebSockets to an existing `node:http` server
  * ```ts

@@ -67,3 +67,27 @@ Deno.test("closeFrameFor: the error's close code and message, 1011 for others, n
   assertEquals([gone.code, gone.payload.length], [1006, 0]);
   assertEquals(closeFrameFor("text").code, 1011);
 });
+
+Deno.test("closePayload: checked code and reason, or an empty payload", async () => {
+  const { closePayload } = await import("../../src/codec/close_frame.ts");
+  assertEquals(closePayload(1000, "bye"), hex("03 e8 62 79 65"));
+  assertEquals(closePayload(4999), hex("13 87"));
+  assertEquals(closePayload(), new Uint8Array(0));
+  assertEquals(
+    closePayload(1001, "é".repeat(61) + "a").length,
+    2 + MAX_CLOSE_REASON_BYTES,
+  );
+  for (const code of [999, 1004, 1005, 1006, 1015, 2999, 5000, 1000.5]) {
+    assertThrows(() => closePayload(code), RangeError, "may not be sent");
+  }
+  assertThrows(
+    () => closePayload(undefined, "x"),
+    RangeError,
+    "needs a close code",
+  );
+  assertThrows(
+    () => closePayload(1000, "é".repeat(62)),
+    RangeError,
+    "124 bytes",
+  );
+});

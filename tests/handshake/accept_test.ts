@@ -852,3 +852,110 @@ Deno.test("accept() over a plain stream keeps frames that arrived in the request
   }
   conn.abort();
 });
+
+Deno.test("accept() onHeader refuses as soon as a field arrives, before the rest of the head", async () => {
+  const started = performance.now();
+  const partial =
+    "GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: wrong\r\nUpgr";
+  const seen: string[] = [];
+  const { error, res } = await assertRefused(partial, 401, {
+    handshakeTimeout: 5_000,
+    onHeader(name, value) {
+      seen.push(name);
+      if (name === "x-api-key" && value !== "right") {
+        return new Rejection(401, { body: "Bad API key" });
+      }
+    },
+  });
+  assert(performance.now() - started < 2_000, "answered before the timeout");
+  assertEquals(res.body, "Bad API key");
+  assertEquals(error.message, "Bad API key");
+  assertEquals(seen, ["host", "x-api-key"]);
+});
+
+Deno.test("accept() onHeader sees every field in order, names in lower case, values trimmed", async () => {
+  const seen: [string, string][] = [];
+  const { client, conn, res } = await handshake(
+    upgradeRequest({ "X-Tag": "  one ", "x-tag": "two" }).replace(
+      "Host:",
+      "Cookie:\ta=1\r\nHost:",
+    ),
+    { onHeader: (name, value) => void seen.push([name, value]) },
+  );
+  try {
+    assertEquals(res.status, 101);
+    assertEquals(seen, [
+      ["cookie", "a=1"],
+      ["host", "127.0.0.1"],
+      ["upgrade", "websocket"],
+      ["connection", "Upgrade"],
+      ["sec-websocket-key", KEY],
+      ["sec-websocket-version", "13"],
+      ["x-tag", "one"],
+      ["x-tag", "two"],
+    ]);
+    conn?.abort();
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("accept() onHeader: a thrown Rejection is sent, any other error answers 500", async () => {
+  await assertRefused(upgradeRequest(), 429, {
+    onHeader(name) {
+      if (name === "upgrade") throw new Rejection(429, { body: "slow down" });
+    },
+  });
+  const { res } = await assertRefused(upgradeRequest(), 500, {
+    onHeader() {
+      throw new Error("internal detail");
+    },
+  });
+  assertEquals(res.body, "");
+});
+
+Deno.test("accept() onBeforeUpgrade sees what was settled and adds fields to the 101", async () => {
+  const infos: [string, string, string[]][] = [];
+  const { client, conn, res } = await handshake(
+    upgradeRequest({ "Sec-WebSocket-Protocol": "v2, v1" }),
+    {
+      protocols: ["v1", "v2"],
+      onRequest: () => ({ "X-From": "onRequest" }),
+      onBeforeUpgrade({ request, protocol, extensions }) {
+        infos.push([protocol, extensions, [...request.protocols]]);
+        return { "X-Chosen": protocol, "X-From": "onBeforeUpgrade" };
+      },
+    },
+  );
+  try {
+    assertEquals(res.status, 101);
+    assertEquals(infos, [["v2", "", ["v2", "v1"]]]);
+    assertStringIncludes(res.head, "x-chosen: v2\r\n");
+    assertStringIncludes(res.head, "x-from: onRequest, onBeforeUpgrade\r\n");
+    conn?.abort();
+  } finally {
+    client.close();
+  }
+  await assertRefused(upgradeRequest(), 409, {
+    onBeforeUpgrade: async () => {
+      await Promise.resolve();
+      return new Rejection(409, { body: "already connected" });
+    },
+  });
+});
+
+Deno.test("accept() onBeforeUpgrade fields reach dial's onResponse", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let header: string | null = null;
+  const [server, client] = await Promise.all([
+    listener.accept().then((tcp) =>
+      accept(tcp, { onBeforeUpgrade: () => ({ "X-Session": "s-42" }) })
+    ),
+    dial(`ws://127.0.0.1:${listener.addr.port}/`, {
+      onResponse: (_, headers) => void (header = headers.get("x-session")),
+    }),
+  ]);
+  assertEquals(header, "s-42");
+  await Promise.all([client.close(), server.readMessage().catch(() => {})]);
+  listener.close();
+});

@@ -14,7 +14,7 @@ import {
   WebSocketError,
 } from "../../src/codec/errors.ts";
 import { acceptKey, isValidKey } from "../../src/handshake/key.ts";
-import { readRequest } from "../../src/handshake/http_io.ts";
+import { readRequest, readResponse } from "../../src/handshake/http_io.ts";
 import type { HttpRequest } from "../../src/handshake/http_parse.ts";
 import { OpCode } from "../../src/codec/opcode.ts";
 import { ByteSource } from "../../src/io/transport.ts";
@@ -679,4 +679,252 @@ Deno.test("examples/autobahn_client.ts runs each case, echoing, then asks for re
     "/updateReports?agent=wsx",
   ]);
   assertEquals(echoed, ["case 1", "case 2", "case 3"]);
+});
+
+Deno.test("dial() refusals carry the status, header fields and up to 4 KiB of body", async () => {
+  const big = "x".repeat(5000);
+  const cases: [string, string, number, string][] = [
+    [
+      "401, Content-Length",
+      'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="ws"\r\n' +
+      "Content-Length: 13\r\n\r\ntoken expired",
+      401,
+      "token expired",
+    ],
+    [
+      "403, chunked",
+      "HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "4\r\nnot \r\n7;ext=1\r\nallowed\r\n0\r\n\r\n",
+      403,
+      "not allowed",
+    ],
+    [
+      "500, until the server closes",
+      "HTTP/1.1 500 Internal Server Error\r\n\r\nit broke",
+      500,
+      "it broke",
+    ],
+    [
+      "503, a body over 4 KiB is cut",
+      `HTTP/1.1 503 Service Unavailable\r\nContent-Length: ${big.length}\r\n\r\n${big}`,
+      503,
+      big.slice(0, 4096),
+    ],
+    [
+      "302, no body",
+      "HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n",
+      302,
+      "",
+    ],
+  ];
+  for (const [name, answer, status, body] of cases) {
+    const server = scriptedServer(() => {
+      if (name.includes("closes")) server.socket.then((s) => s.closeWrite());
+      return answer;
+    });
+    try {
+      const err = await assertRejects(
+        () => dial(server.url),
+        HandshakeError,
+        `Server answered ${status}`,
+        name,
+      );
+      assertEquals(err.status, status, name);
+      assertEquals(dec.decode(err.body), body, name);
+      if (status === 401) {
+        assertEquals(err.headers.get("www-authenticate"), 'Bearer realm="ws"');
+      }
+      if (status === 302) {
+        assertEquals(err.headers.get("location"), "/elsewhere");
+      }
+      assert(await readsEof(await server.socket), `${name}: socket closed`);
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+Deno.test("dial() keeps the part of a refusal's body that arrived before the timeout", async () => {
+  const server = scriptedServer(() =>
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\npartial"
+  );
+  try {
+    const err = await assertRejects(
+      () => dial(server.url, { timeout: 300 }),
+      HandshakeError,
+    );
+    assertEquals([err.status, dec.decode(err.body)], [500, "partial"]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("dial() onResponse sees the answer before it is checked, and aborts by throwing", async () => {
+  const seen: [number, string | null][] = [];
+  const server = scriptedServer((_, a) => switching(a, "X-Trace: t-1\r\n"));
+  try {
+    const conn = await dial(server.url, {
+      onResponse(status, headers) {
+        seen.push([status, headers.get("x-trace")]);
+      },
+    });
+    assertEquals(seen, [[101, "t-1"]]);
+    conn.abort();
+  } finally {
+    await server.close();
+  }
+  const refused = scriptedServer(() =>
+    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+  );
+  try {
+    const err = await assertRejects(
+      () =>
+        dial(refused.url, {
+          async onResponse(status) {
+            await Promise.resolve();
+            if (status === 401) throw new Error("sign in first");
+          },
+        }),
+      Error,
+      "sign in first",
+    );
+    assert(!(err instanceof HandshakeError));
+    assert(await readsEof(await refused.socket), "socket closed");
+  } finally {
+    await refused.close();
+  }
+});
+
+/**
+ * A tiny HTTP CONNECT proxy on 127.0.0.1: each tunnel is answered 200 and then
+ * piped both ways; `targets` lists where tunnels went, `outbound` the local
+ * ports of its sockets to them.
+ */
+function connectProxy() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const targets: string[] = [];
+  const outbound: number[] = [];
+  const tunnels: Promise<void>[] = [];
+  const loop = (async () => {
+    for await (const client of listener) {
+      tunnels.push((async () => {
+        const { head, rest } = await readRequest(new ByteSource(client, 8192))
+          .catch(() => ({ head: null, rest: new Uint8Array(0) }));
+        if (head === null || head.method !== "CONNECT") {
+          await client.write(enc.encode("HTTP/1.1 405 No\r\n\r\n"));
+          client.close();
+          return;
+        }
+        targets.push(head.target);
+        const [hostname, port] = head.target.split(":");
+        const upstream = await Deno.connect({ hostname, port: Number(port) });
+        outbound.push(upstream.localAddr.port);
+        await client.write(
+          enc.encode("HTTP/1.1 200 Connection Established\r\n\r\n"),
+        );
+        if (rest.length > 0) await upstream.write(rest);
+        await Promise.allSettled([
+          client.readable.pipeTo(upstream.writable),
+          upstream.readable.pipeTo(client.writable),
+        ]);
+      })());
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    targets,
+    outbound,
+    async close() {
+      listener.close();
+      await loop;
+      await Promise.allSettled(tunnels);
+    },
+  };
+}
+
+Deno.test("dial() runs the handshake on a caller's transport: through an HTTP CONNECT proxy", async () => {
+  const proxy = connectProxy();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const target = `127.0.0.1:${listener.addr.port}`;
+  try {
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+    await tcp.write(
+      enc.encode(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`),
+    );
+    const { head } = await readResponse(new ByteSource(tcp, 8192));
+    assertEquals(head.status, 200);
+    const [client, server] = await Promise.all([
+      dial(`ws://${target}/via-proxy`, { transport: tcp, protocols: ["chat"] }),
+      listener.accept().then((s) => accept(s, { protocols: ["chat"] })),
+    ]);
+    assertEquals(client.protocol, "chat");
+    assertEquals(proxy.targets, [target]);
+    // The server sees the proxy's socket, not ours.
+    assertEquals((server.remoteAddr as Deno.NetAddr).port, proxy.outbound[0]);
+    assertEquals((client.remoteAddr as Deno.NetAddr).port, proxy.port);
+    await client.writeMessage(OpCode.Text, "through the tunnel");
+    const msg = await server.readMessage();
+    await server.writeMessage(msg.opcode, msg.data);
+    assertEquals(
+      dec.decode((await client.readMessage()).data),
+      "through the tunnel",
+    );
+    await Promise.all([client.close(), server.readMessage().catch(() => {})]);
+  } finally {
+    listener.close();
+    await proxy.close();
+  }
+});
+
+Deno.test("dial() closes a caller's transport when the handshake over it fails", async () => {
+  const server = scriptedServer(() =>
+    "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"
+  );
+  try {
+    const port = Number(new URL(server.url).port);
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+    const err = await assertRejects(
+      () => dial("ws://example.test/", { transport: tcp }),
+      HandshakeError,
+    );
+    assertEquals([err.status, dec.decode(err.body)], [403, "no"]);
+    assertEquals((await server.request).headers.get("host"), "example.test");
+    assert(await readsEof(await server.socket), "socket closed");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("dial() over a CONNECT tunnel to a wss:// server, TLS started by the caller", async () => {
+  const proxy = connectProxy();
+  const listener = listenTls();
+  const target = `localhost:${listener.addr.port}`;
+  try {
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+    await tcp.write(
+      enc.encode(
+        `CONNECT 127.0.0.1:${listener.addr.port} HTTP/1.1\r\nHost: ${target}\r\n\r\n`,
+      ),
+    );
+    const { head, rest } = await readResponse(new ByteSource(tcp, 8192));
+    assertEquals([head.status, rest.length], [200, 0]);
+    const tls = await Deno.startTls(tcp, {
+      hostname: "localhost",
+      caCerts: [CA_CERT],
+    });
+    const [client, server] = await Promise.all([
+      dial(`wss://${target}/secure`, { transport: tls }),
+      listener.accept().then((s) => accept(s)),
+    ]);
+    await client.writeMessage(OpCode.Text, "tls in a tunnel");
+    assertEquals(
+      dec.decode((await server.readMessage()).data),
+      "tls in a tunnel",
+    );
+    assertEquals(proxy.targets, [`127.0.0.1:${listener.addr.port}`]);
+    await Promise.all([client.close(), server.readMessage().catch(() => {})]);
+  } finally {
+    listener.close();
+    await proxy.close();
+  }
 });

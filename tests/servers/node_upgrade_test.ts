@@ -406,3 +406,33 @@ Deno.test("createNodeServer(): a throwing WebSocket handler closes its client wi
     await s.close();
   }
 });
+
+Deno.test("acceptNode() runs onHeader over node's parsed fields and adds onBeforeUpgrade's to the 101", async () => {
+  const seen: string[] = [];
+  const s = await nodeServer({
+    onHeader(name, value) {
+      seen.push(name);
+      if (name === "x-block") return new Rejection(451, { body: value });
+    },
+    onBeforeUpgrade: ({ protocol }) => ({ "X-Protocol": protocol || "none" }),
+    protocols: ["chat"],
+  });
+  try {
+    const err = await assertRejects(
+      () => dial(s.url, { headers: { "X-Block": "legal" } }),
+      HandshakeError,
+    );
+    assertEquals([err.status, dec(err.body)], [451, "legal"]);
+    let chosen: string | null = null;
+    const conn = await dial(s.url, {
+      protocols: ["chat"],
+      onResponse: (_, headers) => void (chosen = headers.get("x-protocol")),
+    });
+    assertEquals(chosen, "chat");
+    assert(seen.includes("sec-websocket-key") && seen.includes("host"));
+    assertEquals(await roundTrip(conn, "hi"), "hi");
+    await conn.close();
+  } finally {
+    await s.close();
+  }
+});

@@ -289,3 +289,33 @@ Deno.test("serve() talks to Deno's built-in WebSocket, frames sent with the requ
     await server.shutdown();
   }
 });
+
+Deno.test("serve() passes onHeader and onBeforeUpgrade to every handshake", async () => {
+  const { server, url } = start(echo, {
+    onHeader: (name, value) =>
+      name === "x-tenant" && value !== "acme"
+        ? new Rejection(403, { body: "Unknown tenant" })
+        : undefined,
+    onBeforeUpgrade: () => ({ "X-Node": "n1" }),
+  });
+  try {
+    const err = await assertRejects(
+      () => dial(url, { headers: { "X-Tenant": "other" } }),
+      HandshakeError,
+    );
+    assertEquals([err.status, new TextDecoder().decode(err.body)], [
+      403,
+      "Unknown tenant",
+    ]);
+    let node: string | null = null;
+    const conn = await dial(url, {
+      headers: { "X-Tenant": "acme" },
+      onResponse: (_, headers) => void (node = headers.get("x-node")),
+    });
+    assertEquals(node, "n1");
+    assertEquals(await roundTrip(conn, "ok"), "ok");
+    await conn.close();
+  } finally {
+    await server.shutdown();
+  }
+});
