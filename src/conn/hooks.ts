@@ -175,7 +175,7 @@ export function takeMessageHooks(conn: object): HookSet | null {
   const set = hookSets.get(conn);
   if (set === undefined) return null;
   set.messages = false;
-  return set;
+  return new HookSet(set.hooks);
 }
 
 function isCloseError(error: unknown): boolean {
