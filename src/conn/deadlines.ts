@@ -29,9 +29,17 @@ import type { MessageReader } from "./message_reader.ts";
 /**
  * Options of one read.
  *
- * @example Giving up on a read after 5 seconds
- * ```ts ignore
- * const msg = await conn.readMessage(undefined, { signal: AbortSignal.timeout(5_000) });
+ * @example A read given up before anything arrived: the connection stays usable
+ * ```ts
+ * import { Conn } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const silent = { readable: new ReadableStream<Uint8Array>(), writable: new WritableStream() };
+ * const conn = new Conn(silent, { role: "client" });
+ * const err = await conn.readMessage(undefined, { signal: AbortSignal.timeout(10) })
+ *   .catch((e) => e);
+ * assertEquals(err.name, "TimeoutError");
+ * conn.abort();
  * ```
  */
 export interface ReadOptions {
@@ -46,9 +54,19 @@ export interface ReadOptions {
 /**
  * Options of one write.
  *
- * @example A write that must be on its way within a second
- * ```ts ignore
- * await conn.writeMessage(OpCode.Binary, data, { signal: AbortSignal.timeout(1_000) });
+ * @example A write whose signal aborted already: nothing is sent
+ * ```ts
+ * import { Conn, OpCode } from "@wsx/websocket";
+ * import { assertEquals, assertRejects } from "@std/assert";
+ *
+ * const sent: Uint8Array[] = [];
+ * const writable = new WritableStream<Uint8Array>({ write: (c) => void sent.push(c) });
+ * const conn = new Conn({ readable: new ReadableStream(), writable }, { role: "server" });
+ * const signal = AbortSignal.abort(new Error("Cancelled"));
+ * await assertRejects(() => conn.writeMessage(OpCode.Text, "hi", { signal }), Error, "Cancelled");
+ * await conn.flush();
+ * assertEquals(sent.length, 0);
+ * conn.abort();
  * ```
  */
 export interface WriteOptions {

@@ -47,7 +47,24 @@ export interface MessageStreamOptions extends ReadOptions {
  * caller's, or through {@linkcode MessageStream.readable}. Until the message is
  * read to its end (or discarded) no other read may run on the connection.
  *
- * @example Hashing a message of any size through a 4 KiB buffer
+ * @example A 5-byte message read through a 2-byte buffer
+ * ```ts
+ * import { Conn, OpCode } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const frame = new Uint8Array([0x82, 0x05, 1, 2, 3, 4, 5]); // binary, unmasked
+ * const readable = ReadableStream.from([frame]);
+ * const conn = new Conn({ readable, writable: new WritableStream() }, { role: "client" });
+ * const msg = await conn.readMessageStream();
+ * assertEquals(msg.opcode, OpCode.Binary);
+ * const buf = new Uint8Array(2);
+ * const pieces: number[][] = [];
+ * for (let n; (n = await msg.read(buf)) !== null;) pieces.push([...buf.subarray(0, n)]);
+ * assertEquals(pieces, [[1, 2], [3, 4], [5]]);
+ * conn.abort();
+ * ```
+ *
+ * @example Hashing an upload of any size through a 4 KiB buffer
  * ```ts ignore
  * import { createHash } from "node:crypto";
  *
