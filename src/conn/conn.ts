@@ -232,6 +232,17 @@ export class Conn implements WebSocketConn {
     ) {
       return this.#reader.readMessage(buf);
     }
+    return this.#readMessageSlowly(buf, options);
+  }
+
+  /**
+   * `readMessage` with a signal, timeouts or hooks: apart, so that the plain
+   * path allocates no closure context.
+   */
+  #readMessageSlowly(
+    buf: Uint8Array | undefined,
+    options: ReadOptions | undefined,
+  ): Promise<Message> {
     const read = options?.signal === undefined && this.#deadlines === null
       ? this.#reader.readMessage(buf)
       : this.#timedRead(
@@ -524,6 +535,16 @@ export class Conn implements WebSocketConn {
     ) {
       return this.#writes.writeFrame(fin, rsv, opcode, payload);
     }
+    return this.#writeFrameSlowly(fin, rsv, opcode, payload, options);
+  }
+
+  #writeFrameSlowly(
+    fin: boolean,
+    rsv: number,
+    opcode: number,
+    payload: Uint8Array,
+    options: WriteOptions | undefined,
+  ): Promise<void> {
     return this.#timedWrite(
       options,
       () => this.#writes.writeFrame(fin, rsv, opcode, payload),
@@ -552,6 +573,14 @@ export class Conn implements WebSocketConn {
     ) {
       return this.#writes.writeMessage(opcode, data);
     }
+    return this.#writeMessageSlowly(opcode, data, options);
+  }
+
+  #writeMessageSlowly(
+    opcode: DataOpCode,
+    data: Uint8Array | string,
+    options: WriteOptions | undefined,
+  ): Promise<void> {
     const written = this.#timedWrite(
       options,
       () => this.#writes.writeMessage(opcode, data),
@@ -578,6 +607,13 @@ export class Conn implements WebSocketConn {
     ) {
       return this.#writes.writePrepared(message);
     }
+    return this.#writePreparedSlowly(message, options);
+  }
+
+  #writePreparedSlowly(
+    message: PreparedMessage,
+    options: WriteOptions | undefined,
+  ): Promise<void> {
     const written = this.#timedWrite(
       options,
       () => this.#writes.writePrepared(message),
