@@ -151,11 +151,10 @@ export class Deadlines {
     const { frames, reader, closing } = this.#parts;
     const timed = signal !== undefined || this.readTimeout > 0;
     let started = false;
-    let stopWait: ((reason: unknown) => void) | null = null;
+    let stopWait: ((reason: unknown) => boolean) | null = null;
     const expire = (timedOut: boolean, reason: unknown) => {
-      if (!started && stopWait !== null) {
-        return stopWait(timedOut ? timeoutReason() : reason);
-      }
+      // Before the first byte the wait just ends; once it has ended, too late.
+      if (!started && stopWait?.(timedOut ? timeoutReason() : reason)) return;
       closing.fail(this.#readError(timedOut, reason), false);
     };
     const watch = timed ? new Watch(signal, this.readTimeout, expire) : null;
@@ -190,10 +189,12 @@ export class Deadlines {
 
   /**
    * Waits for the transport read of the next bytes, started now or left by an
-   * aborted read; `onStop` receives what aborts the wait (the read goes on).
+   * aborted read. `onStop` receives what stops the wait early (the transport
+   * read goes on, for the next read): it rejects the wait with its reason and
+   * tells whether the wait was still going.
    */
   async #firstBytes(
-    onStop: ((stop: (reason: unknown) => void) => void) | null,
+    onStop: ((stop: (reason: unknown) => boolean) => void) | null,
   ): Promise<void> {
     const { frames, writer, closing } = this.#parts;
     if (this.#pendingFill === null) {
@@ -203,13 +204,32 @@ export class Deadlines {
       fill.catch(ignore);
     }
     const fill = this.#pendingFill;
-    const n = onStop === null ? await fill : await new Promise<number | null>(
-      (resolve, reject) => {
-        onStop(reject);
-        fill.then(resolve, reject);
-      },
-    );
-    // Reached only when the read ended, not when the wait was stopped.
+    let stopped: { reason: unknown } | null = null;
+    let n: number | null | typeof STOPPED;
+    try {
+      n = await new Promise<number | null | typeof STOPPED>(
+        (resolve, reject) => {
+          let waiting = true;
+          onStop?.((reason) => {
+            if (!waiting) return false;
+            stopped = { reason };
+            resolve(STOPPED);
+            return true;
+          });
+          fill.then((value) => {
+            waiting = false;
+            resolve(value);
+          }, (err) => {
+            waiting = false;
+            reject(err);
+          });
+        },
+      );
+    } catch (err) {
+      this.#pendingFill = null;
+      throw await closing.readFailed(err);
+    }
+    if (n === STOPPED) throw stopped!.reason;
     this.#pendingFill = null;
     try {
       frames.commit(n);
@@ -256,6 +276,8 @@ export class Deadlines {
     });
   }
 }
+
+const STOPPED: unique symbol = Symbol("stopped");
 
 /** What a read timed out before its first byte rejects with. */
 function timeoutReason(): DOMException {

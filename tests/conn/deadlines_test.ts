@@ -250,3 +250,16 @@ Deno.test("timeouts out of range are refused", () => {
     assert(thrown, `readTimeout ${readTimeout} accepted`);
   }
 });
+
+Deno.test("a peer that hangs up during a read with a signal: the read fails as closed, not aborted", async () => {
+  const tcp = await tcpPair();
+  const server = new Conn(tcp.server, { role: "server", closeTimeout: 500 });
+  await abortName(server.readMessage(undefined, { signal: abortAfter(10) }));
+  tcp.client.close();
+  const err = await assertRejects(
+    () => server.readMessage(undefined, { signal: abortAfter(5000) }),
+    WebSocketError,
+  );
+  assertEquals(err.code, "closed");
+  assertEquals((await server.closed).code, CloseCode.AbnormalClosure);
+});
