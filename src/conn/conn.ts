@@ -252,7 +252,7 @@ export class Conn implements WebSocketConn {
       );
     return this.#hooks === null
       ? read
-      : read.then(this.#messageRead, this.#hooks.readError);
+      : read.then(this.#hooks.messageRead, this.#hooks.readError);
   }
 
   /**
@@ -469,11 +469,6 @@ export class Conn implements WebSocketConn {
       },
     });
   }
-
-  #messageRead = (msg: Message): Message => {
-    this.#hooks!.readMessage(msg.opcode, msg.rsv, msg.data, msg.data.length);
-    return msg;
-  };
 
   #installHooks(hooks: HookSet): void {
     registerHooks(this, hooks);

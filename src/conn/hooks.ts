@@ -12,6 +12,7 @@ import { decodeHeader, type Header, newHeader } from "../codec/header.ts";
 import type { DataOpCode } from "../codec/opcode.ts";
 import { FrameWriter, RAW } from "../io/frame_writer.ts";
 import type { ByteSink } from "../io/transport.ts";
+import type { Message } from "./websocket_conn.ts";
 
 const encoder = new TextEncoder();
 
@@ -130,6 +131,17 @@ export class HookSet {
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     hook(this.#fill(opcode, rsv, bytes, bytes?.length ?? length));
   }
+
+  /** Passes a message that a read returned on to `onReadMessage`. */
+  messageRead = (message: Message): Message => {
+    this.readMessage(
+      message.opcode,
+      message.rsv,
+      message.data,
+      message.data.length,
+    );
+    return message;
+  };
 
   /** Passes a failed read on to `onReadError` (a close frame is not a failure). */
   readError = (error: unknown): never => {
