@@ -750,10 +750,14 @@ export class Conn implements WebSocketConn {
   /** Reads and discards until the peer's close frame, unless a read is running. */
   async #drain(): Promise<void> {
     if (this.#reader.reading) return;
-    try {
-      for (;;) await this.readMessage();
-    } catch {
-      // The close frame, a failure or the timeout ends the drain.
+    for (;;) {
+      try {
+        await this.readMessage();
+      } catch (err) {
+        // A read timeout before any byte does not end it: the close timeout
+        // bounds the drain. The close frame or a failure does.
+        if (!isEarlyTimeout(err) || this.#closing.finished) return;
+      }
     }
   }
 }
@@ -766,4 +770,8 @@ export function disallowedRsv(rsv: number, allowed: number): RangeError {
       hex(allowed)
     })`,
   );
+}
+
+function isEarlyTimeout(err: unknown): boolean {
+  return err instanceof DOMException && err.name === "TimeoutError";
 }

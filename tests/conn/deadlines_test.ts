@@ -263,3 +263,17 @@ Deno.test("a peer that hangs up during a read with a signal: the read fails as c
   assertEquals(err.code, "closed");
   assertEquals((await server.closed).code, CloseCode.AbnormalClosure);
 });
+
+Deno.test("close() with a readTimeout shorter than the peer's answer still completes the handshake", async () => {
+  const { client, server } = await connPair({ closeTimeout: 2000 }, {
+    readTimeout: 30,
+  });
+  const closing = server.close(CloseCode.NormalClosure, "bye");
+  // The peer answers after several read timeouts have passed.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const err = await client.readMessage().catch((e) => e);
+  assertEquals(err.code, CloseCode.NormalClosure);
+  await closing;
+  assertEquals((await server.closed).code, CloseCode.NormalClosure);
+  await client.closed;
+});
