@@ -16,6 +16,10 @@
  * - Every protocol error is answered with the close code it maps to, then the
  *   transport is closed; the error sticks and every later read rejects with it.
  * - Views returned by reads are valid until the next read.
+ * - Hooks, signals and timeouts cost nothing unless given: the plain read and
+ *   write paths are the ones without them (see `hooks.ts`, `deadlines.ts`).
+ * - A streamed message holds the read side until it is read to its end, and
+ *   buffers nothing of it beyond the read buffer (see `stream_reader.ts`).
  *
  * @module
  */
