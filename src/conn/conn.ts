@@ -133,9 +133,8 @@ export class Conn implements WebSocketConn {
     );
     const hooks = options.hooks === undefined
       ? null
-      : this.#hooks = new HookSet(options.hooks);
-    const onWriteFrame = hooks?.hooks.onWriteFrame;
-    const writer = this.#writer = onWriteFrame === undefined
+      : this.#hooks = new HookSet(options.hooks, this);
+    const writer = this.#writer = hooks?.hooks.onWriteFrame === undefined
       ? new FrameWriter(
         sink,
         this.role === "client",
@@ -144,7 +143,7 @@ export class Conn implements WebSocketConn {
         settings.writeBufferLimit,
       )
       : new HookedFrameWriter(
-        onWriteFrame,
+        hooks.wroteFrame,
         sink,
         this.role === "client",
         this.chunkSize,
@@ -317,7 +316,7 @@ export class Conn implements WebSocketConn {
       const payload = await this.#reader.readPayload(buf);
       const h = this.#reader.frame.header;
       if (h.opcode === OpCode.Close) this.#closing.noteReceived(payload);
-      this.#hooks?.hooks.onReadFrame?.(h, payload);
+      this.#hooks?.readFrame(h, payload);
       return payload;
     }, options);
   }
@@ -352,7 +351,7 @@ export class Conn implements WebSocketConn {
     }
     return this.#lowLevelRead(async () => {
       const n = await this.#reader.readPayloadPart(buf);
-      if (n === null) this.#hooks?.hooks.onReadFrame?.(h, EMPTY);
+      if (n === null) this.#hooks?.readFrame(h, EMPTY);
       return n;
     }, options);
   }
@@ -476,12 +475,13 @@ export class Conn implements WebSocketConn {
 
   #installHooks(hooks: HookSet): void {
     registerHooks(this, hooks);
-    this.#reader.onFrame = hooks.hooks.onReadFrame ?? null;
-    const onClose = hooks.hooks.onClose;
-    if (onClose === undefined) return;
+    if (hooks.hooks.onReadFrame !== undefined) {
+      this.#reader.onFrame = hooks.readFrame;
+    }
+    if (hooks.hooks.onClose === undefined) return;
     this.closed.then(({ code, reason }) => {
       const error = this.#closing.error;
-      onClose(code, reason, error instanceof CloseError ? null : error);
+      hooks.closed(code, reason, error instanceof CloseError ? null : error);
     });
   }
 

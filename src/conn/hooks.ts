@@ -12,7 +12,7 @@ import { decodeHeader, type Header, newHeader } from "../codec/header.ts";
 import type { DataOpCode } from "../codec/opcode.ts";
 import { FrameWriter, RAW } from "../io/frame_writer.ts";
 import type { ByteSink } from "../io/transport.ts";
-import type { Message } from "./websocket_conn.ts";
+import type { Message, WebSocketConn } from "./websocket_conn.ts";
 
 const encoder = new TextEncoder();
 
@@ -41,9 +41,12 @@ export interface MessageInfo {
 }
 
 /**
- * Callbacks for the life of a connection. Every one is optional; headers,
- * payloads and message objects are valid during the call only. A hook must not
- * throw: what it throws fails the operation it was called from.
+ * Callbacks for the life of a connection. Every one is optional, and each gets
+ * the connection last (the one the caller holds: the compressing one when
+ * permessage-deflate was agreed), so that one set of hooks can serve every
+ * connection of a server. Headers, payloads and message objects are valid
+ * during the call only. A hook must not throw: what it throws fails the
+ * operation it was called from.
  *
  * Frame hooks see frames as they are on the wire (compressed payloads with RSV1
  * set under permessage-deflate; payloads unmasked). Message hooks see messages
@@ -70,19 +73,35 @@ export interface ConnHooks {
    * A frame was read. For a message read as a stream, data frames come with an
    * empty payload (their bytes go to the caller in pieces).
    */
-  onReadFrame?: (header: Header, payload: Uint8Array) => void;
+  onReadFrame?: (
+    header: Header,
+    payload: Uint8Array,
+    conn: WebSocketConn,
+  ) => void;
   /** A whole message was read. */
-  onReadMessage?: (message: MessageInfo) => void;
+  onReadMessage?: (message: MessageInfo, conn: WebSocketConn) => void;
   /** A frame was handed to the writer (its payload before masking). */
-  onWriteFrame?: (header: Header, payload: Uint8Array) => void;
+  onWriteFrame?: (
+    header: Header,
+    payload: Uint8Array,
+    conn: WebSocketConn,
+  ) => void;
   /** A whole message was handed to the writer. */
-  onWriteMessage?: (message: MessageInfo) => void;
+  onWriteMessage?: (message: MessageInfo, conn: WebSocketConn) => void;
   /** A read failed (not for the close frame that ends reading). */
-  onReadError?: (error: unknown) => void;
+  onReadError?: (error: unknown, conn: WebSocketConn) => void;
   /** A write failed. */
-  onWriteError?: (error: unknown) => void;
-  /** The connection closed: its close code, reason, and the error that failed it. */
-  onClose?: (code: CloseCode, reason: string, error: unknown) => void;
+  onWriteError?: (error: unknown, conn: WebSocketConn) => void;
+  /**
+   * The connection closed: its close code, reason, and the error that failed it
+   * (`null` after a closing handshake).
+   */
+  onClose?: (
+    code: CloseCode,
+    reason: string,
+    error: unknown,
+    conn: WebSocketConn,
+  ) => void;
 }
 
 /**
@@ -93,6 +112,8 @@ export interface ConnHooks {
  */
 export class HookSet {
   readonly hooks: ConnHooks;
+  /** The connection the hooks are told about: the outermost one. */
+  owner: WebSocketConn;
   /** Whether this connection calls the message hooks (not a decorator above it). */
   messages = true;
   readonly #info: MessageInfo = {
@@ -102,8 +123,24 @@ export class HookSet {
     data: null,
   };
 
-  constructor(hooks: ConnHooks) {
+  constructor(hooks: ConnHooks, owner: WebSocketConn) {
     this.hooks = hooks;
+    this.owner = owner;
+  }
+
+  /** Calls `onReadFrame`. */
+  readFrame = (header: Header, payload: Uint8Array): void => {
+    this.hooks.onReadFrame?.(header, payload, this.owner);
+  };
+
+  /** Calls `onWriteFrame`. */
+  wroteFrame = (header: Header, payload: Uint8Array): void => {
+    this.hooks.onWriteFrame?.(header, payload, this.owner);
+  };
+
+  /** Calls `onClose`. */
+  closed(code: CloseCode, reason: string, error: unknown): void {
+    this.hooks.onClose?.(code, reason, error, this.owner);
   }
 
   /** Calls `onReadMessage`, when this connection calls the message hooks. */
@@ -115,7 +152,7 @@ export class HookSet {
   ): void {
     const hook = this.hooks.onReadMessage;
     if (hook !== undefined && this.messages) {
-      hook(this.#fill(opcode, rsv, data, length));
+      hook(this.#fill(opcode, rsv, data, length), this.owner);
     }
   }
 
@@ -129,7 +166,7 @@ export class HookSet {
     const hook = this.hooks.onWriteMessage;
     if (hook === undefined || !this.messages) return;
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    hook(this.#fill(opcode, rsv, bytes, bytes?.length ?? length));
+    hook(this.#fill(opcode, rsv, bytes, bytes?.length ?? length), this.owner);
   }
 
   /** Passes a message that a read returned on to `onReadMessage`. */
@@ -145,13 +182,13 @@ export class HookSet {
 
   /** Passes a failed read on to `onReadError` (a close frame is not a failure). */
   readError = (error: unknown): never => {
-    if (!isCloseError(error)) this.hooks.onReadError?.(error);
+    if (!isCloseError(error)) this.hooks.onReadError?.(error, this.owner);
     throw error;
   };
 
   /** Passes a failed write on to `onWriteError`. */
   writeError = (error: unknown): never => {
-    this.hooks.onWriteError?.(error);
+    this.hooks.onWriteError?.(error, this.owner);
     throw error;
   };
 
@@ -178,16 +215,21 @@ export function registerHooks(conn: object, set: HookSet): void {
 }
 
 /**
- * Takes over the message hooks of `conn`: it stops calling them, and the caller
- * (a decorator that changes what a message is) calls them instead.
+ * Takes over the message hooks of `conn` for `decorator`: `conn` stops calling
+ * them, the decorator (which changes what a message is) calls them instead, and
+ * every hook is told about the decorator from now on.
  *
  * @returns The hooks, or `null` when `conn` has none.
  */
-export function takeMessageHooks(conn: object): HookSet | null {
+export function takeMessageHooks(
+  conn: object,
+  decorator: WebSocketConn,
+): HookSet | null {
   const set = hookSets.get(conn);
   if (set === undefined) return null;
   set.messages = false;
-  return new HookSet(set.hooks);
+  set.owner = decorator;
+  return new HookSet(set.hooks, decorator);
 }
 
 function isCloseError(error: unknown): boolean {

@@ -226,7 +226,7 @@ export class StreamReader {
       if (!isControl(h.opcode)) {
         this.#left = h.length;
         this.#fin = h.fin;
-        hooks?.hooks.onReadFrame?.(h, EMPTY);
+        hooks?.readFrame(h, EMPTY);
         return h;
       }
       const payload = this.#control.subarray(0, h.length);
@@ -237,7 +237,7 @@ export class StreamReader {
           : 0;
         at += n;
       }
-      hooks?.hooks.onReadFrame?.(h, payload);
+      hooks?.readFrame(h, payload);
       const pending = control.onControl(h, payload);
       if (pending !== undefined) await pending;
     }

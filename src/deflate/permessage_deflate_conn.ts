@@ -150,7 +150,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
     this.#resetAfterRead = server
       ? p.clientNoContextTakeover
       : p.serverNoContextTakeover;
-    this.#hooks = takeMessageHooks(base);
+    this.#hooks = takeMessageHooks(base, this);
     base.closed.then(() => this.#release());
   }
 

@@ -14,16 +14,22 @@ import {
   OpCode,
   PreparedMessage,
   Rsv,
+  type WebSocketConn,
 } from "../../mod.ts";
 import { PerMessageDeflateConn } from "../../src/deflate/permessage_deflate_conn.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
 import { connPair, frame, tcpPair } from "../_pair.ts";
 import { dec, enc } from "../_wire.ts";
 
-/** Hooks that log every call as a line. */
-function recorder(): { hooks: ConnHooks; log: string[] } {
+/** Hooks that log every call as a line, and the connections they were told of. */
+function recorder(): {
+  hooks: ConnHooks;
+  log: string[];
+  conns: Set<WebSocketConn>;
+} {
   const log: string[] = [];
-  const hooks: ConnHooks = {
+  const conns = new Set<WebSocketConn>();
+  const raw: ConnHooks = {
     onReadFrame: (h, p) =>
       log.push(
         `read frame op=${h.opcode} fin=${h.fin} rsv=${h.rsv} len=${h.length} ${
@@ -57,11 +63,21 @@ function recorder(): { hooks: ConnHooks; log: string[] } {
         }`,
       ),
   };
-  return { hooks, log };
+  // Every hook also notes the connection it was called for (its last argument).
+  const hooks = Object.fromEntries(
+    Object.entries(raw).map(([name, hook]) => [
+      name,
+      (...args: unknown[]) => {
+        conns.add(args[args.length - 1] as WebSocketConn);
+        (hook as (...a: unknown[]) => void)(...args);
+      },
+    ]),
+  ) as ConnHooks;
+  return { hooks, log, conns };
 }
 
 Deno.test("hooks see frames and messages both ways, control replies and the close", async () => {
-  const { hooks, log } = recorder();
+  const { hooks, log, conns } = recorder();
   const { client, server } = await connPair({ closeTimeout: 1000 }, { hooks });
   await client.writeFrame(false, 0, OpCode.Text, enc("he"));
   await client.ping(enc("p"));
@@ -91,6 +107,7 @@ Deno.test("hooks see frames and messages both ways, control replies and the clos
     "write frame op=8 fin=true rsv=0 len=2 " + dec(new Uint8Array([3, 0xe9])),
     "close 1001 bye -",
   ]);
+  assertEquals([...conns], [server]);
 });
 
 Deno.test("hooks see read errors, streamed messages and the failure that closed", async () => {
@@ -143,7 +160,7 @@ Deno.test("hooks see read errors, streamed messages and the failure that closed"
 });
 
 Deno.test("on a compressed connection, frame hooks see the wire, message hooks the inflated message", async () => {
-  const { hooks, log } = recorder();
+  const { hooks, log, conns } = recorder();
   const tcp = await tcpPair();
   const engine = zlibEngine();
   const server = new PerMessageDeflateConn(
@@ -186,6 +203,8 @@ Deno.test("on a compressed connection, frame hooks see the wire, message hooks t
   assertEquals(log[3], `write message op=1 len=${text.length} ${text}`);
   assertEquals(log[5], `read message op=1 len=${text.length} (streamed)`);
   assertEquals(log[7], `write message op=1 len=${text.length} (streamed)`);
+  // Every hook is told of the connection the caller holds: the compressing one.
+  assertEquals([...conns], [server]);
   await Promise.all([client.close(), server.close()]);
 });
 
@@ -219,4 +238,31 @@ Deno.test("hooks pass through accept and dial, and see write errors", async () =
     "write error Cannot write: the connection is closing or closed",
   );
   assert(server.log.includes("close 1000  -"), server.log.join());
+});
+
+Deno.test("one set of hooks tells the connections of a server apart", async () => {
+  const { hooks, conns } = recorder();
+  const messages = new Map<WebSocketConn, number>();
+  const counting: ConnHooks = {
+    ...hooks,
+    onReadMessage: (m, conn) => {
+      hooks.onReadMessage!(m, conn);
+      messages.set(conn, (messages.get(conn) ?? 0) + 1);
+    },
+  };
+  const a = await connPair({ closeTimeout: 1000 }, { hooks: counting });
+  const b = await connPair({ closeTimeout: 1000 }, { hooks: counting });
+  for (let i = 0; i < 3; i++) await a.client.writeMessage(OpCode.Text, "a");
+  await b.client.writeMessage(OpCode.Text, "b");
+  for (let i = 0; i < 3; i++) await a.server.readMessage();
+  await b.server.readMessage();
+  assertEquals(messages.get(a.server), 3);
+  assertEquals(messages.get(b.server), 1);
+  assert(conns.has(a.server) && conns.has(b.server));
+  await Promise.all([
+    a.client.close(),
+    a.server.close(),
+    b.client.close(),
+    b.server.close(),
+  ]);
 });
