@@ -174,6 +174,13 @@ export class StreamReader {
     if (buf.length === 0) {
       return Promise.reject(new RangeError("Cannot read into an empty buffer"));
     }
+    if (this.waiting) {
+      return Promise.reject(
+        new TypeError(
+          "Cannot read: another read of this message is in progress",
+        ),
+      );
+    }
     this.waiting = true;
     return this.#parts.guard(this.#signal, () => this.#piece(buf)).finally(
       () => this.waiting = false,

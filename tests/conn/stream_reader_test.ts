@@ -277,6 +277,19 @@ Deno.test("a frame larger than the buffer is read in pieces with readPayloadPart
   await Promise.all([client.close(), server.close()]);
 });
 
+Deno.test("two reads of one streamed message at once: the second is refused", async () => {
+  const { client, server } = await connPair({ closeTimeout: 1000 });
+  await client.writeFrame(false, 0, OpCode.Binary, new Uint8Array(10));
+  const msg = await server.readMessageStream();
+  assertEquals(await msg.read(new Uint8Array(64)), 10);
+  const first = msg.read(new Uint8Array(64));
+  await assertRejects(() => msg.read(new Uint8Array(64)), TypeError);
+  await client.writeFrame(true, 0, OpCode.Continuation, new Uint8Array(5));
+  assertEquals(await first, 5);
+  assertEquals(await msg.read(new Uint8Array(64)), null);
+  await Promise.all([client.close(), server.close()]);
+});
+
 Deno.test("a stream's read limit must be a positive integer; the connection stays usable", async () => {
   const { client, server } = await connPair({ closeTimeout: 1000 });
   await assertRejects(
@@ -294,6 +307,7 @@ Deno.test("a finished stream reads null and no longer touches the connection", a
   await client.writeMessage(OpCode.Text, "two");
   const msg = await server.readMessageStream();
   const buf = new Uint8Array(16);
+  await assertRejects(() => msg.read(new Uint8Array(0)), RangeError);
   assertEquals(await msg.read(buf), 3);
   assertEquals(await msg.read(buf), null);
   assertEquals(await msg.read(buf), null);
