@@ -52,6 +52,7 @@ export class InflateStream implements MessageStream {
   /** Inflated bytes of the current piece already handed out. */
   #at = 0;
   #inputEnded = false;
+  #busy = false;
   #finished = false;
   #length = 0;
 
@@ -70,6 +71,23 @@ export class InflateStream implements MessageStream {
 
   async read(buf: Uint8Array): Promise<number | null> {
     if (this.#finished) return null;
+    if (buf.length === 0) {
+      throw new RangeError("Cannot read into an empty buffer");
+    }
+    if (this.#busy) {
+      throw new TypeError(
+        "Cannot read: another read of this message is in progress",
+      );
+    }
+    this.#busy = true;
+    try {
+      return await this.#read(buf);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #read(buf: Uint8Array): Promise<number | null> {
     if (!this.#compressed) return this.#passThrough(buf);
     const out = this.#parts.output;
     for (;;) {
