@@ -16,10 +16,17 @@ import type { Decompressor } from "./compressor.ts";
 import type { InflateOutput } from "./inflate_output.ts";
 
 /**
- * The compressed bytes inflated at a time. DEFLATE expands at most about 1,032
- * times, so one piece's output stays below about 4 MiB whatever the data.
+ * The most compressed bytes inflated at a time. DEFLATE expands at most about
+ * 1,032 times, so one piece's output stays below about 4 MiB whatever the data.
  */
 export const COMPRESSED_PIECE = 4096;
+/**
+ * The inflated bytes a piece aims at: pieces shrink when the data compresses
+ * well, so that the output buffer stays small and is reused (a larger one is
+ * dropped at each piece, see `InflateOutput`).
+ */
+const TARGET_OUTPUT = 16 * 1024;
+const MIN_PIECE = 8;
 const EMPTY = new Uint8Array(0);
 
 /** What an inflating stream needs from its connection. */
@@ -53,6 +60,7 @@ export class InflateStream implements MessageStream {
   #at = 0;
   #inputEnded = false;
   #busy = false;
+  #piece = COMPRESSED_PIECE;
   #finished = false;
   #length = 0;
 
@@ -115,7 +123,7 @@ export class InflateStream implements MessageStream {
   /** Reads the next compressed piece and inflates it into the output. */
   async #inflateNext(): Promise<void> {
     const { inflater, output, scratch, limit } = this.#parts;
-    const n = await this.#rawRead(scratch);
+    const n = await this.#rawRead(scratch.subarray(0, this.#piece));
     try {
       output.start(limit - this.#length);
       this.#at = 0;
@@ -128,6 +136,7 @@ export class InflateStream implements MessageStream {
       if (done instanceof Promise) await done;
       this.#inputEnded = fin;
       this.#length += output.length;
+      this.#adapt(output.length);
       if (this.#utf8 !== null) {
         if (!this.#utf8.push(output.buffer, 0, output.length)) {
           throw invalidUtf8();
@@ -138,6 +147,18 @@ export class InflateStream implements MessageStream {
       this.#finished = true;
       this.#parts.done(false, this.#length);
       throw await this.#parts.fail(err);
+    }
+  }
+
+  /** Sizes the next piece from what the last one inflated to. */
+  #adapt(inflated: number): void {
+    if (inflated > TARGET_OUTPUT) {
+      this.#piece = Math.max(
+        MIN_PIECE,
+        Math.floor(this.#piece * TARGET_OUTPUT / inflated),
+      );
+    } else if (inflated < TARGET_OUTPUT / 4) {
+      this.#piece = Math.min(COMPRESSED_PIECE, this.#piece * 2);
     }
   }
 

@@ -213,8 +213,9 @@ export class PerMessageDeflateConn extends ForwardingConn {
 
   /**
    * Reads the next message in pieces: a compressed one is inflated a piece at a
-   * time (at most 4 KiB of compressed input, and what it inflates to, held at
-   * once), its text checked as UTF-8 as it goes; its inflated size is bounded
+   * time (at most 4 KiB of compressed input, fewer when it compresses well, so
+   * that a piece inflates to about 16 KiB), its text checked as UTF-8 as it
+   * goes; its inflated size is bounded
    * by the read limit (or `options.readLimit`), past which the connection closes
    * with 1009.
    */

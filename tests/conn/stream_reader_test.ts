@@ -140,6 +140,28 @@ for (const engine of [zlibEngine(), compressionStreamEngine()]) {
   });
 }
 
+Deno.test("64 MiB of zeros (about 1:1000 compressed) inflate in pieces without holding the message", async () => {
+  const { client, server } = await deflatePair(zlibEngine());
+  // About 64 KiB on the wire: it fits the socket buffers, so the sender (whose
+  // compressor holds an output buffer the size of the message) is done first.
+  await client.writeMessage(OpCode.Binary, new Uint8Array(BIG));
+  await client.flush();
+  const before = Deno.memoryUsage().external;
+  const msg = await server.readMessageStream({ readLimit: BIG });
+  assert((msg.rsv & Rsv.Rsv1) !== 0);
+  const buf = new Uint8Array(4096);
+  let length = 0, nonZero = 0, most = 0;
+  for (let n; (n = await msg.read(buf)) !== null;) {
+    length += n;
+    for (let i = 0; i < n; i++) nonZero |= buf[i];
+    most = Math.max(most, Deno.memoryUsage().external - before);
+  }
+  assertEquals([length, nonZero], [BIG, 0]);
+  // Far below the message: the pieces' buffers, not the message, were held.
+  assert(most < 16 * MiB, `${most} bytes more external memory while reading`);
+  await Promise.all([client.close(), server.close()]);
+});
+
 Deno.test("the read limit applies to a stream unless raised for it (1009)", async () => {
   const { client, server } = await connPair({
     readLimit: MiB,
