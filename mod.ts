@@ -55,6 +55,13 @@ export { isValidUtf8 } from "./src/codec/utf8.ts";
 export type { Transport } from "./src/io/transport.ts";
 export { Conn } from "./src/conn/conn.ts";
 export type { ConnOptions } from "./src/conn/conn_options.ts";
+export type { StreamOptions } from "./src/conn/chunks.ts";
+export type { ReadOptions, WriteOptions } from "./src/conn/deadlines.ts";
+export type { ConnHooks, MessageInfo } from "./src/conn/hooks.ts";
+export type {
+  MessageStream,
+  MessageStreamOptions,
+} from "./src/conn/stream_reader.ts";
 export { PreparedMessage } from "./src/conn/prepared_message.ts";
 export type {
   Frame,

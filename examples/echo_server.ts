@@ -12,6 +12,11 @@
  * `CompressionStream`, which declines offers for windows under 15 bits);
  * `--no-deflate` turns compression off.
  *
+ * `--debug` logs every frame and message to stderr through the connection's
+ * lifecycle hooks: direction (`<-` read, `->` written), opcode, FIN, RSV bits,
+ * length and the first 32 bytes of the payload (as text when they decode,
+ * else hex); then read and write errors and the close.
+ *
  * Connections read and write in 8 KiB chunks (`ChunkSize.Balanced`, where the
  * library's default is 4 KiB): a batch of pipelined medium-sized messages then
  * takes one read instead of two, for 4 KiB more per busy connection (idle
@@ -21,7 +26,7 @@
  * deno run --allow-net --allow-read examples/echo_server.ts [--port 9001] \
  *   [--hostname 127.0.0.1] [--cert cert.pem --key key.pem] [--quiet] \
  *   [--no-deflate | --deflate-engine zlib|stream] [--deflate-no-takeover] \
- *   [--chunk-size 8192]
+ *   [--chunk-size 8192] [--debug]
  * ```
  *
  * @module
@@ -33,7 +38,9 @@ import {
   type AcceptOptions,
   ChunkSize,
   echoHandler,
+  type ConnHooks,
   HandshakeError,
+  type Header,
   ReadLimit,
   serveMessages,
   type WebSocketConn,
@@ -50,6 +57,7 @@ interface Flags {
   deflate: "zlib" | "stream" | "off";
   takeover: boolean;
   chunkSize: number;
+  debug: boolean;
 }
 
 function readFlags(args: string[]): Flags {
@@ -65,6 +73,7 @@ function readFlags(args: string[]): Flags {
       "deflate-engine": { type: "string", default: "zlib" },
       "deflate-no-takeover": { type: "boolean", default: false },
       "chunk-size": { type: "string", default: String(ChunkSize.Balanced) },
+      debug: { type: "boolean", default: false },
     },
   });
   const engine = values["deflate-engine"];
@@ -97,6 +106,7 @@ function readFlags(args: string[]): Flags {
     deflate: values["no-deflate"] ? "off" : engine,
     takeover: !values["deflate-no-takeover"],
     chunkSize,
+    debug: values.debug,
   };
 }
 
@@ -113,16 +123,71 @@ function listen(flags: Flags): Deno.Listener {
   });
 }
 
+const OPCODES: Record<number, string> = {
+  0: "continuation",
+  1: "text",
+  2: "binary",
+  8: "close",
+  9: "ping",
+  10: "pong",
+};
+const PREVIEW_BYTES = 32;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The first bytes of a payload: quoted text when they decode, else hex. */
+function preview(payload: Uint8Array): string {
+  const head = payload.subarray(0, PREVIEW_BYTES);
+  const more = payload.length > PREVIEW_BYTES ? "…" : "";
+  try {
+    return JSON.stringify(strictUtf8.decode(head)) + more;
+  } catch {
+    return [...head].map((b) => b.toString(16).padStart(2, "0")).join(" ") +
+      more;
+  }
+}
+
+function describeFrame(h: Header, payload: Uint8Array): string {
+  const rsv = ((h.rsv >> 4) & 7).toString(2).padStart(3, "0");
+  return `frame ${OPCODES[h.opcode] ?? h.opcode} fin=${
+    h.fin ? 1 : 0
+  } rsv=${rsv} len=${h.length} ${preview(payload)}`;
+}
+
+/** Hooks that log a connection's frames, messages, errors and close. */
+function debugHooks(peer: string): ConnHooks {
+  const log = (line: string) => console.error(`${peer} ${line}`);
+  return {
+    onReadFrame: (h, payload) => log(`<- ${describeFrame(h, payload)}`),
+    onWriteFrame: (h, payload) => log(`-> ${describeFrame(h, payload)}`),
+    onReadMessage: (m) =>
+      log(`<- message ${OPCODES[m.opcode]} len=${m.length}`),
+    onWriteMessage: (m) =>
+      log(`-> message ${OPCODES[m.opcode]} len=${m.length}`),
+    onReadError: (err) => log(`read error: ${message(err)}`),
+    onWriteError: (err) => log(`write error: ${message(err)}`),
+    onClose: (code, reason, err) =>
+      log(
+        `closed ${code} ${JSON.stringify(reason)}${
+          err === null ? "" : `: ${message(err)}`
+        }`,
+      ),
+  };
+}
+
 /** Serves one connection; whatever happens stays with it. */
 async function serve(
   socket: Deno.Conn,
   options: AcceptOptions,
   log: (line: string) => void,
+  debug: boolean,
 ): Promise<void> {
   const peer = describe(socket.remoteAddr);
   let conn: WebSocketConn;
   try {
-    conn = await accept(socket, options);
+    conn = await accept(
+      socket,
+      debug ? { ...options, hooks: debugHooks(peer) } : options,
+    );
   } catch (err) {
     const status = err instanceof HandshakeError ? ` ${err.status}` : "";
     log(`${peer} handshake failed${status}: ${message(err)}`);
@@ -187,7 +252,7 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 100));
       continue;
     }
-    serve(socket, options, log).catch((err) =>
+    serve(socket, options, log, flags.debug).catch((err) =>
       log(`unexpected: ${message(err)}`)
     );
   }

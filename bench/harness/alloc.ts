@@ -21,7 +21,7 @@
  */
 
 import { getHeapStatistics } from "node:v8";
-import { Conn, OpCode, ReadLimit } from "../../mod.ts";
+import { Conn, type ConnHooks, OpCode, ReadLimit } from "../../mod.ts";
 import { accept } from "../../src/handshake/accept.ts";
 import { ReplayTransport } from "../_replay.ts";
 import { type Site, startSampling, stopSampling } from "./_heap_profile.ts";
@@ -50,9 +50,21 @@ const allocated = () =>
 /**
  * The floor (`raw`), the floor with one `.then()` layer on each read and write
  * (`raw-then`: what any promise-returning API over `Deno.Conn` pays at least), our
- * server reading in place, or reading into its own buffer.
+ * server reading in place, or reading into its own buffer, or reading in place
+ * with every lifecycle hook set (to functions that do nothing).
  */
-type Kind = "raw" | "raw-then" | "ours" | "ours-buf";
+type Kind = "raw" | "raw-then" | "ours" | "ours-buf" | "ours-hooks";
+
+/** Every hook, doing nothing: what setting hooks costs by itself. */
+const NOOP_HOOKS: ConnHooks = {
+  onReadFrame() {},
+  onReadMessage() {},
+  onWriteFrame() {},
+  onWriteMessage() {},
+  onReadError() {},
+  onWriteError() {},
+  onClose() {},
+};
 
 /** What a server measured over the counted messages. */
 interface ServerReport {
@@ -124,8 +136,9 @@ async function oursEcho(
   conn: CountingConn,
   onMessage: (n: number) => void,
   buf?: Uint8Array,
+  hooks?: ConnHooks,
 ): Promise<void> {
-  const ws = await accept(conn, { readLimit: ReadLimit.Large });
+  const ws = await accept(conn, { readLimit: ReadLimit.Large, hooks });
   try {
     for (let n = 1;; n++) {
       const msg = await ws.readMessage(buf);
@@ -187,6 +200,7 @@ async function serve(
       conn,
       onMessage,
       kind === "ours-buf" ? new Uint8Array(size) : undefined,
+      kind === "ours-hooks" ? NOOP_HOOKS : undefined,
     ));
   await sampling;
   console.log(JSON.stringify(report));
@@ -335,7 +349,7 @@ function medianReport(reports: ServerReport[]): ServerReport {
   return sorted[sorted.length >> 1];
 }
 
-const KINDS: Kind[] = ["raw", "raw-then", "ours", "ours-buf"];
+const KINDS: Kind[] = ["raw", "raw-then", "ours", "ours-buf", "ours-hooks"];
 
 /** Runs both measurements and returns the report as Markdown. */
 export async function measure(
@@ -356,8 +370,8 @@ export async function measure(
     "| size | raw echo B/msg | raw + then() per call | ours B/msg |" +
     (b ? " ours (baseline) B/msg |" : "") + " ours − raw |" +
     (b ? " ours (baseline) − raw |" : "") +
-    " ours, readMessage(buf) − raw | floor per call | framing, in place | framing, readMessage(buf) | reads/msg raw, ours | writes/msg raw, ours |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" +
+    " ours, readMessage(buf) − raw | ours, all hooks set, B/msg | floor per call | framing, in place | framing, readMessage(buf) | reads/msg raw, ours | writes/msg raw, ours |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |" +
     (b ? " --- | --- |" : ""),
   ];
   if (b) {
@@ -380,7 +394,7 @@ export async function measure(
         }
       }
     }
-    const [raw, layered, ours, intoBuf] = KINDS.map((k) =>
+    const [raw, layered, ours, intoBuf, hooked] = KINDS.map((k) =>
       medianReport(runs.get(k)!)
     );
     const theirs = b ? medianReport(baselineRuns) : null;
@@ -398,6 +412,7 @@ export async function measure(
           ? `${fmt(theirs.bytesPerMessage - raw.bytesPerMessage)} | `
           : "") +
         `${fmt(intoBuf.bytesPerMessage - raw.bytesPerMessage)} | ` +
+        `${fmt(hooked.bytesPerMessage)} | ` +
         `${fmt(perCall)} | ${fmt(framing(ours))} | ${
           fmt(framing(intoBuf))
         } | ` +

@@ -31,6 +31,10 @@ import { CloseCode } from "./close_code.ts";
  * | `closed` | 1006 | the connection is closed (read or write after close) |
  * | `pong_timeout` | 1006 | the peer did not answer a keep-alive ping in time |
  * | `idle_timeout` | 1001 | nothing arrived for the idle timeout while a read waited |
+ * | `read_timeout` | 1011 | a read timed out after bytes of its message arrived |
+ * | `read_aborted` | 1011 | a read's signal aborted after bytes of its message arrived |
+ * | `write_timeout` | 1006 | a write waited for the transport past the write timeout |
+ * | `write_aborted` | 1006 | a write's signal aborted while it waited for the transport |
  * | `write_buffer_full` | 1013 | queued writes would exceed the write buffer limit |
  * | `internal_error` | 1011 | an extension failed in a way the peer did not cause |
  *
@@ -64,6 +68,10 @@ export type ErrorCode =
   | "closed"
   | "pong_timeout"
   | "idle_timeout"
+  | "read_timeout"
+  | "read_aborted"
+  | "write_timeout"
+  | "write_aborted"
   | "write_buffer_full"
   | "internal_error";
 
@@ -88,6 +96,10 @@ const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
   closed: CloseCode.AbnormalClosure,
   pong_timeout: CloseCode.AbnormalClosure,
   idle_timeout: CloseCode.GoingAway,
+  read_timeout: CloseCode.InternalServerError,
+  read_aborted: CloseCode.InternalServerError,
+  write_timeout: CloseCode.AbnormalClosure,
+  write_aborted: CloseCode.AbnormalClosure,
   write_buffer_full: CloseCode.TryAgainLater,
   internal_error: CloseCode.InternalServerError,
 };

@@ -6,11 +6,52 @@
  */
 
 import { type DataOpCode, OpCode } from "../codec/opcode.ts";
+import type { WriteOptions } from "./deadlines.ts";
 
 /** A byte stream to send as one message. */
 export type ByteStream =
   | ReadableStream<Uint8Array>
   | AsyncIterable<Uint8Array>;
+
+/**
+ * Options of a streamed write.
+ *
+ * @example
+ * ```ts
+ * import { Rsv, type StreamOptions } from "@wsx/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: StreamOptions = { rsv: Rsv.Rsv2, signal: AbortSignal.timeout(60_000) };
+ * assertEquals(options.rsv, 0x20);
+ * ```
+ */
+export interface StreamOptions extends WriteOptions {
+  /**
+   * RSV bits for the message's first frame (`Rsv.Rsv2` …), for an extension the
+   * caller implements: only bits the connection allows (`rsvAllowed`).
+   */
+  rsv?: number;
+}
+
+/** A byte stream that counts the bytes that went through it. */
+export interface CountedStream extends AsyncIterable<Uint8Array> {
+  /** The bytes so far. */
+  readonly bytes: number;
+}
+
+/** Wraps `source` to count its bytes (for the message hooks). */
+export function countBytes(source: ByteStream): CountedStream {
+  const counted = {
+    bytes: 0,
+    async *[Symbol.asyncIterator]() {
+      for await (const chunk of source as AsyncIterable<Uint8Array>) {
+        counted.bytes += chunk.length;
+        yield chunk;
+      }
+    },
+  };
+  return counted;
+}
 
 /** Rejects an opcode that is not text or binary. */
 export function checkDataOpCode(opcode: DataOpCode): void {

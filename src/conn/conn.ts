@@ -16,25 +16,37 @@
  * - Every protocol error is answered with the close code it maps to, then the
  *   transport is closed; the error sticks and every later read rejects with it.
  * - Views returned by reads are valid until the next read.
+ * - Hooks, signals and timeouts cost nothing unless given: the plain read and
+ *   write paths are the ones without them (see `hooks.ts`, `deadlines.ts`).
+ * - A streamed message holds the read side until it is read to its end, and
+ *   buffers nothing of it beyond the read buffer (see `stream_reader.ts`).
  *
  * @module
  */
 
 import { CloseCode } from "../codec/close_code.ts";
-import type { WebSocketError } from "../codec/errors.ts";
+import { CloseError, type WebSocketError } from "../codec/errors.ts";
 import type { Header } from "../codec/header.ts";
-import { type DataOpCode, OpCode } from "../codec/opcode.ts";
+import { type DataOpCode, isControl, OpCode } from "../codec/opcode.ts";
 import { FrameReader } from "../io/frame_reader.ts";
 import { FrameWriter } from "../io/frame_writer.ts";
 import { ByteSink, ByteSource, type Transport } from "../io/transport.ts";
 import { CloseHandshake } from "./close_handshake.ts";
 import { type ConnOptions, settingsOf } from "./conn_options.ts";
 export type { ConnOptions } from "./conn_options.ts";
+import { countBytes, type StreamOptions } from "./chunks.ts";
+import { Deadlines, type ReadOptions, type WriteOptions } from "./deadlines.ts";
+import { HookedFrameWriter, HookSet, registerHooks } from "./hooks.ts";
 import { iterateMessages } from "./iterate_messages.ts";
 import { IdleTimer, keepAlive } from "./keepalive.ts";
-import { MessageReader } from "./message_reader.ts";
+import { MessageReader, type ReadLimits } from "./message_reader.ts";
 import { MessageWriter } from "./message_writer.ts";
 import type { PreparedMessage } from "./prepared_message.ts";
+import {
+  type MessageStream,
+  type MessageStreamOptions,
+  StreamReader,
+} from "./stream_reader.ts";
 import type { Frame, Message, WebSocketConn } from "./websocket_conn.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -92,6 +104,11 @@ export class Conn implements WebSocketConn {
   #closing: CloseHandshake;
   #idle: IdleTimer | null = null;
   #writes: MessageWriter;
+  #frames: FrameReader;
+  #limits: ReadLimits;
+  #hooks: HookSet | null = null;
+  #deadlines: Deadlines | null = null;
+  #streams: StreamReader | null = null;
 
   /**
    * Wraps a transport whose opening handshake is complete.
@@ -115,14 +132,30 @@ export class Conn implements WebSocketConn {
     this.onClose = options.onClose;
     const source = new ByteSource(transport, 0, options.read);
     const sink = new ByteSink(transport, options.read);
-    const frames = new FrameReader(source, this.chunkSize, options.head);
-    const writer = this.#writer = new FrameWriter(
-      sink,
-      this.role === "client",
+    const frames = this.#frames = new FrameReader(
+      source,
       this.chunkSize,
-      settings.writeHighWaterMark,
-      settings.writeBufferLimit,
+      options.head,
     );
+    const hooks = options.hooks === undefined
+      ? null
+      : this.#hooks = new HookSet(options.hooks, this);
+    const writer = this.#writer = hooks?.hooks.onWriteFrame === undefined
+      ? new FrameWriter(
+        sink,
+        this.role === "client",
+        this.chunkSize,
+        settings.writeHighWaterMark,
+        settings.writeBufferLimit,
+      )
+      : new HookedFrameWriter(
+        hooks.wroteFrame,
+        sink,
+        this.role === "client",
+        this.chunkSize,
+        settings.writeHighWaterMark,
+        settings.writeBufferLimit,
+      );
     const closing = this.#closing = new CloseHandshake({
       transport,
       source,
@@ -135,7 +168,7 @@ export class Conn implements WebSocketConn {
     this.closed = closing.closed;
     const writes = this.#writes = new MessageWriter(writer, closing, this);
     // Only what the reader needs: the settings object itself is left behind.
-    const limits = {
+    const limits = this.#limits = {
       expectMasked: settings.expectMasked,
       rsvAllowed: settings.rsvAllowed,
       readLimit: settings.readLimit,
@@ -143,17 +176,28 @@ export class Conn implements WebSocketConn {
       maxFragments: settings.maxFragments,
       chunkSize: settings.chunkSize,
     };
-    this.#reader = new MessageReader(frames, limits, {
+    const reader = this.#reader = new MessageReader(frames, limits, {
       control: writes,
       failures: closing,
       replies: writer,
     });
+    if (hooks !== null) this.#installHooks(hooks);
+    if (settings.readTimeout > 0 || settings.writeTimeout > 0) {
+      this.#deadlines = new Deadlines(
+        settings.readTimeout,
+        settings.writeTimeout,
+        { frames, reader, writer, closing },
+      );
+    }
     // Most connections have no idle timeout: no timer object for them.
     if (settings.idleTimeout > 0) {
       closing.idle = this.#idle = new IdleTimer(
         settings.idleTimeout,
         () => frames.reads,
-        () => this.#reader.reading && !closing.finished,
+        () =>
+          this.#reader.reading && !closing.finished &&
+          (this.#streams === null || !this.#streams.open ||
+            this.#streams.waiting),
         // A transport read is pending: no lingering read can go beside it.
         (error) => closing.fail(error, false),
       );
@@ -175,20 +219,82 @@ export class Conn implements WebSocketConn {
    * than the read limit (or than `buf`) fails it with 1009 as soon as its header
    * says so, before anything is buffered.
    *
+   * For messages larger than a buffer should be, read them in pieces with
+   * {@linkcode Conn.readMessageStream}.
+   *
    * @param buf Where the payload goes. Without it, a complete frame already in the
    * read buffer is returned in place (no copy), and others are gathered in an
    * internal buffer that grows up to the read limit.
+   * @param options A signal that aborts the read (see {@linkcode ReadOptions}).
    * @returns The message, valid until the next read.
    * @throws {CloseError} Once the peer has closed the connection.
    * @throws {WebSocketError} On a protocol error, or when the transport failed.
    */
-  readMessage(buf?: Uint8Array): Promise<Message> {
+  readMessage(buf?: Uint8Array, options?: ReadOptions): Promise<Message> {
     try {
       this.#enterRead();
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#reader.readMessage(buf);
+    if (
+      options === undefined && this.#deadlines === null && this.#hooks === null
+    ) {
+      return this.#reader.readMessage(buf);
+    }
+    return this.#readMessageSlowly(buf, options);
+  }
+
+  /**
+   * `readMessage` with a signal, timeouts or hooks: apart, so that the plain
+   * path allocates no closure context.
+   */
+  #readMessageSlowly(
+    buf: Uint8Array | undefined,
+    options: ReadOptions | undefined,
+  ): Promise<Message> {
+    const read = options?.signal === undefined && this.#deadlines === null
+      ? this.#reader.readMessage(buf)
+      : this.#timedRead(
+        options?.signal,
+        this.#reader.atBoundary,
+        () => this.#reader.readMessage(buf),
+      );
+    return this.#hooks === null
+      ? read
+      : read.then(this.#hooks.messageRead, this.#hooks.readError);
+  }
+
+  /**
+   * Reads the next message in pieces, for messages of any size: the payload goes
+   * into buffers of the caller's (`read(buf)`) or through a `ReadableStream`,
+   * never gathered whole. Control frames between its fragments are answered;
+   * text is checked as UTF-8 piece by piece (1007 at the first invalid byte).
+   * The message must be read to its end (or discarded) before the next read.
+   *
+   * @example Streaming an upload to a file through a 4 KiB buffer
+   * ```ts ignore
+   * const msg = await conn.readMessageStream({ readLimit: 1 << 30 });
+   * using file = await Deno.open("upload.bin", { write: true, create: true });
+   * await msg.readable.pipeTo(file.writable);
+   * ```
+   *
+   * @param options The signal, and a read limit for this message (raised above
+   * the connection's when an upload needs it; larger messages close with 1009).
+   * @returns The message, once its first data frame's header has arrived.
+   * @throws {RangeError} For a read limit that is not a positive integer.
+   */
+  readMessageStream(options?: MessageStreamOptions): Promise<MessageStream> {
+    try {
+      this.#enterRead();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const streams = this.#streams ??= this.#newStreamReader();
+    const start = () => streams.start(options);
+    const read = options?.signal === undefined && this.#deadlines === null
+      ? start()
+      : this.#timedRead(options?.signal, this.#reader.atBoundary, start);
+    return this.#hooks === null ? read : read.catch(this.#hooks.readError);
   }
 
   /**
@@ -197,25 +303,63 @@ export class Conn implements WebSocketConn {
    * next read. Control frames are returned, not answered: at this level the caller
    * owns them (a close frame read here is answered by `close()`).
    *
+   * @param options A signal that aborts the read (see {@linkcode ReadOptions}).
    * @returns The header, valid until the next read.
    */
-  readHeader(): Promise<Header> {
-    return this.#lowLevelRead(() => this.#reader.readHeader());
+  readHeader(options?: ReadOptions): Promise<Header> {
+    return this.#lowLevelRead(() => this.#reader.readHeader(), options, true);
   }
 
   /**
    * Reads the payload of the frame whose header was just read, unmasked, into `buf`.
    *
    * @param buf Where the payload goes; at least `header.length` bytes.
+   * @param options A signal that aborts the read (the connection then fails).
    * @returns A view of `buf` holding the payload.
    */
-  readPayload(buf: Uint8Array): Promise<Uint8Array> {
+  readPayload(buf: Uint8Array, options?: ReadOptions): Promise<Uint8Array> {
     return this.#lowLevelRead(async () => {
       const payload = await this.#reader.readPayload(buf);
       const h = this.#reader.frame.header;
       if (h.opcode === OpCode.Close) this.#closing.noteReceived(payload);
+      this.#hooks?.readFrame(h, payload);
       return payload;
-    });
+    }, options);
+  }
+
+  /**
+   * Reads the next piece of the payload of the frame whose header was just read,
+   * unmasked, into `buf`: a data frame of any size through a small buffer.
+   * Control frames (at most 125 bytes) are read with {@linkcode Conn.readPayload}.
+   *
+   * @example Copying a frame of any size through 4 KiB
+   * ```ts ignore
+   * const h = await conn.readHeader();
+   * const buf = new Uint8Array(4096);
+   * for (let n; (n = await conn.readPayloadPart(buf)) !== null;) sink(buf.subarray(0, n));
+   * ```
+   *
+   * @param buf Where the bytes go.
+   * @param options A signal that aborts the read (the connection then fails).
+   * @returns How many bytes were placed at the start of `buf`, or `null` once the
+   * payload has been read whole.
+   * @throws {TypeError} For a control frame's payload.
+   */
+  readPayloadPart(
+    buf: Uint8Array,
+    options?: ReadOptions,
+  ): Promise<number | null> {
+    const h = this.#reader.frame.header;
+    if (isControl(h.opcode)) {
+      return Promise.reject(
+        new TypeError("Control frame payloads are read whole, by readPayload"),
+      );
+    }
+    return this.#lowLevelRead(async () => {
+      const n = await this.#reader.readPayloadPart(buf);
+      if (n === null) this.#hooks?.readFrame(h, EMPTY);
+      return n;
+    }, options);
   }
 
   /**
@@ -223,12 +367,13 @@ export class Conn implements WebSocketConn {
    * are not answered and text is not checked for UTF-8.
    *
    * @param buf Where the payload goes.
+   * @param options A signal that aborts the read (see {@linkcode ReadOptions}).
    * @returns The frame, whose header and payload are valid until the next read.
    */
-  async readFrame(buf: Uint8Array): Promise<Frame> {
-    await this.readHeader();
+  async readFrame(buf: Uint8Array, options?: ReadOptions): Promise<Frame> {
+    await this.readHeader(options);
     const frame = this.#reader.frame;
-    frame.payload = await this.readPayload(buf);
+    frame.payload = await this.readPayload(buf, options);
     return frame;
   }
 
@@ -252,15 +397,98 @@ export class Conn implements WebSocketConn {
     this.#idle?.arm();
   }
 
-  async #lowLevelRead<T>(read: () => Promise<T>): Promise<T> {
+  async #lowLevelRead<T>(
+    read: () => Promise<T>,
+    options: ReadOptions | undefined,
+    boundary = false,
+  ): Promise<T> {
     this.#enterRead();
+    const run = async () => {
+      try {
+        return await read();
+      } catch (err) {
+        throw await this.#closing.readFailed(err);
+      }
+    };
     try {
-      return await read();
+      if (options === undefined && this.#deadlines === null) return await run();
+      return await this.#timedRead(
+        options?.signal,
+        boundary && this.#reader.atBoundary,
+        run,
+      );
     } catch (err) {
-      throw await this.#closing.readFailed(err);
+      this.#hooks?.readError(err);
+      throw err;
     } finally {
       this.#reader.reading = false;
     }
+  }
+
+  /** Runs a read under `signal` and the read timeout (see `deadlines.ts`). */
+  #timedRead<T>(
+    signal: AbortSignal | undefined,
+    boundary: boolean,
+    read: () => Promise<T>,
+  ): Promise<T> {
+    return this.#deadlinesOf().read(signal, boundary, read);
+  }
+
+  /** Runs a write under `signal` and the write timeout (see `deadlines.ts`). */
+  #timedWrite(
+    options: WriteOptions | undefined,
+    write: () => Promise<void>,
+    timeout?: number,
+  ): Promise<void> {
+    const signal = options?.signal;
+    const written = signal === undefined && this.#deadlines === null
+      ? write()
+      : this.#deadlinesOf().write(signal, write, timeout);
+    return this.#hooks === null
+      ? written
+      : written.catch(this.#hooks.writeError);
+  }
+
+  #deadlinesOf(): Deadlines {
+    return this.#deadlines ??= new Deadlines(0, 0, {
+      frames: this.#frames,
+      reader: this.#reader,
+      writer: this.#writer,
+      closing: this.#closing,
+    });
+  }
+
+  #newStreamReader(): StreamReader {
+    return new StreamReader({
+      frames: this.#frames,
+      reader: this.#reader,
+      limits: this.#limits,
+      control: this.#writes,
+      closing: this.#closing,
+      hooks: this.#hooks,
+      chunkSize: this.chunkSize,
+      guard: (signal, read) => {
+        this.#idle?.arm();
+        const piece = signal === undefined && this.#deadlines === null
+          ? read()
+          : this.#timedRead(signal, false, read);
+        return this.#hooks === null
+          ? piece
+          : piece.catch(this.#hooks.readError);
+      },
+    });
+  }
+
+  #installHooks(hooks: HookSet): void {
+    registerHooks(this, hooks);
+    if (hooks.hooks.onReadFrame !== undefined) {
+      this.#reader.onFrame = hooks.readFrame;
+    }
+    if (hooks.hooks.onClose === undefined) return;
+    this.closed.then(({ code, reason }) => {
+      const error = this.#closing.error;
+      hooks.closed(code, reason, error instanceof CloseError ? null : error);
+    });
   }
 
   /**
@@ -298,14 +526,34 @@ export class Conn implements WebSocketConn {
    * @param opcode The frame's opcode.
    * @param payload The payload: copied at once when it fits the scratchpad;
    * otherwise it must stay unchanged until the promise settles.
+   * @param options A signal that aborts the write (see {@linkcode WriteOptions}).
    */
   writeFrame(
     fin: boolean,
     rsv: number,
     opcode: number,
     payload: Uint8Array,
+    options?: WriteOptions,
   ): Promise<void> {
-    return this.#writes.writeFrame(fin, rsv, opcode, payload);
+    if (
+      options === undefined && this.#deadlines === null && this.#hooks === null
+    ) {
+      return this.#writes.writeFrame(fin, rsv, opcode, payload);
+    }
+    return this.#writeFrameSlowly(fin, rsv, opcode, payload, options);
+  }
+
+  #writeFrameSlowly(
+    fin: boolean,
+    rsv: number,
+    opcode: number,
+    payload: Uint8Array,
+    options: WriteOptions | undefined,
+  ): Promise<void> {
+    return this.#timedWrite(
+      options,
+      () => this.#writes.writeFrame(fin, rsv, opcode, payload),
+    );
   }
 
   /**
@@ -318,9 +566,33 @@ export class Conn implements WebSocketConn {
    *
    * @param opcode `OpCode.Text` or `OpCode.Binary`.
    * @param data The payload; a string is encoded as UTF-8 straight into the scratchpad.
+   * @param options A signal that aborts the write (see {@linkcode WriteOptions}).
    */
-  writeMessage(opcode: DataOpCode, data: Uint8Array | string): Promise<void> {
-    return this.#writes.writeMessage(opcode, data);
+  writeMessage(
+    opcode: DataOpCode,
+    data: Uint8Array | string,
+    options?: WriteOptions,
+  ): Promise<void> {
+    if (
+      options === undefined && this.#deadlines === null && this.#hooks === null
+    ) {
+      return this.#writes.writeMessage(opcode, data);
+    }
+    return this.#writeMessageSlowly(opcode, data, options);
+  }
+
+  #writeMessageSlowly(
+    opcode: DataOpCode,
+    data: Uint8Array | string,
+    options: WriteOptions | undefined,
+  ): Promise<void> {
+    const written = this.#timedWrite(
+      options,
+      () => this.#writes.writeMessage(opcode, data),
+    );
+    const hooks = this.#hooks;
+    if (hooks === null) return written;
+    return written.then(() => hooks.wroteMessage(opcode, 0, data, 0));
   }
 
   /**
@@ -329,9 +601,33 @@ export class Conn implements WebSocketConn {
    * A client masks each frame, so it frames the message again.
    *
    * @param message The prepared message.
+   * @param options A signal that aborts the write (see {@linkcode WriteOptions}).
    */
-  writePrepared(message: PreparedMessage): Promise<void> {
-    return this.#writes.writePrepared(message);
+  writePrepared(
+    message: PreparedMessage,
+    options?: WriteOptions,
+  ): Promise<void> {
+    if (
+      options === undefined && this.#deadlines === null && this.#hooks === null
+    ) {
+      return this.#writes.writePrepared(message);
+    }
+    return this.#writePreparedSlowly(message, options);
+  }
+
+  #writePreparedSlowly(
+    message: PreparedMessage,
+    options: WriteOptions | undefined,
+  ): Promise<void> {
+    const written = this.#timedWrite(
+      options,
+      () => this.#writes.writePrepared(message),
+    );
+    const hooks = this.#hooks;
+    if (hooks === null) return written;
+    return written.then(() =>
+      hooks.wroteMessage(message.opcode, 0, message.data, 0)
+    );
   }
 
   /**
@@ -354,17 +650,54 @@ export class Conn implements WebSocketConn {
    * pongs may go between its fragments. A source that fails after the first
    * fragment fails the connection (1011): the message cannot be finished.
    *
+   * With `options.rsv`, the first frame carries those RSV bits, for an extension
+   * implemented by the caller: only bits the connection allows (`rsvAllowed`,
+   * as the handshake negotiated them). An aborted `options.signal` stops the
+   * stream: before its first fragment nothing is sent; after, the connection
+   * is dropped (1006, `write_aborted`), since the message cannot end.
+   *
+   * @example A message of a caller-implemented extension, marked with RSV2
+   * ```ts ignore
+   * await conn.streamMessage(OpCode.Binary, encoded, undefined, { rsv: Rsv.Rsv2 });
+   * ```
+   *
    * @param opcode `OpCode.Text` or `OpCode.Binary`.
    * @param source The bytes: a `ReadableStream` or any async iterable.
    * @param chunkSize The fragment size, at most the connection's chunk size.
-   * @throws {RangeError} When `chunkSize` exceeds the connection's chunk size.
+   * @param options RSV bits for the first frame, and a signal.
+   * @throws {RangeError} When `chunkSize` exceeds the connection's chunk size, or
+   * `options.rsv` has bits the connection does not allow.
    */
   streamMessage(
     opcode: DataOpCode,
     source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
     chunkSize: number = this.chunkSize,
+    options?: StreamOptions,
   ): Promise<void> {
-    return this.#writes.streamMessage(opcode, source, chunkSize);
+    const rsv = options?.rsv ?? 0;
+    if (rsv !== 0 && (rsv & ~this.rsvAllowed) !== 0) {
+      return Promise.reject(disallowedRsv(rsv, this.rsvAllowed));
+    }
+    const hooks = this.#hooks;
+    if (options === undefined && hooks === null) {
+      return this.#writes.streamMessage(opcode, source, chunkSize);
+    }
+    const counted = hooks === null ? null : countBytes(source);
+    const written = this.#timedWrite(
+      options,
+      () =>
+        this.#writes.streamMessage(
+          opcode,
+          counted ?? source,
+          chunkSize,
+          rsv,
+        ),
+      0,
+    );
+    if (counted === null) return written;
+    return written.then(() =>
+      hooks!.wroteMessage(opcode, rsv, null, counted.bytes)
+    );
   }
 
   /**
@@ -440,10 +773,14 @@ export class Conn implements WebSocketConn {
   /** Reads and discards until the peer's close frame, unless a read is running. */
   async #drain(): Promise<void> {
     if (this.#reader.reading) return;
-    try {
-      for (;;) await this.readMessage();
-    } catch {
-      // The close frame, a failure or the timeout ends the drain.
+    for (;;) {
+      try {
+        await this.readMessage();
+      } catch (err) {
+        // A read timeout before any byte does not end it: the close timeout
+        // bounds the drain. The close frame or a failure does.
+        if (!isEarlyTimeout(err) || this.#closing.finished) return;
+      }
     }
   }
 }
@@ -459,4 +796,18 @@ function addrOf(
   } catch {
     return null; // A socket already closed.
   }
+}
+
+/** The error for RSV bits a connection does not allow on its messages. */
+export function disallowedRsv(rsv: number, allowed: number): RangeError {
+  const hex = (bits: number) => `0x${bits.toString(16).padStart(2, "0")}`;
+  return new RangeError(
+    `RSV bits ${hex(rsv)} are not allowed on this connection (rsvAllowed ${
+      hex(allowed)
+    })`,
+  );
+}
+
+function isEarlyTimeout(err: unknown): boolean {
+  return err instanceof DOMException && err.name === "TimeoutError";
 }

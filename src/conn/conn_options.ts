@@ -6,6 +6,7 @@
 
 import type { CloseCode } from "../codec/close_code.ts";
 import { ChunkSize, ReadLimit } from "../codec/limits.ts";
+import type { ConnHooks } from "./hooks.ts";
 
 /**
  * How a {@linkcode Conn} behaves: its role, limits and handlers.
@@ -64,6 +65,21 @@ export interface ConnOptions {
   onPong?: (payload: Uint8Array) => void;
   /** Called when the peer's close frame arrives, before it is answered. */
   onClose?: (code: CloseCode, reason: string) => void;
+  /** Lifecycle hooks (frames, messages, errors, close), for metrics and logging. */
+  hooks?: ConnHooks;
+  /**
+   * The longest each read call may take, in ms (default 0: none). Timed out
+   * before any byte of its message arrived, a read rejects with a `TimeoutError`
+   * and the connection stays usable; after, the connection fails with 1011
+   * (`read_timeout`). A streamed read applies it to each piece.
+   */
+  readTimeout?: number;
+  /**
+   * The longest a write call may wait for the transport, in ms (default 0:
+   * none); past it the connection is dropped (1006, `write_timeout`). Applies to
+   * `writeMessage`, `writeFrame`, `writePrepared`, `ping` and `pong`.
+   */
+  writeTimeout?: number;
 }
 
 /** The sizes and times a connection runs with, every default filled in. */
@@ -76,6 +92,8 @@ export interface ConnSettings {
   maxFragments: number;
   closeTimeout: number;
   idleTimeout: number;
+  readTimeout: number;
+  writeTimeout: number;
   rsvAllowed: number;
   writeHighWaterMark: number | undefined;
   writeBufferLimit: number;
@@ -119,10 +137,20 @@ export function settingsOf(options: ConnOptions): ConnSettings {
     ),
     closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
     idleTimeout: options.idleTimeout ?? 0,
+    readTimeout: timeout("readTimeout", options.readTimeout),
+    writeTimeout: timeout("writeTimeout", options.writeTimeout),
     rsvAllowed: options.rsvAllowed ?? 0,
     writeHighWaterMark: options.writeHighWaterMark,
     writeBufferLimit: options.writeBufferLimit ?? DEFAULT_WRITE_BUFFER_LIMIT,
   };
+}
+
+function timeout(name: string, value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (!(value >= 0 && value < 2 ** 31)) {
+    throw new RangeError(`${name} must be a number of ms from 0, got ${value}`);
+  }
+  return value;
 }
 
 function positive(name: string, value: number): number {

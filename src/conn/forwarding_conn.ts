@@ -9,9 +9,11 @@
 import type { CloseCode } from "../codec/close_code.ts";
 import type { Header } from "../codec/header.ts";
 import type { DataOpCode } from "../codec/opcode.ts";
-import type { ByteStream } from "./chunks.ts";
+import type { ByteStream, StreamOptions } from "./chunks.ts";
+import type { ReadOptions, WriteOptions } from "./deadlines.ts";
 import { iterateMessages } from "./iterate_messages.ts";
 import type { PreparedMessage } from "./prepared_message.ts";
+import type { MessageStream, MessageStreamOptions } from "./stream_reader.ts";
 import type { Frame, Message, WebSocketConn } from "./websocket_conn.ts";
 
 /** A connection that does what the one it wraps does, until a subclass says otherwise. */
@@ -67,24 +69,35 @@ export class ForwardingConn implements WebSocketConn {
     this.#inner.onClose = handler;
   }
 
-  readMessage(buf?: Uint8Array): Promise<Message> {
-    return this.#inner.readMessage(buf);
+  readMessage(buf?: Uint8Array, options?: ReadOptions): Promise<Message> {
+    return this.#inner.readMessage(buf, options);
+  }
+
+  readMessageStream(options?: MessageStreamOptions): Promise<MessageStream> {
+    return this.#inner.readMessageStream(options);
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
     return iterateMessages(this);
   }
 
-  readHeader(): Promise<Header> {
-    return this.#inner.readHeader();
+  readHeader(options?: ReadOptions): Promise<Header> {
+    return this.#inner.readHeader(options);
   }
 
-  readPayload(buf: Uint8Array): Promise<Uint8Array> {
-    return this.#inner.readPayload(buf);
+  readPayload(buf: Uint8Array, options?: ReadOptions): Promise<Uint8Array> {
+    return this.#inner.readPayload(buf, options);
   }
 
-  readFrame(buf: Uint8Array): Promise<Frame> {
-    return this.#inner.readFrame(buf);
+  readPayloadPart(
+    buf: Uint8Array,
+    options?: ReadOptions,
+  ): Promise<number | null> {
+    return this.#inner.readPayloadPart(buf, options);
+  }
+
+  readFrame(buf: Uint8Array, options?: ReadOptions): Promise<Frame> {
+    return this.#inner.readFrame(buf, options);
   }
 
   writeFrame(
@@ -92,24 +105,33 @@ export class ForwardingConn implements WebSocketConn {
     rsv: number,
     opcode: number,
     payload: Uint8Array,
+    options?: WriteOptions,
   ): Promise<void> {
-    return this.#inner.writeFrame(fin, rsv, opcode, payload);
+    return this.#inner.writeFrame(fin, rsv, opcode, payload, options);
   }
 
-  writeMessage(opcode: DataOpCode, data: Uint8Array | string): Promise<void> {
-    return this.#inner.writeMessage(opcode, data);
+  writeMessage(
+    opcode: DataOpCode,
+    data: Uint8Array | string,
+    options?: WriteOptions,
+  ): Promise<void> {
+    return this.#inner.writeMessage(opcode, data, options);
   }
 
-  writePrepared(message: PreparedMessage): Promise<void> {
-    return this.#inner.writePrepared(message);
+  writePrepared(
+    message: PreparedMessage,
+    options?: WriteOptions,
+  ): Promise<void> {
+    return this.#inner.writePrepared(message, options);
   }
 
   streamMessage(
     opcode: DataOpCode,
     source: ByteStream,
     chunkSize?: number,
+    options?: StreamOptions,
   ): Promise<void> {
-    return this.#inner.streamMessage(opcode, source, chunkSize);
+    return this.#inner.streamMessage(opcode, source, chunkSize, options);
   }
 
   ping(payload?: Uint8Array): Promise<void> {

@@ -55,6 +55,8 @@ export interface ReadLimits extends FrameLimits {
 export class MessageReader implements FrameState {
   /** Whether a read is in progress. */
   reading = false;
+  /** The `onReadFrame` hook, when the connection has one. */
+  onFrame: ((header: Header, payload: Uint8Array) => void) | null = null;
   // The message being read, as the header rules track it (`checkHeader`); kept
   // here rather than in an object of their own: one object less per connection.
   inMessage = false;
@@ -123,13 +125,41 @@ export class MessageReader implements FrameState {
   /** Reads and checks the next header, skipping a payload left unread, after `begin()`. */
   async readHeader(): Promise<Header> {
     const frames = this.#frames;
-    if (this.#payloadLeft > 0) {
-      await frames.skip(this.#payloadLeft);
-      this.#payloadLeft = 0;
-    }
+    await this.skipUnread();
     let size = frames.tryHeader();
     if (size === 0) size = await frames.readHeader();
     return this.#accept(size);
+  }
+
+  /** Whether no message or frame is under way: the next byte starts a frame. */
+  get atBoundary(): boolean {
+    return !this.inMessage && !this.#inFrame && this.#payloadLeft === 0;
+  }
+
+  /** Skips what a low-level `readHeader()` left unread of its frame's payload. */
+  async skipUnread(): Promise<void> {
+    if (this.#payloadLeft > 0) {
+      await this.#frames.skip(this.#payloadLeft);
+      this.#payloadLeft = 0;
+    }
+  }
+
+  /**
+   * Reads the next piece of the current frame's payload into `buf`, unmasked,
+   * after `begin()`.
+   *
+   * @returns The bytes placed at the start of `buf`, or `null` when the payload
+   * has been read whole.
+   */
+  async readPayloadPart(buf: Uint8Array): Promise<number | null> {
+    if (this.#payloadLeft === 0) return null;
+    const n = await this.#frames.readPart(
+      buf,
+      0,
+      Math.min(buf.length, this.#payloadLeft),
+    );
+    this.#consume(buf, 0, n, false);
+    return n;
   }
 
   /** Reads the current frame's whole payload into `buf`, unmasked, after `begin()`. */
@@ -253,6 +283,12 @@ export class MessageReader implements FrameState {
         if (this.#payloadLeft > 0) return null;
       }
       this.#inFrame = false;
+      if (this.onFrame !== null) {
+        this.onFrame(
+          h,
+          this.#dest.subarray(this.#filled - h.length, this.#filled),
+        );
+      }
       if (h.fin) {
         if (this.#validateUtf8 && !this.#utf8.complete) throw invalidUtf8();
         return this.#deliver(this.#viewOf(this.#dest, this.#filled));
@@ -272,7 +308,9 @@ export class MessageReader implements FrameState {
     this.#consume(payload, at, n, false);
     if (this.#payloadLeft > 0) return null;
     this.#inFrame = false;
-    return this.#control.onControl(h, payload.subarray(0, h.length));
+    const body = payload.subarray(0, h.length);
+    if (this.onFrame !== null) this.onFrame(h, body);
+    return this.#control.onControl(h, body);
   }
 
   /**
@@ -291,6 +329,7 @@ export class MessageReader implements FrameState {
         const inPlace = this.#readInPlace(h);
         if (inPlace !== null) {
           this.#inFrame = false;
+          if (this.onFrame !== null) this.onFrame(h, inPlace);
           return this.#deliver(inPlace);
         }
       }

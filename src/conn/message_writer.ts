@@ -138,13 +138,14 @@ export class MessageWriter {
     opcode: DataOpCode,
     source: ByteStream,
     chunkSize: number = this.#conn.chunkSize,
+    rsv = 0,
   ): Promise<void> {
     checkDataOpCode(opcode);
     checkFragmentSize(chunkSize, this.#conn.chunkSize);
     while (this.#streaming !== null) await this.#streaming;
     let release!: () => void;
     this.#streaming = new Promise((resolve) => release = resolve);
-    let first = FIN | opcode;
+    let first = FIN | rsv | opcode;
     let opened = false;
     try {
       const held = this.#lookahead ??= new Uint8Array(this.#conn.chunkSize);

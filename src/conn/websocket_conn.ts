@@ -7,7 +7,10 @@
 import type { CloseCode } from "../codec/close_code.ts";
 import type { Header } from "../codec/header.ts";
 import type { DataOpCode } from "../codec/opcode.ts";
+import type { StreamOptions } from "./chunks.ts";
+import type { ReadOptions, WriteOptions } from "./deadlines.ts";
 import type { PreparedMessage } from "./prepared_message.ts";
+import type { MessageStream, MessageStreamOptions } from "./stream_reader.ts";
 
 /**
  * A received message: its opcode and payload.
@@ -96,28 +99,45 @@ export interface WebSocketConn extends AsyncIterable<Message> {
    *
    * @param buf Where the payload goes; without it, an internal buffer that grows up
    * to the read limit (its contents are valid until the next read).
+   * @param options A signal that aborts the read.
    */
-  readMessage(buf?: Uint8Array): Promise<Message>;
+  readMessage(buf?: Uint8Array, options?: ReadOptions): Promise<Message>;
+  /**
+   * Reads the next message in pieces (into small buffers, or as a
+   * `ReadableStream`), for messages of any size; inflated in pieces when
+   * compressed. `options.readLimit` raises the read limit for this message.
+   */
+  readMessageStream(options?: MessageStreamOptions): Promise<MessageStream>;
   /**
    * Writes one message as a single frame.
    *
    * @param opcode `OpCode.Text` or `OpCode.Binary`.
    * @param data The payload; a string is sent as UTF-8.
+   * @param options A signal that aborts the write.
    */
-  writeMessage(opcode: DataOpCode, data: Uint8Array | string): Promise<void>;
+  writeMessage(
+    opcode: DataOpCode,
+    data: Uint8Array | string,
+    options?: WriteOptions,
+  ): Promise<void>;
   /**
    * Writes a message framed once for many connections (see `PreparedMessage`);
    * connections that must transform it (masking, compression) re-frame it.
    */
-  writePrepared(message: PreparedMessage): Promise<void>;
+  writePrepared(
+    message: PreparedMessage,
+    options?: WriteOptions,
+  ): Promise<void>;
   /**
    * Writes one message in fragments of at most `chunkSize` bytes from a stream, with
-   * one chunk of lookahead so that the last fragment carries FIN.
+   * one chunk of lookahead so that the last fragment carries FIN; `options.rsv`
+   * sets RSV bits the connection allows on its first frame.
    */
   streamMessage(
     opcode: DataOpCode,
     source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
     chunkSize?: number,
+    options?: StreamOptions,
   ): Promise<void>;
   /** Sends a ping (payload up to 125 bytes). */
   ping(payload?: Uint8Array): Promise<void>;
@@ -147,17 +167,26 @@ export interface WebSocketConn extends AsyncIterable<Message> {
    * `readPayload`, or the next read skips it. Control frames are returned, not
    * answered.
    */
-  readHeader(): Promise<Header>;
+  readHeader(options?: ReadOptions): Promise<Header>;
   /** Reads (the rest of) the payload of the frame whose header was just read. */
-  readPayload(buf: Uint8Array): Promise<Uint8Array>;
+  readPayload(buf: Uint8Array, options?: ReadOptions): Promise<Uint8Array>;
+  /**
+   * Reads the next piece of a data frame's payload into `buf`: how many bytes, or
+   * `null` once it has been read whole.
+   */
+  readPayloadPart(
+    buf: Uint8Array,
+    options?: ReadOptions,
+  ): Promise<number | null>;
   /** Reads one whole frame into `buf` (no extension decoding). */
-  readFrame(buf: Uint8Array): Promise<Frame>;
+  readFrame(buf: Uint8Array, options?: ReadOptions): Promise<Frame>;
   /** Writes one frame with explicit FIN, RSV bits and opcode (no extension encoding). */
   writeFrame(
     fin: boolean,
     rsv: number,
     opcode: number,
     payload: Uint8Array,
+    options?: WriteOptions,
   ): Promise<void>;
   /** Sends an unsolicited pong (payload up to 125 bytes). */
   pong(payload?: Uint8Array): Promise<void>;

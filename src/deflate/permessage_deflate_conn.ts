@@ -24,11 +24,19 @@ import {
   type ByteStream,
   checkDataOpCode,
   checkFragmentSize,
+  countBytes,
   forEachFragment,
+  type StreamOptions,
 } from "../conn/chunks.ts";
-import type { Conn } from "../conn/conn.ts";
+import { type Conn, disallowedRsv } from "../conn/conn.ts";
+import type { ReadOptions, WriteOptions } from "../conn/deadlines.ts";
 import { ForwardingConn } from "../conn/forwarding_conn.ts";
+import { type HookSet, takeMessageHooks } from "../conn/hooks.ts";
 import type { PreparedMessage } from "../conn/prepared_message.ts";
+import type {
+  MessageStream,
+  MessageStreamOptions,
+} from "../conn/stream_reader.ts";
 import type { Message } from "../conn/websocket_conn.ts";
 import { compressionStreamEngine } from "./compression_stream.ts";
 import {
@@ -38,6 +46,7 @@ import {
   endsWithSyncTrailer,
 } from "./compressor.ts";
 import { InflateOutput } from "./inflate_output.ts";
+import { COMPRESSED_PIECE, InflateStream } from "./inflate_stream.ts";
 import {
   checkDeflateOptions,
   type DeflateOptions,
@@ -88,6 +97,9 @@ export class PerMessageDeflateConn extends ForwardingConn {
   #queued = 0;
   #tail: Promise<void> = RESOLVED;
   #held: Uint8Array | null = null;
+  #scratch: Uint8Array | null = null;
+  /** The message hooks of the base, called here with messages as the caller sees them. */
+  #hooks: HookSet | null;
   /**
    * Whether the last {@linkcode #write} left the engine's output in use after
    * returning: compression still running, or a frame the base keeps until written.
@@ -138,6 +150,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
     this.#resetAfterRead = server
       ? p.clientNoContextTakeover
       : p.serverNoContextTakeover;
+    this.#hooks = takeMessageHooks(base, this);
     base.closed.then(() => this.#release());
   }
 
@@ -149,7 +162,10 @@ export class PerMessageDeflateConn extends ForwardingConn {
    * `invalid_compressed_data` and `invalid_utf8` (1007), `message_too_big` and
    * `buffer_too_small` (1009).
    */
-  override async readMessage(buf?: Uint8Array): Promise<Message> {
+  override async readMessage(
+    buf?: Uint8Array,
+    options?: ReadOptions,
+  ): Promise<Message> {
     if (this.#readError !== null) throw this.#readError;
     if (this.#reading) {
       throw new TypeError("Cannot read: another read is in progress");
@@ -157,13 +173,19 @@ export class PerMessageDeflateConn extends ForwardingConn {
     this.#reading = true;
     try {
       // The base answers its own errors and keeps them: they propagate as they are.
-      const raw = await this.#base.readMessage();
+      const raw = await this.#base.readMessage(undefined, options);
       const msg = this.#message;
       msg.opcode = raw.opcode;
       msg.rsv = raw.rsv;
       try {
         if ((raw.rsv & Rsv.Rsv1) === 0) {
           msg.data = buf === undefined ? raw.data : copyInto(raw.data, buf);
+          this.#hooks?.readMessage(
+            msg.opcode,
+            msg.rsv,
+            msg.data,
+            msg.data.length,
+          );
           return msg;
         }
         const inflated = this.#inflate(raw.data, buf);
@@ -174,6 +196,12 @@ export class PerMessageDeflateConn extends ForwardingConn {
             "Text message is not valid UTF-8",
           );
         }
+        this.#hooks?.readMessage(
+          msg.opcode,
+          msg.rsv,
+          msg.data,
+          msg.data.length,
+        );
         return msg;
       } catch (err) {
         throw await this.#fail(err);
@@ -181,6 +209,50 @@ export class PerMessageDeflateConn extends ForwardingConn {
     } finally {
       this.#reading = false;
     }
+  }
+
+  /**
+   * Reads the next message in pieces: a compressed one is inflated a piece at a
+   * time (at most 4 KiB of compressed input, fewer when it compresses well, so
+   * that a piece inflates to about 16 KiB), its text checked as UTF-8 as it
+   * goes; its inflated size is bounded
+   * by the read limit (or `options.readLimit`), past which the connection closes
+   * with 1009.
+   */
+  override async readMessageStream(
+    options?: MessageStreamOptions,
+  ): Promise<MessageStream> {
+    if (this.#readError !== null) throw this.#readError;
+    if (this.#reading) {
+      throw new TypeError("Cannot read: another read is in progress");
+    }
+    this.#reading = true;
+    let raw: MessageStream;
+    try {
+      raw = await this.#base.readMessageStream(options);
+    } catch (err) {
+      this.#reading = false;
+      throw err;
+    }
+    const inflater = (raw.rsv & Rsv.Rsv1) === 0
+      ? null
+      : this.#decompressor ??= this.#engine.decompressor({
+        windowBits: this.#peerWindowBits,
+      });
+    return new InflateStream(raw, {
+      inflater: inflater!,
+      output: this.#output,
+      scratch: this.#scratch ??= new Uint8Array(COMPRESSED_PIECE),
+      limit: options?.readLimit ?? this.#base.readLimit,
+      fail: (err) => this.#fail(err),
+      done: (ok, length) => {
+        this.#reading = false;
+        if (inflater !== null && (this.#resetAfterRead || !ok)) {
+          inflater.reset();
+        }
+        if (ok) this.#hooks?.readMessage(raw.opcode, raw.rsv, null, length);
+      },
+    });
   }
 
   /** Inflates a message; synchronously when the engine is synchronous. */
@@ -226,24 +298,38 @@ export class PerMessageDeflateConn extends ForwardingConn {
   override writeMessage(
     opcode: DataOpCode,
     data: Uint8Array | string,
+    options?: WriteOptions,
+  ): Promise<void> {
+    if (this.#hooks === null) return this.#writeMessage(opcode, data, options);
+    const hooks = this.#hooks;
+    return this.#writeMessage(opcode, data, options).then(() =>
+      hooks.wroteMessage(opcode, 0, data, 0)
+    );
+  }
+
+  #writeMessage(
+    opcode: DataOpCode,
+    data: Uint8Array | string,
+    options: WriteOptions | undefined,
   ): Promise<void> {
     if (opcode !== OpCode.Text && opcode !== OpCode.Binary) {
       return Promise.reject(new TypeError(`Not a data opcode: ${opcode}`));
     }
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
     if (this.#queued > 0) {
-      return this.#enqueue(() => this.#write(opcode, data));
+      return this.#enqueue(() => this.#write(opcode, data, options));
     }
     // Below the threshold for sure: a string has at least as many bytes as units
     // and at most three times as many.
     const small = typeof data === "string"
       ? data.length * 3 < this.#threshold
       : data.length < this.#threshold;
-    if (small) return this.#base.writeMessage(opcode, data);
+    if (small) return this.#base.writeMessage(opcode, data, options);
     // Nothing queued: the message goes to the base connection now, and later
     // ones queue only while this one's compressed bytes are still in use.
     let written: Promise<void>;
     try {
-      written = this.#write(opcode, data);
+      written = this.#write(opcode, data, options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -251,22 +337,28 @@ export class PerMessageDeflateConn extends ForwardingConn {
   }
 
   /** Compresses one message (unless below the threshold) and hands it over. */
-  #write(opcode: DataOpCode, data: Uint8Array | string): Promise<void> {
+  #write(
+    opcode: DataOpCode,
+    data: Uint8Array | string,
+    options?: WriteOptions,
+  ): Promise<void> {
     this.#outputInUse = false;
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     if (bytes.length < this.#threshold) {
-      return this.#base.writeMessage(opcode, bytes);
+      return this.#base.writeMessage(opcode, bytes, options);
     }
     const compressor = this.#compressor ??= this.#newCompressor();
     const packed = compressor.compress(bytes);
     if (packed instanceof Promise) {
       this.#outputInUse = true;
-      return packed.then((done) => this.#send(compressor, opcode, done));
+      return packed.then((done) =>
+        this.#send(compressor, opcode, done, options)
+      );
     }
     // The base copies a frame that fits its scratchpad before returning; a larger
     // one it keeps until written, and the engine reuses its output buffer.
     this.#outputInUse = packed.length > this.#base.chunkSize;
-    return this.#send(compressor, opcode, packed);
+    return this.#send(compressor, opcode, packed, options);
   }
 
   /** Hands a compressed message to the base connection as one RSV1 frame. */
@@ -274,12 +366,14 @@ export class PerMessageDeflateConn extends ForwardingConn {
     compressor: Compressor,
     opcode: DataOpCode,
     packed: Uint8Array,
+    options: WriteOptions | undefined,
   ): Promise<void> {
     const written = this.#base.writeFrame(
       true,
       Rsv.Rsv1,
       opcode,
       payloadOf(packed),
+      options,
     );
     if (this.#resetAfterWrite) compressor.reset();
     return written;
@@ -293,9 +387,15 @@ export class PerMessageDeflateConn extends ForwardingConn {
    * here like any message, since with context takeover every connection's
    * compressed bytes differ.
    */
-  override writePrepared(message: PreparedMessage): Promise<void> {
-    const frame = this.frameFor(message);
-    if (frame === null) return this.writeMessage(message.opcode, message.data);
+  override writePrepared(
+    message: PreparedMessage,
+    options?: WriteOptions,
+  ): Promise<void> {
+    // A signal needs the write path that honours it: compress here.
+    const frame = options === undefined ? this.frameFor(message) : null;
+    if (frame === null) {
+      return this.writeMessage(message.opcode, message.data, options);
+    }
     if (frame instanceof Promise) {
       return this.#enqueue(() => frame.then((f) => this.#base.writeFrames(f)));
     }
@@ -354,26 +454,49 @@ export class PerMessageDeflateConn extends ForwardingConn {
    * sync-flushed so that it can go out at once, RSV1 is set on the first only, and
    * the last one carries FIN. The threshold does not apply; the fragment size is
    * at most the base connection's chunk size, as for a plain connection.
+   * `options.rsv` adds RSV bits of a caller's extension to the first frame (not
+   * RSV1, which is compression's); `options.signal` aborts the stream, failing
+   * the connection once a fragment went out.
    */
   override streamMessage(
     opcode: DataOpCode,
     source: ByteStream,
     chunkSize: number = this.#base.chunkSize,
+    options?: StreamOptions,
   ): Promise<void> {
+    const rsv = options?.rsv ?? 0;
     try {
       checkDataOpCode(opcode);
       checkFragmentSize(chunkSize, this.#base.chunkSize);
+      if ((rsv & Rsv.Rsv1) !== 0) {
+        throw new RangeError("RSV1 is permessage-deflate's: it cannot be set");
+      }
+      if ((rsv & ~this.#base.rsvAllowed) !== 0) {
+        throw disallowedRsv(rsv, this.#base.rsvAllowed);
+      }
+      options?.signal?.throwIfAborted();
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#enqueue(() => this.#stream(opcode, source, chunkSize));
+    const hooks = this.#hooks;
+    const counted = hooks === null ? null : countBytes(source);
+    const written = this.#enqueue(() =>
+      this.#stream(opcode, counted ?? source, chunkSize, rsv, options?.signal)
+    );
+    if (counted === null) return written;
+    return written.then(() =>
+      hooks!.wroteMessage(opcode, rsv | Rsv.Rsv1, null, counted.bytes)
+    );
   }
 
   async #stream(
     opcode: DataOpCode,
     source: ByteStream,
     chunkSize: number,
+    extraRsv: number,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
+    const options = signal === undefined ? undefined : { signal };
     const compressor = this.#compressor ??= this.#newCompressor();
     const held = this.#held ??= new Uint8Array(this.#base.chunkSize);
     let first = true;
@@ -381,7 +504,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
       await forEachFragment(source, held, chunkSize, async (piece, last) => {
         let packed = compressor.compress(piece);
         if (packed instanceof Promise) packed = await packed;
-        const rsv = first ? Rsv.Rsv1 : 0;
+        const rsv = first ? Rsv.Rsv1 | extraRsv : 0;
         const op = first ? opcode : OpCode.Continuation;
         first = false;
         await this.#base.writeFrame(
@@ -389,6 +512,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
           rsv,
           op,
           last ? payloadOf(packed) : packed,
+          options,
         );
       });
     } catch (err) {

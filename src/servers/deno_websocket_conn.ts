@@ -289,7 +289,17 @@ export class DenoWebSocketConn implements WebSocketConn {
   }
 
   /** Not available: Deno delivers whole messages. @throws {TypeError} Always. */
+  readPayloadPart(): Promise<never> {
+    return noFrames();
+  }
+
+  /** Not available: Deno delivers whole messages. @throws {TypeError} Always. */
   readFrame(): Promise<never> {
+    return noFrames();
+  }
+
+  /** Not available: Deno delivers whole messages. @throws {TypeError} Always. */
+  readMessageStream(): Promise<never> {
     return noFrames();
   }
 

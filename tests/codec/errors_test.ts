@@ -38,6 +38,10 @@ const EXPECTED: Record<ErrorCode, number> = {
   closed: 1006,
   pong_timeout: 1006,
   idle_timeout: 1001,
+  read_timeout: 1011,
+  read_aborted: 1011,
+  write_timeout: 1006,
+  write_aborted: 1006,
   write_buffer_full: 1013,
   internal_error: 1011,
 };

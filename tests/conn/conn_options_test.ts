@@ -10,6 +10,8 @@ Deno.test("settingsOf fills in every default", () => {
     maxFragments: 1 << 18,
     closeTimeout: 5_000,
     idleTimeout: 0,
+    readTimeout: 0,
+    writeTimeout: 0,
     rsvAllowed: 0,
     writeHighWaterMark: undefined,
     writeBufferLimit: 16 << 20,

@@ -53,3 +53,30 @@ Deno.test("ForwardingConn passes every member through to the connection it wraps
   await wrapped.close();
   assertEquals((await wrapped.closed).code, 1000);
 });
+
+Deno.test("ForwardingConn passes streamed reads, payload pieces and operation options through", async () => {
+  const { client, server } = memoryConnPair();
+  const wrapped = new ForwardingConn(server);
+  await client.writeMessage(OpCode.Binary, new Uint8Array([1, 2, 3, 4, 5]));
+  const msg = await wrapped.readMessageStream();
+  const buf = new Uint8Array(3);
+  assertEquals(await msg.read(buf), 3);
+  assertEquals(await msg.read(buf), 2);
+  assertEquals(await msg.read(buf), null);
+  await client.writeMessage(OpCode.Binary, new Uint8Array([9, 8, 7]));
+  await wrapped.readHeader();
+  assertEquals(await wrapped.readPayloadPart(new Uint8Array(2)), 2);
+  assertEquals(await wrapped.readPayloadPart(new Uint8Array(2)), 1);
+  assertEquals(await wrapped.readPayloadPart(new Uint8Array(2)), null);
+  // An aborted signal reaches the wrapped connection: the read is refused.
+  const aborted = AbortSignal.abort(new Error("no"));
+  const err = await wrapped.readMessage(undefined, { signal: aborted }).catch((
+    e,
+  ) => e);
+  assertEquals(err.message, "no");
+  const refused = await wrapped.writeMessage(OpCode.Text, "x", {
+    signal: aborted,
+  }).catch((e) => e);
+  assertEquals(refused.message, "no");
+  await Promise.all([client.close(), wrapped.close()]);
+});

@@ -101,6 +101,17 @@ class Proc implements AsyncDisposable {
     }
   }
 
+  /** Waits (at most `ms`) until stderr has a line holding `text`. */
+  async waitForErr(text: string, ms = 15_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.err.includes(text)) {
+      if (this.#exit !== null || Date.now() > deadline) {
+        throw new Error(`No ${JSON.stringify(text)} in stderr:\n${this.err}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   /** The port of the first `ws://` or `http://` address printed. */
   async port(): Promise<number> {
     const [, port] = await this.waitFor(/(?:ws|http):\/\/127\.0\.0\.1:(\d+)/);
@@ -498,6 +509,44 @@ Deno.test("echo server: --chunk-size sets the chunk, large messages still echo, 
     bad.err,
     "--chunk-size must be an integer of at least 64",
   );
+});
+
+Deno.test("echo server --debug logs each frame and message through the hooks", async () => {
+  await using server = viaDenoRun("echo_server", ["--port", "0", "--debug"]);
+  const port = await server.port();
+  const conn = await connect(`ws://127.0.0.1:${port}`);
+  await conn.writeMessage(OpCode.Text, "hello");
+  assertEquals(await readText(conn), "hello");
+  await conn.writeMessage(OpCode.Binary, new Uint8Array([0xff, 0, 1]));
+  await conn.readMessage();
+  await conn.ping(enc("hb"));
+  await conn.close(CloseCode.NormalClosure, "done");
+  const zipped = await connect(`ws://127.0.0.1:${port}`, { deflate: true });
+  const long = "compress me ".repeat(40);
+  await zipped.writeMessage(OpCode.Text, long);
+  assertEquals(await readText(zipped), long);
+  await zipped.close();
+  for (
+    const line of [
+      `<- frame text fin=1 rsv=000 len=5 "hello"`,
+      `<- message text len=5`,
+      `-> frame text fin=1 rsv=000 len=5 "hello"`,
+      `-> message text len=5`,
+      `<- frame binary fin=1 rsv=000 len=3 ff 00 01`,
+      `<- frame ping fin=1 rsv=000 len=2 "hb"`,
+      `-> frame pong fin=1 rsv=000 len=2 "hb"`,
+      `<- frame close fin=1 rsv=000 len=6`,
+      `closed 1000 "done"`,
+      `<- message text len=${long.length}`,
+    ]
+  ) {
+    await server.waitForErr(line);
+  }
+  // Compressed frames show RSV1 and their wire length; the message its own.
+  const [, wire] = server.err.match(/<- frame text fin=1 rsv=100 len=(\d+) /)!;
+  assertLess(Number(wire), long.length);
+  server.signal("SIGTERM");
+  assertEquals(await server.code(), 0);
 });
 
 Deno.test("wscat pings, prints pongs and binary, and closes with a code", async () => {
