@@ -316,7 +316,7 @@ async function answerRequest(
 }
 
 /** The subprotocol `options.protocols` picks from the client's offer. */
-function chooseProtocol(
+export function chooseProtocol(
   protocols: AcceptOptions["protocols"],
   request: HandshakeRequest,
 ): string {
