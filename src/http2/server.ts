@@ -87,6 +87,12 @@ export interface Http2ServerOptions
   cert?: string;
   /** The private key (PEM). */
   key?: string;
+  /**
+   * Whether the port serves HTTP/1.1 as well (default `true`). `false` leaves
+   * HTTP/2 alone: ALPN offers only `h2`, and cleartext connections must open with
+   * the HTTP/2 preface.
+   */
+  http1?: boolean;
 }
 
 const HTTP1: Http2ConnInfo = {
@@ -134,7 +140,7 @@ const HTTP1: Http2ConnInfo = {
  * @returns The server, not yet listening.
  */
 export function createHttp2Server(options: Http2ServerOptions): Server {
-  const { websocket, cert, key, ...rest } = options;
+  const { websocket, cert, key, http1: withHttp1 = true, ...rest } = options;
   const http1 = createNodeServer({
     ...rest,
     websocket: (conn, request) => websocket(conn, request, HTTP1),
@@ -145,7 +151,7 @@ export function createHttp2Server(options: Http2ServerOptions): Server {
     const server = createSecureServer({
       cert,
       key,
-      allowHTTP1: true,
+      allowHTTP1: withHttp1,
       settings,
     });
     server.on("stream", onStream);
@@ -153,6 +159,8 @@ export function createHttp2Server(options: Http2ServerOptions): Server {
       // HTTP/2 requests come as streams; compatibility requests are ignored.
       if (req.httpVersionMajor === 1) http1.emit("request", req, res);
     });
+    // The compatibility layer answers CONNECT with 405 unless someone listens.
+    server.on("connect", () => {});
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head) => {
       http1.emit("upgrade", req, socket, head);
     });
@@ -162,6 +170,7 @@ export function createHttp2Server(options: Http2ServerOptions): Server {
   const h2c = createH2cServer({ settings });
   h2c.on("stream", onStream);
   h2c.on("sessionError", () => {});
+  if (!withHttp1) return h2c as unknown as Server;
   const front = createTcpServer((socket) => route(socket, h2c, http1));
   const close = front.close.bind(front);
   front.close = (callback?: (err?: Error) => void) => {
@@ -173,8 +182,15 @@ export function createHttp2Server(options: Http2ServerOptions): Server {
 
 /** The `stream` listener: WebSockets to `acceptHttp2`, the rest to `fetch`. */
 function streamHandler(options: Http2ServerOptions) {
-  const { fetch, websocket, onError, cert: _c, key: _k, ...acceptOptions } =
-    options;
+  const {
+    fetch,
+    websocket,
+    onError,
+    cert: _cert,
+    key: _key,
+    http1: _http1,
+    ...acceptOptions
+  } = options;
   const report = (err: unknown, quiet: boolean) => {
     try {
       if (onError) onError(err);
