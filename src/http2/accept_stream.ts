@@ -29,6 +29,7 @@ import {
   type HeaderBlock,
   rejectionBlock,
 } from "./extended_connect.ts";
+import { defer } from "./defer.ts";
 import { Http2StreamTransport } from "./stream_transport.ts";
 
 /**
@@ -172,19 +173,17 @@ function refuse(
     );
   }
   if (rejection === null) {
-    stream.close(constants.NGHTTP2_CANCEL);
+    defer(() => stream.close(constants.NGHTTP2_CANCEL));
     return cause;
   }
-  try {
-    if (!stream.headersSent) {
-      stream.respond(rejectionBlock(rejection));
-      stream.end(rejection.body);
-    } else {
+  defer(() => {
+    if (stream.headersSent) {
       stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      return;
     }
-  } catch {
-    stream.close(constants.NGHTTP2_CANCEL);
-  }
+    stream.respond(rejectionBlock(rejection));
+    stream.end(rejection.body);
+  });
   return new HandshakeError(rejection.status, rejection.message, { cause });
 }
 

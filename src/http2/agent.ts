@@ -6,6 +6,7 @@
  */
 
 import { type ClientHttp2Session, connect } from "node:http2";
+import { defer } from "./defer.ts";
 
 /** How a session is opened: extra CA certificates for TLS, and when to give up. */
 export interface SessionOptions {
@@ -72,7 +73,10 @@ export class Http2Agent {
   /** Closes every session: open streams finish, then the connections close. */
   close(): void {
     for (const opening of this.#sessions.values()) {
-      opening.then((session) => session?.close(), () => {});
+      opening.then(
+        (session) => session && defer(() => session.close()),
+        () => {},
+      );
     }
     this.#sessions.clear();
   }
@@ -109,7 +113,7 @@ export function openSession(
       session.off("error", onError);
       session.off("close", onClose);
       signal.removeEventListener("abort", onAbort);
-      if (result === null) session.destroy();
+      if (result === null) defer(() => session.destroy());
       if (err !== undefined) reject(err);
       else resolve(result);
     };

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ClientHttp2Stream } from "node:http2";
+import { type ClientHttp2Stream, constants } from "node:http2";
 import { Deadline } from "../_timers.ts";
 import { HandshakeError } from "../codec/errors.ts";
 import { isToken } from "../codec/http_token.ts";
@@ -17,6 +17,7 @@ import { dial, type DialOptions } from "../handshake/dial.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT } from "../handshake/http_parse.ts";
 import { Http2Agent, openSession } from "./agent.ts";
 import { connectBlock, type HeaderBlock } from "./extended_connect.ts";
+import { defer } from "./defer.ts";
 import { Http2StreamTransport } from "./stream_transport.ts";
 
 /**
@@ -121,7 +122,7 @@ export async function dialHttp2(
         deadline.signal,
       );
     } catch (err) {
-      if (!options.agent) session.close();
+      if (!options.agent) defer(() => session.close());
       throw err;
     }
     const transport = new Http2StreamTransport(stream);
@@ -135,7 +136,7 @@ export async function dialHttp2(
     conn.closed.then(({ code }) => {
       transport.settle(code);
       // A session of its own ends once the stream has.
-      if (!options.agent) session.close();
+      if (!options.agent) defer(() => session.close());
     });
     return deflate === null ? conn : deflate.wrap(conn);
   } finally {
@@ -160,7 +161,7 @@ function answerOf(
   return new Promise((resolve, reject) => {
     const fail = (err: unknown) => {
       cleanup();
-      stream.close(0x8); // CANCEL
+      defer(() => stream.close(constants.NGHTTP2_CANCEL));
       reject(err);
     };
     const onResponse = (headers: HeaderBlock) => {
@@ -168,7 +169,7 @@ function answerOf(
       try {
         resolve(checkAnswer(headers, protocols, extensions));
       } catch (err) {
-        stream.close(0x8);
+        defer(() => stream.close(constants.NGHTTP2_CANCEL));
         reject(err);
       }
     };

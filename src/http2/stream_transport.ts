@@ -8,6 +8,7 @@
 import { constants, type Http2Stream } from "node:http2";
 import { CloseCode } from "../codec/close_code.ts";
 import { NodeSocketTransport } from "../io/node_socket.ts";
+import { defer } from "./defer.ts";
 
 /** How long an ended stream waits for the peer's END_STREAM before a reset, in ms. */
 const LINGER_MS = 1_000;
@@ -75,6 +76,10 @@ export class Http2StreamTransport extends NodeSocketTransport {
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
+    defer(() => this.#end());
+  }
+
+  #end(): void {
     const stream = this.#stream;
     if (stream.closed || stream.destroyed) return;
     if (this.#code === CloseCode.AbnormalClosure) {
@@ -88,7 +93,7 @@ export class Http2StreamTransport extends NodeSocketTransport {
     stream.on("data", () => {});
     stream.resume();
     const timer = setTimeout(
-      () => stream.close(constants.NGHTTP2_NO_ERROR),
+      () => defer(() => stream.close(constants.NGHTTP2_NO_ERROR)),
       LINGER_MS,
     );
     stream.once("close", () => clearTimeout(timer));
