@@ -6,7 +6,11 @@
  * @module
  */
 
-import { type ClientHttp2Session, connect } from "node:http2";
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  connect,
+} from "node:http2";
 import type { Server } from "node:net";
 import {
   createHttp2Server,
@@ -110,4 +114,21 @@ export function connectHeaders(
     "sec-websocket-version": "13",
     ...extra,
   };
+}
+
+/**
+ * Closes a raw session or stream on a later macrotask and waits for its `close`:
+ * Deno 2.9.6's `node:http2` can crash when one is closed from inside a callback
+ * of its own (see `src/http2/defer.ts`).
+ */
+export async function closeLater(
+  target: ClientHttp2Session | ClientHttp2Stream,
+  code?: number,
+): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  if (target.closed || target.destroyed) return;
+  const closed = new Promise<void>((resolve) => target.once("close", resolve));
+  if ("request" in target) target.close();
+  else target.close(code);
+  await closed;
 }

@@ -17,13 +17,19 @@ import {
   Op,
   parseFrames,
 } from "../_wire.ts";
-import { connectHeaders, once, rawSession, startServer } from "./_servers.ts";
+import {
+  closeLater,
+  connectHeaders,
+  once,
+  rawSession,
+  startServer,
+} from "./_servers.ts";
 
 Deno.test("h2c: the server advertises extended CONNECT and echoes over a stream", async () => {
   await using s = await startServer();
   const session = await rawSession(s);
   assertEquals(session.remote.enableConnectProtocol, true);
-  session.close();
+  await closeLater(session);
   const conn = await dialHttp2(`${s.wsUrl}/echo`);
   await conn.writeMessage(OpCode.Text, "over h2");
   const msg = await conn.readMessage();
@@ -90,7 +96,7 @@ Deno.test("h2c: invalid extended CONNECTs are refused with their status", async 
   const status = async (headers: Record<string, string>) => {
     const req = session.request(headers, { endStream: false });
     const answer = await once<Record<string, unknown>>(req, "response");
-    req.close();
+    await closeLater(req);
     return [answer[":status"], answer["sec-websocket-version"]];
   };
   const base = connectHeaders(s.port);
@@ -112,8 +118,7 @@ Deno.test("h2c: invalid extended CONNECTs are refused with their status", async 
   );
   // The session survives its refused streams.
   assertEquals(await status(base), [200, undefined]);
-  session.close();
-  await once(session, "close");
+  await closeLater(session);
 });
 
 Deno.test("h2c: END_STREAM after the closing handshake, RST_STREAM(CANCEL) on abort", async () => {
@@ -156,8 +161,7 @@ Deno.test("h2c: END_STREAM after the closing handshake, RST_STREAM(CANCEL) on ab
   aborted.resume();
   await once(aborted, "close");
   assertEquals(aborted.rstCode, constants.NGHTTP2_CANCEL);
-  session.close();
-  await once(session, "close");
+  await closeLater(session);
 });
 
 Deno.test("h2c: a reset stream is 1006 and leaves the session's other streams alone", async () => {
@@ -174,7 +178,7 @@ Deno.test("h2c: a reset stream is 1006 and leaves the session's other streams al
     encodeFrame({ opcode: Op.Text, payload: "half", fin: false, mask: true }),
   );
   while (s.conns.length < 2) await new Promise((r) => setTimeout(r, 5));
-  req.close(constants.NGHTTP2_CANCEL);
+  await closeLater(req, constants.NGHTTP2_CANCEL);
   assertEquals((await s.conns[1].closed).code, 1006);
   await healthy.writeMessage(OpCode.Text, "still here");
   assertEquals(dec((await healthy.readMessage()).data), "still here");
@@ -196,7 +200,7 @@ Deno.test("h2c: a stream's protocol error closes that stream only, with its clos
   req.write(encodeFrame({ opcode: Op.Text, payload: "unmasked" }));
   await once(req, "end");
   assertEquals(closeCodeOf(parseFrames(new Uint8Array(chunks))[0]), 1002);
-  req.close();
+  await closeLater(req);
   await healthy.writeMessage(OpCode.Text, "fine");
   assertEquals(dec((await healthy.readMessage()).data), "fine");
   await healthy.close();
@@ -223,8 +227,7 @@ Deno.test("h2c: ordinary HTTP/2 requests go to the fetch handler", async () => {
   assertEquals(head[":status"], 200);
   assertEquals(head["x-from"], "fetch");
   assertEquals(body, "POST /form body");
-  session.close();
-  await once(session, "close");
+  await closeLater(session);
 });
 
 Deno.test("h2c: HTTP/1.1 requests and upgrades share the port", async () => {
