@@ -6,7 +6,11 @@
  * @module
  */
 
-import { constants, type ServerHttp2Stream } from "node:http2";
+import {
+  constants,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
 import { Deadline } from "../_timers.ts";
 import { HandshakeError } from "../codec/errors.ts";
 import { Conn } from "../conn/conn.ts";
@@ -65,7 +69,7 @@ import { Http2StreamTransport } from "./stream_transport.ts";
  */
 export async function acceptHttp2(
   stream: ServerHttp2Stream,
-  headers: HeaderBlock,
+  headers: IncomingHttpHeaders,
   options: AcceptOptions = {},
 ): Promise<WebSocketConn> {
   const deadline = new Deadline(

@@ -51,7 +51,7 @@ export class Http2Agent {
    */
   session(
     origin: string,
-    options: SessionOptions,
+    options: { caCerts?: string[]; signal: AbortSignal },
   ): Promise<ClientHttp2Session | null> {
     const known = this.#sessions.get(origin);
     if (known !== undefined) return known;

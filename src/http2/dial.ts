@@ -15,7 +15,7 @@ import type { WebSocketConn } from "../conn/websocket_conn.ts";
 import { clientDeflate } from "../handshake/deflate_option.ts";
 import { dial, type DialOptions } from "../handshake/dial.ts";
 import { DEFAULT_HANDSHAKE_TIMEOUT } from "../handshake/http_parse.ts";
-import { Http2Agent, openSession } from "./agent.ts";
+import { type Http2Agent, openSession } from "./agent.ts";
 import { connectBlock, type HeaderBlock } from "./extended_connect.ts";
 import { defer } from "./defer.ts";
 import { Http2StreamTransport } from "./stream_transport.ts";
