@@ -1,15 +1,17 @@
 /**
- * The conformance suite's server cases over HTTP/2: each case on an extended
- * CONNECT stream of one h2c session to `examples/echo_server.ts --http2`. A
- * sample of every group runs here (the whole suite: `deno task
- * conformance:http2`); any case that is not OK or INFORMATIONAL fails the test.
+ * The conformance suite over HTTP/2: server cases on extended CONNECT streams
+ * of one h2c session to `examples/echo_server.ts --http2`, client cases with
+ * `examples/autobahn_client.ts --http2` opening its WebSockets as streams of one
+ * connection to the harness's h2c server. A sample of every group runs here (the
+ * whole suite: `deno task conformance:http2`); any case that is not OK or
+ * INFORMATIONAL fails the test.
  *
  * @module
  */
 
 import { assertEquals } from "@std/assert";
 import { startServer } from "../conformance/_processes.ts";
-import { runServerSuite } from "../conformance/_suite.ts";
+import { runClientSuite, runServerSuite } from "../conformance/_suite.ts";
 
 const SERVER = [
   "deno",
@@ -58,5 +60,23 @@ Deno.test({
     } finally {
       await testee.stop();
     }
+  },
+});
+
+Deno.test({
+  name: "the client passes the conformance sample over HTTP/2 streams",
+  sanitizeResources: false,
+  async fn() {
+    const results = await runClientSuite({
+      only: SAMPLE,
+      settings: { http2: true },
+      command: ["deno", "run", "-A", "examples/autobahn_client.ts", "--http2"],
+      timeoutMs: 120_000,
+    });
+    const bad = results.filter((r) =>
+      r.verdict !== "OK" && r.verdict !== "INFORMATIONAL"
+    ).map((r) => `${r.verdict} ${r.id} ${r.title}: ${r.reason}`);
+    assertEquals(bad, []);
+    assertEquals(results.length > 60, true, `${results.length} cases ran`);
   },
 });
