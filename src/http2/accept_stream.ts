@@ -8,6 +8,7 @@
 
 import {
   constants,
+  type Http2Stream,
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from "node:http2";
@@ -61,17 +62,20 @@ import { Http2StreamTransport } from "./stream_transport.ts";
  * });
  * ```
  *
- * @param stream The request's stream; the connection owns it from now on.
+ * @param serverStream The request's stream, from a server's `stream` event; the
+ * connection owns it from now on.
  * @param headers The request's header block.
  * @param options Hooks, limits and the connection's options, as for `accept`.
  * @returns The connection, in the server role.
  * @throws {HandshakeError} Carrying the HTTP status sent, as `accept` does.
  */
 export async function acceptHttp2(
-  stream: ServerHttp2Stream,
+  serverStream: Http2Stream,
   headers: IncomingHttpHeaders,
   options: AcceptOptions = {},
 ): Promise<WebSocketConn> {
+  // A server's `stream` event types its stream as either, depending on overloads.
+  const stream = serverStream as ServerHttp2Stream;
   const deadline = new Deadline(
     options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
     options.signal,

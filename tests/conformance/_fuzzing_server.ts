@@ -18,7 +18,11 @@ import {
   type SuiteSettings,
 } from "./_execute.ts";
 import { acceptUpgrade, readUpgradeRequest, writeAll } from "./_handshake.ts";
-import { createServer, type Http2Server } from "node:http2";
+import {
+  createServer,
+  type Http2Server,
+  type ServerHttp2Stream,
+} from "node:http2";
 import { Http2Gateway } from "./_h2_gateway.ts";
 import { joinFrames, Peer } from "./_peer.ts";
 import { CLOSE_CODES, enc, Op } from "../_wire.ts";
@@ -68,7 +72,10 @@ export class FuzzingServer {
     this.#http2 = server;
     server.on("stream", (stream, headers) => {
       stream.on("error", () => {});
-      const conn = new Http2Gateway(stream, headers) as unknown as Deno.TcpConn;
+      const conn = new Http2Gateway(
+        stream as ServerHttp2Stream,
+        headers,
+      ) as unknown as Deno.TcpConn;
       this.#track(this.#serve(conn).catch(() => conn.close()));
     });
     await new Promise<void>((resolve) =>
