@@ -5,7 +5,11 @@
  * @module
  */
 
-import { type ClientHttp2Stream, constants } from "node:http2";
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  constants,
+} from "node:http2";
 import { Deadline } from "../_timers.ts";
 import { HandshakeError } from "../codec/errors.ts";
 import { isToken } from "../codec/http_token.ts";
@@ -77,15 +81,12 @@ export async function dialHttp2(
   url: string | URL,
   options: Http2DialOptions = {},
 ): Promise<WebSocketConn> {
-  const target = new URL(url);
-  const secure = target.protocol === "wss:" || target.protocol === "https:";
-  if (!secure && target.protocol !== "ws:" && target.protocol !== "http:") {
-    throw new TypeError(`Cannot dial ${target.protocol} URLs: use ws: or wss:`);
-  }
+  const target = targetOf(url);
   const protocols = options.protocols ?? [];
-  if (!protocols.every(isToken)) throw new TypeError("Invalid subprotocol");
+  if (!protocols.every(isToken) || new Set(protocols).size < protocols.length) {
+    throw new TypeError(`Invalid subprotocols: ${protocols.join(", ")}`);
+  }
   const deflate = await clientDeflate(options.deflate);
-  const origin = `${secure ? "https" : "http"}://${target.host}`;
   const timeout = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const deadline = new Deadline(
     timeout,
@@ -94,6 +95,9 @@ export async function dialHttp2(
       new HandshakeError(0, `Timed out after ${timeout} ms dialling ${url}`),
   );
   try {
+    const origin = `${
+      target.protocol === "https:" ? "https" : "http"
+    }://${target.host}`;
     const sessionOptions = {
       caCerts: options.caCerts,
       signal: deadline.signal,
@@ -106,42 +110,76 @@ export async function dialHttp2(
       const { agent: _agent, ...rest } = options;
       return await dial(url, rest);
     }
-    let stream: ClientHttp2Stream;
-    let agreed: Agreed;
-    try {
-      const block = connectBlock(target, {
-        protocols,
-        extensions: deflate?.extensions.offer,
-        headers: new Headers(options.headers),
-      });
-      stream = session.request(block, { endStream: false });
-      agreed = await answerOf(
-        stream,
-        protocols,
-        deflate?.extensions,
-        deadline.signal,
-      );
-    } catch (err) {
-      if (!options.agent) defer(() => session.close());
+    // A session of its own ends with its one stream.
+    const done = () => options.agent || defer(() => session.close());
+    const extensions = deflate?.extensions;
+    const { stream, agreed } = await openStream(session, target, {
+      protocols,
+      extensions,
+      headers: new Headers(options.headers),
+    }, deadline.signal).catch((err) => {
+      done();
       throw err;
-    }
+    });
     const transport = new Http2StreamTransport(stream);
     const conn = new Conn(transport, {
       ...options,
       role: "client",
-      protocol: agreed.protocol,
-      extensions: agreed.extensions,
-      rsvAllowed: agreed.rsvAllowed,
+      ...agreed,
     });
     conn.closed.then(({ code }) => {
       transport.settle(code);
-      // A session of its own ends once the stream has.
-      if (!options.agent) defer(() => session.close());
+      done();
     });
     return deflate === null ? conn : deflate.wrap(conn);
   } finally {
     deadline.clear();
   }
+}
+
+/** A `ws:`/`wss:` URL as the `http:`/`https:` URL of its origin and path. */
+function targetOf(url: string | URL): URL {
+  const target = new URL(url);
+  const schemes: Record<string, string> = {
+    "ws:": "http:",
+    "http:": "http:",
+    "wss:": "https:",
+    "https:": "https:",
+  };
+  const scheme = schemes[target.protocol];
+  if (scheme === undefined) {
+    throw new TypeError(`Cannot dial ${target.protocol} URLs: use ws: or wss:`);
+  }
+  return new URL(`${scheme}//${target.host}${target.pathname}${target.search}`);
+}
+
+/** What the CONNECT offers. */
+interface Offer {
+  protocols: readonly string[];
+  extensions: ClientExtensions | undefined;
+  headers: Headers;
+}
+
+/** Sends the extended CONNECT on a new stream and checks the answer. */
+async function openStream(
+  session: ClientHttp2Session,
+  target: URL,
+  offer: Offer,
+  signal: AbortSignal,
+): Promise<{ stream: ClientHttp2Stream; agreed: Agreed }> {
+  const block = connectBlock(target, {
+    protocols: offer.protocols,
+    extensions: offer.extensions?.offer,
+    headers: offer.headers,
+  });
+  const stream = session.request(block, { endStream: false });
+  const agreed = await answerOf(
+    stream,
+    offer.protocols,
+    offer.extensions,
+    signal,
+  );
+  return { stream, agreed };
 }
 
 /** What the server's 200 settled on. */
