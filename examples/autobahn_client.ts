@@ -6,8 +6,11 @@
  * window size the server may choose is honoured) unless `--no-deflate` is given.
  *
  * ```sh
- * deno run --allow-net examples/autobahn_client.ts [ws://127.0.0.1:9001] [agent] [--no-deflate]
+ * deno run --allow-net examples/autobahn_client.ts [ws://127.0.0.1:9001] [agent] [--no-deflate] [--http2]
  * ```
+ *
+ * `--http2` opens every WebSocket as a stream of one HTTP/2 connection (RFC 8441),
+ * or over HTTP/1.1 when the server does not allow that.
  *
  * @module
  */
@@ -19,9 +22,11 @@ import {
   type WebSocketConn,
 } from "@wsx/websocket";
 import { zlibEngine } from "@wsx/websocket/deflate";
+import { Http2Agent } from "@wsx/websocket/http2";
 
-const args = Deno.args.filter((a) => a !== "--no-deflate");
-const deflate = args.length === Deno.args.length && { engine: zlibEngine() };
+const args = Deno.args.filter((a) => a !== "--no-deflate" && a !== "--http2");
+const deflate = !Deno.args.includes("--no-deflate") && { engine: zlibEngine() };
+const http2 = Deno.args.includes("--http2") && new Http2Agent();
 const base = (args[0] ?? "ws://127.0.0.1:9001").replace(/\/+$/, "");
 const agent = args[1] ?? "wsx";
 
@@ -43,7 +48,7 @@ async function echo(conn: WebSocketConn): Promise<void> {
   }
 }
 
-const countConn = await dial(`${base}/getCaseCount`);
+const countConn = await dial(`${base}/getCaseCount`, { http2 });
 const count = Number(await readText(countConn));
 if (!Number.isInteger(count) || count < 0) {
   throw new Error(`Server sent an invalid case count`);
@@ -53,7 +58,9 @@ console.log(`Running ${count} cases as ${agent}`);
 for (let i = 1; i <= count; i++) {
   const url = `${base}/runCase?case=${i}&agent=${encodeURIComponent(agent)}`;
   try {
-    await echo(await dial(url, { readLimit: ReadLimit.Large, deflate }));
+    await echo(
+      await dial(url, { readLimit: ReadLimit.Large, deflate, http2 }),
+    );
   } catch (err) {
     console.error(`case ${i}: ${err instanceof Error ? err.message : err}`);
   }
@@ -62,6 +69,8 @@ for (let i = 1; i <= count; i++) {
 
 const reports = await dial(
   `${base}/updateReports?agent=${encodeURIComponent(agent)}`,
+  { http2 },
 );
 await readText(reports);
+if (http2) http2.close();
 console.log("Reports updated");

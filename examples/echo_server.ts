@@ -26,8 +26,13 @@
  * deno run --allow-net --allow-read examples/echo_server.ts [--port 9001] \
  *   [--hostname 127.0.0.1] [--cert cert.pem --key key.pem] [--quiet] \
  *   [--no-deflate | --deflate-engine zlib|stream] [--deflate-no-takeover] \
- *   [--chunk-size 8192] [--debug]
+ *   [--chunk-size 8192] [--debug] [--http2]
  * ```
+ *
+ * `--http2` serves WebSockets as HTTP/2 extended CONNECT streams (RFC 8441) as
+ * well as HTTP/1.1 upgrades, on one port: with `--cert`/`--key` over TLS with
+ * ALPN `h2` and `http/1.1`, without them as cleartext HTTP/2 with prior
+ * knowledge (h2c) beside HTTP/1.1.
  *
  * @module
  */
@@ -47,6 +52,7 @@ import {
   WebSocketError,
 } from "@wsx/websocket";
 import { compressionStreamEngine, zlibEngine } from "@wsx/websocket/deflate";
+import { createHttp2Server } from "@wsx/websocket/http2";
 
 interface Flags {
   hostname: string;
@@ -58,6 +64,7 @@ interface Flags {
   takeover: boolean;
   chunkSize: number;
   debug: boolean;
+  http2: boolean;
 }
 
 function readFlags(args: string[]): Flags {
@@ -74,6 +81,7 @@ function readFlags(args: string[]): Flags {
       "deflate-no-takeover": { type: "boolean", default: false },
       "chunk-size": { type: "string", default: String(ChunkSize.Balanced) },
       debug: { type: "boolean", default: false },
+      http2: { type: "boolean", default: false },
     },
   });
   const engine = values["deflate-engine"];
@@ -107,6 +115,7 @@ function readFlags(args: string[]): Flags {
     takeover: !values["deflate-no-takeover"],
     chunkSize,
     debug: values.debug,
+    http2: values.http2,
   };
 }
 
@@ -228,6 +237,7 @@ async function main(): Promise<void> {
       serverNoContextTakeover: !flags.takeover,
     },
   };
+  if (flags.http2) return serveHttp2(flags, options, log);
   const listener = listen(flags);
   const stop = () => listener.close();
   Deno.addSignalListener("SIGINT", stop);
@@ -262,3 +272,43 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) await main();
+
+/** `--http2`: HTTP/2 streams and HTTP/1.1 upgrades on one port, until a signal. */
+async function serveHttp2(
+  flags: Flags,
+  options: AcceptOptions,
+  log: (line: string) => void,
+): Promise<void> {
+  const tls = flags.cert !== undefined && flags.key !== undefined;
+  const server = createHttp2Server({
+    ...options,
+    ...(tls
+      ? {
+        cert: Deno.readTextFileSync(flags.cert!),
+        key: Deno.readTextFileSync(flags.key!),
+      }
+      : {}),
+    fetch: () => new Response("WebSocket echo server\n"),
+    websocket: (conn) => serveMessages(conn, echoHandler),
+    onError: (err) => log(message(err)),
+  });
+  await new Promise<void>((resolve) =>
+    server.listen(flags.port, flags.hostname, resolve)
+  );
+  const { port } = server.address() as { port: number };
+  const closed = new Promise((resolve) => {
+    const stop = () => server.close(resolve);
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  const over = tls
+    ? "TLS, ALPN h2 and http/1.1"
+    : "h2c with prior knowledge and HTTP/1.1";
+  console.log(
+    `Echo server listening on ${
+      tls ? "wss" : "ws"
+    }://${flags.hostname}:${port} (HTTP/2 extended CONNECT and HTTP/1.1 upgrades on one port: ${over})`,
+  );
+  await closed;
+  console.log("Echo server stopped");
+}

@@ -401,8 +401,20 @@ function fieldHook(
   };
 }
 
-/** The subprotocol `options.protocols` picks from the client's offer. */
-function chooseProtocol(
+/**
+ * The subprotocol `options.protocols` picks from the client's offer (shared with
+ * the HTTP/2 handshake).
+ *
+ * @example
+ * ```ts
+ * import { chooseProtocol } from "./accept.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const request = { method: "GET", target: "/", version: "HTTP/1.1", headers: new Headers(), protocols: ["v2", "v1"] };
+ * assertEquals(chooseProtocol(["v1"], request), "v1");
+ * ```
+ */
+export function chooseProtocol(
   protocols: AcceptOptions["protocols"],
   request: HandshakeRequest,
 ): string {

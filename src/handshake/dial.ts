@@ -28,6 +28,7 @@ import {
 } from "./http_parse.ts";
 import { readRefusalBody } from "./response_body.ts";
 import { acceptKey, generateKey } from "./key.ts";
+import type { Http2Agent } from "../http2/agent.ts";
 
 /**
  * How {@linkcode dial} connects and what it asks for, and the options of the
@@ -81,6 +82,12 @@ export interface DialOptions extends
    * and `dial` rejects with what was thrown.
    */
   onResponse?: (status: number, headers: Headers) => void | Promise<void>;
+  /**
+   * HTTP/2: `true` (or an `Http2Agent`, to share one connection per origin) opens
+   * the WebSocket as a stream of an HTTP/2 connection (RFC 8441), and falls back
+   * to HTTP/1.1 when the server does not allow that. Off by default.
+   */
+  http2?: boolean | Http2Agent;
 }
 
 /**
@@ -125,6 +132,14 @@ export async function dial(
   url: string | URL,
   options: DialOptions = {},
 ): Promise<WebSocketConn> {
+  if (options.http2) {
+    const { dialHttp2 } = await import("../http2/dial.ts");
+    const { http2, ...rest } = options;
+    return dialHttp2(url, {
+      ...rest,
+      agent: http2 === true ? undefined : http2,
+    });
+  }
   const deflate = await clientDeflate(options.deflate);
   const target = parseTarget(url);
   const protocols = options.protocols ?? [];

@@ -10,6 +10,7 @@ import { casesFor } from "./_case.ts";
 import { checkResponse, type DeflateParams } from "./_deflate.ts";
 import { executeCase, result, type SuiteSettings } from "./_execute.ts";
 import { clientHandshake } from "./_handshake.ts";
+import { closeHttp2, connectHttp2 } from "./_h2.ts";
 import { joinFrames, Peer } from "./_peer.ts";
 
 /** The offer made by compression cases that do not set their own. */
@@ -21,6 +22,7 @@ async function connect(
   s: SuiteSettings,
   early?: Uint8Array,
 ) {
+  if (s.http2) return await connectHttp2(url, offer, s.handshakeMs, early);
   const conn = await Deno.connect({
     hostname: url.hostname.replace(/^\[|\]$/g, ""),
     port: Number(url.port || 80),
@@ -60,11 +62,15 @@ export async function testServer(
   settings: SuiteSettings,
 ): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
-  const noDeflate = await probeDeflate(url, settings);
-  for (const c of casesFor(cases, "server")) {
-    const r = await runOne(url, c, settings, noDeflate);
-    settings.onResult?.(r);
-    results.push(r);
+  try {
+    const noDeflate = await probeDeflate(url, settings);
+    for (const c of casesFor(cases, "server")) {
+      const r = await runOne(url, c, settings, noDeflate);
+      settings.onResult?.(r);
+      results.push(r);
+    }
+  } finally {
+    if (settings.http2) await closeHttp2();
   }
   return results;
 }

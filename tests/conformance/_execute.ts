@@ -34,6 +34,8 @@ export interface SuiteSettings {
   maxMessage: number;
   /** Called with each result as it is known. */
   onResult?: (r: CaseResult) => void;
+  /** Runs server cases on extended CONNECT streams of one h2c session (RFC 8441). */
+  http2?: boolean;
 }
 
 /** Defaults that keep a healthy run fast and a broken testee bounded. */

@@ -18,6 +18,12 @@ import {
   type SuiteSettings,
 } from "./_execute.ts";
 import { acceptUpgrade, readUpgradeRequest, writeAll } from "./_handshake.ts";
+import {
+  createServer,
+  type Http2Server,
+  type ServerHttp2Stream,
+} from "node:http2";
+import { Http2Gateway } from "./_h2_gateway.ts";
 import { joinFrames, Peer } from "./_peer.ts";
 import { CLOSE_CODES, enc, Op } from "../_wire.ts";
 
@@ -30,6 +36,7 @@ export class FuzzingServer {
   #cases: Case[];
   #settings: SuiteSettings;
   #listener: Deno.TcpListener | undefined;
+  #http2: Http2Server | undefined;
   #tasks = new Set<Promise<void>>();
   #finished = Promise.withResolvers<void>();
 
@@ -56,11 +63,33 @@ export class FuzzingServer {
     return listener.addr.port;
   }
 
+  /**
+   * Listens for cleartext HTTP/2 (h2c) instead: every WebSocket is an extended
+   * CONNECT stream (RFC 8441). Resolves with the bound port.
+   */
+  async listenHttp2(hostname = "127.0.0.1", port = 0): Promise<number> {
+    const server = createServer({ settings: { enableConnectProtocol: true } });
+    this.#http2 = server;
+    server.on("stream", (stream, headers) => {
+      stream.on("error", () => {});
+      const conn = new Http2Gateway(
+        stream as ServerHttp2Stream,
+        headers,
+      ) as unknown as Deno.TcpConn;
+      this.#track(this.#serve(conn).catch(() => conn.close()));
+    });
+    await new Promise<void>((resolve) =>
+      server.listen(port, hostname, resolve)
+    );
+    return (server.address() as { port: number }).port;
+  }
+
   /** Stops listening and waits for the connections in progress. */
   async close(): Promise<void> {
     try {
       this.#listener?.close();
     } catch { /* already closed */ }
+    this.#http2?.close();
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
   }
 

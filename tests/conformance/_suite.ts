@@ -59,8 +59,11 @@ export interface ClientSuiteOptions extends SuiteOptions {
 export async function runClientSuite(
   o: ClientSuiteOptions = {},
 ): Promise<CaseResult[]> {
-  const server = new FuzzingServer(selectCases(o), settingsOf(o));
-  const port = server.listen("127.0.0.1", o.port ?? 0);
+  const settings = settingsOf(o);
+  const server = new FuzzingServer(selectCases(o), settings);
+  const port = settings.http2
+    ? await server.listenHttp2("127.0.0.1", o.port ?? 0)
+    : server.listen("127.0.0.1", o.port ?? 0);
   o.onListen?.(port);
   let client: Testee | undefined;
   try {

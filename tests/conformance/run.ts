@@ -15,7 +15,8 @@
  * deno run -A tests/conformance/run.ts --client-port 9002
  * ```
  *
- * Other options: `--cases 6.,7.2` (id prefixes), `--read-limit BYTES`,
+ * Other options: `--http2` (server cases on extended CONNECT streams of one
+ * h2c session, RFC 8441), `--cases 6.,7.2` (id prefixes), `--read-limit BYTES`,
  * `--out DIR` (default `reports`), `--name LABEL`, `--verbose`.
  *
  * @module
@@ -62,6 +63,7 @@ async function main(): Promise<number> {
     },
     only: (flag("--cases") ?? "").split(",").filter((s) => s !== ""),
     settings: {
+      http2: Deno.args.includes("--http2"),
       onResult: (r) =>
         verbose &&
         console.log(
