@@ -28,7 +28,7 @@
  */
 
 import { Conn, type ConnOptions, type Transport } from "../mod.ts";
-import { concat, encodeFrame, type ParsedFrame } from "./_wire.ts";
+import { concat, concatAll, encodeFrame, type ParsedFrame } from "./_wire.ts";
 
 export { closeCodeOf, parseFrames } from "./_wire.ts";
 
@@ -263,7 +263,7 @@ export async function readToEnd(
   conn: Deno.Conn,
   timeoutMs = 5000,
 ): Promise<{ bytes: Uint8Array; ended: boolean }> {
-  const chunks: number[] = [];
+  const chunks: Uint8Array[] = [];
   const buf = new Uint8Array(65536);
   const deadline = Date.now() + timeoutMs;
   let ended = false;
@@ -281,9 +281,9 @@ export async function readToEnd(
       ended = true;
       break;
     }
-    for (let i = 0; i < r; i++) chunks.push(buf[i]);
+    chunks.push(buf.slice(0, r));
   }
-  return { bytes: new Uint8Array(chunks), ended };
+  return { bytes: concatAll(chunks), ended };
 }
 
 /**
