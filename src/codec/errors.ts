@@ -32,6 +32,7 @@ import { CloseCode } from "./close_code.ts";
  * | `pong_timeout` | 1006 | the peer did not answer a keep-alive ping in time |
  * | `idle_timeout` | 1001 | nothing arrived for the idle timeout while a read waited |
  * | `write_buffer_full` | 1013 | queued writes would exceed the write buffer limit |
+ * | `read_queue_full` | 1008 | more unread messages arrived than the receive queue holds (`Deno.serve` adapter) |
  * | `internal_error` | 1011 | an extension failed in a way the peer did not cause |
  *
  * @example
@@ -65,6 +66,7 @@ export type ErrorCode =
   | "pong_timeout"
   | "idle_timeout"
   | "write_buffer_full"
+  | "read_queue_full"
   | "internal_error";
 
 const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
@@ -89,6 +91,7 @@ const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
   pong_timeout: CloseCode.AbnormalClosure,
   idle_timeout: CloseCode.GoingAway,
   write_buffer_full: CloseCode.TryAgainLater,
+  read_queue_full: CloseCode.PolicyViolation,
   internal_error: CloseCode.InternalServerError,
 };
 

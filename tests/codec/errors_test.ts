@@ -39,6 +39,7 @@ const EXPECTED: Record<ErrorCode, number> = {
   pong_timeout: 1006,
   idle_timeout: 1001,
   write_buffer_full: 1013,
+  read_queue_full: 1008,
   internal_error: 1011,
 };
 
