@@ -47,8 +47,9 @@ const MAX_SLICE = 64 * 1024;
  * fresh one after `reset()`).
  *
  * It cannot set the level (it compresses at 6) or limit its window to fewer than
- * 15 bits, so negotiation declines offers that need `server_max_window_bits`
- * below 15 (use `zlibEngine()` for those). If the runtime's streams do not flush
+ * 15 bits. As the default (no `engine` option), it hands a connection whose own
+ * window must be smaller to `zlibEngine()`, so every valid offer is accepted;
+ * given explicitly, it declines such offers. If the runtime's streams do not flush
  * every write (checked once, on first use), it uses `node:zlib` instead.
  *
  * When to choose it (Deno 2.9.6, 4 KiB JSON messages, `bench/harness/deflate_echo.ts` and
