@@ -485,8 +485,8 @@ if (import.meta.main) {
             `${s.connections} connections`,
         );
       }
+      console.log(`heap back to its start: ${r.heapReturned ? "yes" : "no"}`);
     }
-    console.log(`heap back to its start: ${r.heapReturned ? "yes" : "no"}`);
     const failed = r.clientErrors > 0 || r.unexpectedServerErrors > 0 ||
       !r.heapReturned;
     Deno.exit(failed ? 1 : 0);
