@@ -1,6 +1,6 @@
 /**
  * Soak test: `deno task soak [--duration 300] [--connections 1000] [--tls 0.5]
- * [--deflate 0.5] [--smoke] [--json]`.
+ * [--deflate 0.5] [--zlib] [--smoke] [--json]`.
  *
  * Our `serve()` echo servers run in their own process, with `deflate: true`:
  * one on TCP, one on TLS (the test CA's certificate from `tests/fixtures/`).
@@ -9,7 +9,8 @@
  * random pauses (0-400 ms), checks every echo byte for byte, and times each
  * round trip. A share of the clients (`--tls`, default half) connects over TLS,
  * and a share across both (`--deflate`, default half) asks for
- * permessage-deflate and sends compressible text instead of random bytes.
+ * permessage-deflate and sends compressible text instead of random bytes
+ * (with the default engine; `--zlib`: `zlibEngine()` on both sides).
  * About one message in 500 is replaced by a disconnect of a random kind — a
  * clean close, an abort (the socket dropped without a close frame) or a peer
  * that vanishes in the middle of a frame, over the client's own transport —
@@ -32,6 +33,7 @@ import {
   serve,
   type WebSocketConn,
 } from "@wsx/websocket";
+import { zlibEngine } from "@wsx/websocket/deflate";
 import { CA_CERT, SERVER_CERT, SERVER_KEY } from "../../tests/_tls.ts";
 import { Flags } from "./_args.ts";
 import { announce, type Child, sleep, startDeno, within } from "./_process.ts";
@@ -77,12 +79,17 @@ export interface SoakResult {
 
 // ---------------------------------------------------------------- server
 
-function runServer(): void {
+/** The `deflate` option of both sides: the default engine, or zlib. */
+function deflateOption(zlib: boolean): DialOptions["deflate"] {
+  return zlib ? { engine: zlibEngine() } : true;
+}
+
+function runServer(zlib: boolean): void {
   const errors: Record<string, number> = {};
   const options = {
     hostname: "127.0.0.1",
     port: 0,
-    deflate: true,
+    deflate: deflateOption(zlib),
     onListen() {},
     onError(err: unknown) {
       const key = (err as { code?: unknown }).code ?? (err as Error).name;
@@ -187,9 +194,10 @@ function route(
   tlsPort: number,
   tls: boolean,
   deflate: boolean,
+  zlib: boolean,
 ): Route {
   const options: DialOptions = {
-    deflate,
+    deflate: deflate && deflateOption(zlib),
     ...(tls ? { caCerts: [CA_CERT] } : {}),
   };
   return {
@@ -338,10 +346,14 @@ export async function soak(
   durationS: number,
   connections: number,
   disconnectRate = 1 / 500,
-  shares: { tls: number; deflate: number } = { tls: 0.5, deflate: 0.5 },
+  shares: { tls: number; deflate: number; zlib?: boolean } = {
+    tls: 0.5,
+    deflate: 0.5,
+  },
 ): Promise<SoakResult> {
+  const zlib = shares.zlib ?? false;
   const server = startDeno(import.meta.filename!, {
-    args: ["--serve"],
+    args: ["--serve", ...(zlib ? ["--zlib"] : [])],
     stdin: true,
   });
   try {
@@ -369,7 +381,7 @@ export async function soak(
       const deflate = crosses(Math.floor(i / 2), shares.deflate);
       tlsClients += tls ? 1 : 0;
       deflateClients += deflate ? 1 : 0;
-      const r = route(port, before.tlsPort, tls, deflate);
+      const r = route(port, before.tlsPort, tls, deflate, zlib);
       return client(i, r, until, rampMs, disconnectRate, stats);
     });
     await sleep(rampMs + 1000);
@@ -431,11 +443,12 @@ if (import.meta.main) {
   const shares = {
     tls: flags.number("tls", 0.5, 0, 1),
     deflate: flags.number("deflate", 0.5, 0, 1),
+    zlib: flags.has("zlib"),
   };
   const serveRole = flags.has("serve");
   flags.done();
   if (serveRole) {
-    runServer();
+    runServer(shares.zlib);
   } else {
     // Smoke runs induce disconnects often, so that every kind happens.
     const r = smoke
