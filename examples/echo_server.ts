@@ -9,8 +9,9 @@
  * per connection). `--deflate-no-takeover` compresses each message on its
  * own on pooled compressors instead (about 9 KiB per connection; slower when
  * messages repeat, about 2x faster when they differ). `--deflate-engine stream` uses
- * `CompressionStream`, which declines offers for windows under 15 bits);
- * `--no-deflate` turns compression off.
+ * the library's default engine, `CompressionStream`, which hands a connection
+ * whose window must be under 15 bits to zlib, so every valid offer is still
+ * accepted; `--no-deflate` turns compression off.
  *
  * `--debug` logs every frame and message to stderr through the connection's
  * lifecycle hooks: direction (`<-` read, `->` written), opcode, FIN, RSV bits,
@@ -51,7 +52,7 @@ import {
   type WebSocketConn,
   WebSocketError,
 } from "@wsx/websocket";
-import { compressionStreamEngine, zlibEngine } from "@wsx/websocket/deflate";
+import { zlibEngine } from "@wsx/websocket/deflate";
 import { createHttp2Server } from "@wsx/websocket/http2";
 
 interface Flags {
@@ -231,9 +232,8 @@ async function main(): Promise<void> {
     readLimit: ReadLimit.Large,
     chunkSize: flags.chunkSize,
     deflate: flags.deflate !== "off" && {
-      engine: flags.deflate === "zlib"
-        ? zlibEngine()
-        : compressionStreamEngine(),
+      // "stream": the default engine (CompressionStream, zlib for small windows).
+      engine: flags.deflate === "zlib" ? zlibEngine() : undefined,
       serverNoContextTakeover: !flags.takeover,
     },
   };

@@ -1,23 +1,40 @@
 /**
- * Soak test: `deno task soak [--duration 300] [--connections 1000] [--smoke]
- * [--json]`.
+ * Soak test: `deno task soak [--duration 300] [--connections 1000] [--tls 0.5]
+ * [--deflate 0.5] [--zlib] [--smoke] [--json]`.
  *
- * Our `serve()` echo server runs in its own process. This process keeps
- * `--connections` clients (our `dial()`) echoing messages of random sizes (70%
- * up to 512 B, 25% up to 16 KiB, 5% up to 256 KiB) after random pauses (0-400
- * ms), checks every echo byte for byte, and times each round trip. About one
- * message in 500 is replaced by a disconnect of a random kind — a clean close,
- * an abort (TCP dropped without a close frame) or a peer that vanishes in the
- * middle of a frame — after which the client reconnects.
+ * Our `serve()` echo servers run in their own process, with `deflate: true`:
+ * one on TCP, one on TLS (the test CA's certificate from `tests/fixtures/`).
+ * This process keeps `--connections` clients (our `dial()`) echoing messages
+ * of random sizes (70% up to 512 B, 25% up to 16 KiB, 5% up to 256 KiB) after
+ * random pauses (0-400 ms), checks every echo byte for byte, and times each
+ * round trip. A share of the clients (`--tls`, default half) connects over TLS,
+ * and a share across both (`--deflate`, default half) asks for
+ * permessage-deflate and sends compressible text instead of random bytes
+ * (with the default engine; `--zlib`: `zlibEngine()` on both sides).
+ * About one message in 500 is replaced by a disconnect of a random kind — a
+ * clean close, an abort (the socket dropped without a close frame) or a peer
+ * that vanishes in the middle of a frame, over the client's own transport —
+ * after which the client reconnects.
  *
  * Reported: messages, bytes, disconnects induced, errors beyond them (client
  * and server side), round-trip latency percentiles, and the server's memory
- * after ramp-up, at the end, and once every client has gone.
+ * (RSS, heap and external, after a GC) before any client, after ramp-up, at the
+ * end, and once every client has gone. The run fails on an error beyond the
+ * induced ones, and when the heap has not come back to within 8 MiB of where it
+ * started once every client has gone.
  *
  * @module
  */
 
-import { dial, OpCode, serve } from "@wsx/websocket";
+import {
+  dial,
+  type DialOptions,
+  OpCode,
+  serve,
+  type WebSocketConn,
+} from "@wsx/websocket";
+import { zlibEngine } from "@wsx/websocket/deflate";
+import { CA_CERT, SERVER_CERT, SERVER_KEY } from "../../tests/_tls.ts";
 import { Flags } from "./_args.ts";
 import { announce, type Child, sleep, startDeno, within } from "./_process.ts";
 
@@ -29,12 +46,19 @@ interface ServerStats {
   connections: number;
   /** Failures reported by `onError`, by error code or name. */
   errors: Record<string, number>;
+  /** The TLS server's port. */
+  tlsPort: number;
 }
 
 /** The soak's result. */
 export interface SoakResult {
   durationS: number;
   connections: number;
+  /** How many of the clients use TLS, and how many compress. */
+  tlsClients: number;
+  deflateClients: number;
+  /** Whether the heap came back to within 8 MiB of its start. */
+  heapReturned: boolean;
   messages: number;
   bytes: number;
   induced: { close: number; abort: number; midFrame: number };
@@ -55,22 +79,32 @@ export interface SoakResult {
 
 // ---------------------------------------------------------------- server
 
-function runServer(): void {
+/** The `deflate` option of both sides: the default engine, or zlib. */
+function deflateOption(zlib: boolean): DialOptions["deflate"] {
+  return zlib ? { engine: zlibEngine() } : true;
+}
+
+function runServer(zlib: boolean): void {
   const errors: Record<string, number> = {};
-  const server = serve({
+  const options = {
     hostname: "127.0.0.1",
     port: 0,
+    deflate: deflateOption(zlib),
     onListen() {},
-    onError(err) {
+    onError(err: unknown) {
       const key = (err as { code?: unknown }).code ?? (err as Error).name;
       errors[String(key)] = (errors[String(key)] ?? 0) + 1;
     },
-  }, async (conn) => {
+  };
+  const echo = async (conn: WebSocketConn) => {
     for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
-  });
-  announce(server.addr.port, () => ({
-    connections: server.connections,
+  };
+  const plain = serve(options, echo);
+  const tls = serve({ ...options, cert: SERVER_CERT, key: SERVER_KEY }, echo);
+  announce(plain.addr.port, () => ({
+    connections: plain.connections + tls.connections,
     errors,
+    tlsPort: tls.addr.port,
   }));
 }
 
@@ -126,14 +160,69 @@ const POOL = (() => {
   return pool;
 })();
 
+/** Text that compresses (about 4:1), for the clients that ask for deflate. */
+const TEXT_POOL = (() => {
+  const next = rng(11);
+  const words = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    '{"id":',
+    '"ok":true',
+    "\n",
+  ];
+  let text = "";
+  while (text.length < 1 << 20) {
+    text += words[Math.floor(next() * words.length)] + (next() * 1000 | 0) +
+      " ";
+  }
+  return new TextEncoder().encode(text.slice(0, 1 << 20));
+})();
+
+/** Where and how one client connects. */
+interface Route {
+  url: string;
+  options: DialOptions;
+  /** Opens a raw socket of the same kind to the same server. */
+  raw(): Promise<Deno.Conn>;
+  pool: Uint8Array;
+}
+
+function route(
+  port: number,
+  tlsPort: number,
+  tls: boolean,
+  deflate: boolean,
+  zlib: boolean,
+): Route {
+  const options: DialOptions = {
+    deflate: deflate && deflateOption(zlib),
+    ...(tls ? { caCerts: [CA_CERT] } : {}),
+  };
+  return {
+    url: tls ? `wss://localhost:${tlsPort}` : `ws://127.0.0.1:${port}`,
+    options,
+    raw: () =>
+      tls
+        ? Deno.connectTls({
+          hostname: "localhost",
+          port: tlsPort,
+          caCerts: [CA_CERT],
+        })
+        : Deno.connect({ hostname: "127.0.0.1", port }),
+    pool: deflate ? TEXT_POOL : POOL,
+  };
+}
+
 function error(stats: ClientStats, what: string): void {
   stats.errors++;
   if (stats.samples.length < 10) stats.samples.push(what);
 }
 
 /** Connects by hand, sends half a frame, and vanishes. */
-async function vanishMidFrame(port: number): Promise<void> {
-  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+async function vanishMidFrame(route: Route): Promise<void> {
+  const tcp = await route.raw();
   try {
     await tcp.write(new TextEncoder().encode(
       `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -177,7 +266,7 @@ function timeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 async function client(
   id: number,
-  port: number,
+  route: Route,
   until: number,
   rampMs: number,
   disconnectRate: number,
@@ -185,17 +274,20 @@ async function client(
 ): Promise<void> {
   const next = rng(id + 1);
   await sleep(next() * rampMs);
-  const url = `ws://127.0.0.1:${port}`;
+  const pool = route.pool;
   while (Date.now() < until) {
     let conn;
     try {
-      conn = await timeout(dial(url), 10_000);
+      conn = await timeout(dial(route.url, route.options), 10_000);
     } catch (err) {
       error(stats, `dial: ${err}`);
       await sleep(100);
       continue;
     }
     let induced = false;
+    if (route.options.deflate && conn.extensions === "") {
+      error(stats, "permessage-deflate was not negotiated");
+    }
     try {
       while (Date.now() < until) {
         await sleep(next() * 400);
@@ -212,7 +304,7 @@ async function client(
           } else {
             stats.induced.midFrame++;
             conn.abort();
-            await vanishMidFrame(port);
+            await vanishMidFrame(route);
           }
           break;
         }
@@ -222,8 +314,8 @@ async function client(
           : r < 0.95
           ? 513 + Math.floor(next() * 16 * 1024)
           : 16 * 1024 + Math.floor(next() * 240 * 1024);
-        const offset = Math.floor(next() * (POOL.length - size));
-        const data = POOL.subarray(offset, offset + size);
+        const offset = Math.floor(next() * (pool.length - size));
+        const data = pool.subarray(offset, offset + size);
         const start = performance.now();
         await conn.writeMessage(OpCode.Binary, data);
         const msg = await timeout(conn.readMessage(), 10_000);
@@ -254,9 +346,14 @@ export async function soak(
   durationS: number,
   connections: number,
   disconnectRate = 1 / 500,
+  shares: { tls: number; deflate: number; zlib?: boolean } = {
+    tls: 0.5,
+    deflate: 0.5,
+  },
 ): Promise<SoakResult> {
+  const zlib = shares.zlib ?? false;
   const server = startDeno(import.meta.filename!, {
-    args: ["--serve"],
+    args: ["--serve", ...(zlib ? ["--zlib"] : [])],
     stdin: true,
   });
   try {
@@ -272,10 +369,21 @@ export async function soak(
     };
     const rampMs = Math.min(5_000, durationS * 1000 / 4);
     const until = Date.now() + durationS * 1000;
-    const clients = Array.from(
-      { length: connections },
-      (_, i) => client(i, port, until, rampMs, disconnectRate, stats),
-    );
+    // Spread evenly: client i uses TLS when the running share crosses an
+    // integer at i, and compresses when it does at i / 2, so that (at half
+    // and half) each of the four kinds is a quarter of the clients.
+    const crosses = (i: number, share: number) =>
+      Math.floor((i + 1) * share) > Math.floor(i * share);
+    let tlsClients = 0;
+    let deflateClients = 0;
+    const clients = Array.from({ length: connections }, (_, i) => {
+      const tls = crosses(i, shares.tls);
+      const deflate = crosses(Math.floor(i / 2), shares.deflate);
+      tlsClients += tls ? 1 : 0;
+      deflateClients += deflate ? 1 : 0;
+      const r = route(port, before.tlsPort, tls, deflate, zlib);
+      return client(i, r, until, rampMs, disconnectRate, stats);
+    });
     await sleep(rampMs + 1000);
     const start = await serverStats(server);
     // Clients close at the end: the memory with them open is taken just before.
@@ -303,6 +411,9 @@ export async function soak(
     return {
       durationS,
       connections,
+      tlsClients,
+      deflateClients,
+      heapReturned: afterClose.heap - before.heap < 8 << 20,
       messages: stats.messages,
       bytes: stats.bytes,
       induced: stats.induced,
@@ -329,21 +440,29 @@ if (import.meta.main) {
   const duration = flags.number("duration", 300, 1);
   const connections = flags.number("connections", 1000, 1);
   const json = flags.has("json");
+  const shares = {
+    tls: flags.number("tls", 0.5, 0, 1),
+    deflate: flags.number("deflate", 0.5, 0, 1),
+    zlib: flags.has("zlib"),
+  };
   const serveRole = flags.has("serve");
   flags.done();
   if (serveRole) {
-    runServer();
+    runServer(shares.zlib);
   } else {
     // Smoke runs induce disconnects often, so that every kind happens.
     const r = smoke
-      ? await soak(3, 20, 0.05)
-      : await soak(duration, connections, 1 / 500);
+      ? await soak(3, 20, 0.05, shares)
+      : await soak(duration, connections, 1 / 500, shares);
     if (json) {
       console.log(JSON.stringify(r));
     } else {
       const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
       const m = r.memory;
-      console.log(`soak: ${r.durationS} s, ${r.connections} connections`);
+      console.log(
+        `soak: ${r.durationS} s, ${r.connections} connections ` +
+          `(${r.tlsClients} over TLS, ${r.deflateClients} compressed)`,
+      );
       console.log(`messages echoed: ${r.messages} (${mib(r.bytes)} each way)`);
       console.log(
         `disconnects induced: ${r.induced.close} clean, ${r.induced.abort} aborted, ` +
@@ -379,7 +498,10 @@ if (import.meta.main) {
             `${s.connections} connections`,
         );
       }
+      console.log(`heap back to its start: ${r.heapReturned ? "yes" : "no"}`);
     }
-    Deno.exit(r.clientErrors > 0 || r.unexpectedServerErrors > 0 ? 1 : 0);
+    const failed = r.clientErrors > 0 || r.unexpectedServerErrors > 0 ||
+      !r.heapReturned;
+    Deno.exit(failed ? 1 : 0);
   }
 }

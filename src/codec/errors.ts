@@ -36,6 +36,7 @@ import { CloseCode } from "./close_code.ts";
  * | `write_timeout` | 1006 | a write waited for the transport past the write timeout |
  * | `write_aborted` | 1006 | a write's signal aborted while it waited for the transport |
  * | `write_buffer_full` | 1013 | queued writes would exceed the write buffer limit |
+ * | `read_queue_full` | 1008 | more unread messages arrived than the receive queue holds (`Deno.serve` adapter) |
  * | `internal_error` | 1011 | an extension failed in a way the peer did not cause |
  *
  * @example
@@ -73,6 +74,7 @@ export type ErrorCode =
   | "write_timeout"
   | "write_aborted"
   | "write_buffer_full"
+  | "read_queue_full"
   | "internal_error";
 
 const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
@@ -101,6 +103,7 @@ const CLOSE_CODE_OF: Record<ErrorCode, CloseCode> = {
   write_timeout: CloseCode.AbnormalClosure,
   write_aborted: CloseCode.AbnormalClosure,
   write_buffer_full: CloseCode.TryAgainLater,
+  read_queue_full: CloseCode.PolicyViolation,
   internal_error: CloseCode.InternalServerError,
 };
 

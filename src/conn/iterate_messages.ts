@@ -13,13 +13,21 @@ import type { Message } from "./websocket_conn.ts";
  * and ends the iteration too.
  *
  * One promise reaction per message: an async generator would add its own
- * resumption and promise on top of each read. The result object is reused, as
- * the message itself is (both are valid until the next step).
+ * resumption and promise on top of each read. With one `next()` pending at a
+ * time (as `for await` does), the result object is reused, as the message
+ * itself is: both are valid until the next step. When more `next()` calls are
+ * pending, each result is distinct: a message that another pending step would
+ * overwrite is copied (its `data` too) before that step reads.
  */
 export function iterateMessages(
   conn: { readMessage(): Promise<Message> },
 ): AsyncIterableIterator<Message> {
   return new MessageIterator(conn);
+}
+
+/** A copy of `msg` that no later read overwrites. */
+function detach(msg: Message): Message {
+  return { opcode: msg.opcode, data: msg.data.slice(), rsv: msg.rsv };
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({
@@ -32,6 +40,8 @@ class MessageIterator implements AsyncIterableIterator<Message> {
   #done = false;
   /** The step in progress: a concurrent `next()` waits for it. */
   #pending: Promise<IteratorResult<Message>> | null = null;
+  /** `next()` calls waiting behind the step in progress. */
+  #queued = 0;
   #result: { done: false; value: Message } = {
     done: false,
     value: undefined as unknown as Message,
@@ -44,7 +54,12 @@ class MessageIterator implements AsyncIterableIterator<Message> {
   next(): Promise<IteratorResult<Message>> {
     if (this.#done) return Promise.resolve(DONE);
     if (this.#pending !== null) {
-      return this.#pending.then(() => this.next(), () => this.next());
+      this.#queued++;
+      const turn = () => {
+        this.#queued--;
+        return this.next();
+      };
+      return this.#pending.then(turn, turn);
     }
     const step = this.#conn.readMessage().then(this.#onMessage, this.#onError);
     this.#pending = step;
@@ -53,6 +68,7 @@ class MessageIterator implements AsyncIterableIterator<Message> {
 
   #onMessage = (msg: Message): IteratorResult<Message> => {
     this.#pending = null;
+    if (this.#queued > 0) return { done: false, value: detach(msg) };
     this.#result.value = msg;
     return this.#result;
   };

@@ -55,8 +55,9 @@ const MAX_SLICE = 64 * 1024;
  * on a pooled handle.
  *
  * It cannot set the level (it compresses at 6, on zlib too) or limit its window
- * to fewer than 15 bits, so negotiation declines offers that need
- * `server_max_window_bits` below 15 (use `zlibEngine()` for those). If the
+ * to fewer than 15 bits. As the default (no `engine` option), it hands a
+ * connection whose own window must be smaller to `zlibEngine()`, so every valid
+ * offer is accepted; given explicitly, it declines such offers. If the
  * runtime's streams do not flush every write (checked once, on first use), it
  * uses `node:zlib` throughout.
  *

@@ -33,7 +33,7 @@ import {
  *   extensions: "permessage-deflate",
  *   rsvAllowed: 0x40,
  * });
- * assertEquals(handler.negotiate("permessage-deflate; server_max_window_bits=9"), null);
+ * assertEquals(handler.negotiate("permessage-deflate; unknown_param"), null);
  * ```
  */
 export function deflateServerExtensions(

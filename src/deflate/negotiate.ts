@@ -58,7 +58,13 @@ export interface DeflateOptions {
    * clients that offer `client_max_window_bits` (others keep 15).
    */
   clientMaxWindowBits?: number;
-  /** The DEFLATE engine (default: `CompressionStream`, see `compressionStreamEngine`). */
+  /**
+   * The DEFLATE engine. Default: `CompressionStream` (see
+   * `compressionStreamEngine`), and `zlibEngine()` for a connection whose own
+   * window must be below 15 bits, which `CompressionStream` cannot keep: with
+   * the default, every valid offer gets compression. An engine given here is
+   * used alone (offers it cannot honour are declined).
+   */
   engine?: DeflateEngine;
 }
 
@@ -95,17 +101,17 @@ export interface DeflateParams {
  *
  * @param options The options.
  * @param role The side they are for: each side can only limit its own window
- * when its engine can.
+ * when its engine can (the default engine hands such connections to zlib).
  * @throws {RangeError} For a level, threshold or window size out of range, or a
- * window below 15 bits for this side with an engine that cannot limit it.
+ * window below 15 bits for this side with a given engine that cannot limit it.
  *
  * @example
  * ```ts
  * import { checkDeflateOptions } from "./negotiate.ts";
  * import { assertThrows } from "@std/assert";
  *
- * checkDeflateOptions({ level: 9 }, "server");
- * assertThrows(() => checkDeflateOptions({ serverMaxWindowBits: 10 }, "server"), RangeError);
+ * checkDeflateOptions({ level: 9, serverMaxWindowBits: 10 }, "server");
+ * assertThrows(() => checkDeflateOptions({ level: 10 }, "server"), RangeError);
  * ```
  */
 export function checkDeflateOptions(
@@ -135,13 +141,29 @@ export function checkDeflateOptions(
   const own = role === "server"
     ? options.serverMaxWindowBits
     : options.clientMaxWindowBits;
-  if (own !== undefined && own < 15 && !options.engine?.limitsWindow) {
+  if (own !== undefined && own < 15 && !limitsWindow(options)) {
     throw new RangeError(
-      `The ${
-        options.engine?.name ?? "default"
-      } engine cannot limit its window to ${own} bits`,
+      `The ${options.engine?.name} engine cannot limit its window to ${own} bits`,
     );
   }
+}
+
+/**
+ * Whether this side may keep its own window below 15 bits: when its engine can,
+ * and with the default engine, whose connections that must get zlib instead.
+ */
+function limitsWindow(options: DeflateOptions): boolean {
+  return options.engine?.limitsWindow ?? true;
+}
+
+/**
+ * Whether a client offers `client_max_window_bits`: always when its engine can
+ * limit its window; with the default engine only when it asks for fewer bits
+ * (a default connection at 15 bits keeps `CompressionStream`).
+ */
+function offersClientBits(options: DeflateOptions): boolean {
+  return options.engine?.limitsWindow ??
+    options.clientMaxWindowBits !== undefined;
 }
 
 /**
@@ -150,8 +172,9 @@ export function checkDeflateOptions(
  *
  * An offer is declined when it has an unknown or repeated parameter, a value where
  * none is allowed (or none where one is required), a window size outside 8-15, or
- * asks for `server_max_window_bits` below 15 from an engine that cannot limit its
- * window. A malformed header declines everything.
+ * asks for `server_max_window_bits` below 15 from a given engine that cannot
+ * limit its window (the default engine takes it: such connections compress with
+ * zlib). A malformed header declines everything.
  *
  * @param offer The `Sec-WebSocket-Extensions` value of the request, or `null`.
  * @param options The server's options (checked with `checkDeflateOptions`).
@@ -163,7 +186,7 @@ export function checkDeflateOptions(
  * import { assertEquals } from "@std/assert";
  *
  * const offer = "permessage-deflate; server_max_window_bits=10, permessage-deflate; client_max_window_bits";
- * assertEquals(negotiateDeflate(offer)!.response, "permessage-deflate");
+ * assertEquals(negotiateDeflate(offer)!.response, "permessage-deflate; server_max_window_bits=10");
  * assertEquals(negotiateDeflate("x-webkit-deflate-frame"), null);
  * ```
  */
@@ -188,10 +211,9 @@ function answerOffer(
 ): { params: DeflateParams; response: string } | null {
   const o = readParams(offered, "offer");
   if (o === null) return null;
-  const limitsWindow = options.engine?.limitsWindow ?? false;
   if (
     o.serverMaxWindowBits !== null && o.serverMaxWindowBits < 15 &&
-    !limitsWindow
+    !limitsWindow(options)
   ) {
     return null;
   }
@@ -228,7 +250,8 @@ function answerOffer(
  * Makes a client's offer.
  *
  * `client_max_window_bits` is offered (so a server may shrink the client's window)
- * only when the engine can limit its window.
+ * when the engine can limit its window, or with the default engine when
+ * `clientMaxWindowBits` asks for one (that connection then compresses with zlib).
  *
  * @param options The client's options (checked with `checkDeflateOptions`).
  * @returns The `Sec-WebSocket-Extensions` value, or `""` when compression is off.
@@ -261,7 +284,7 @@ export function offerDeflate(options: DeflateOptions = {}): string {
       value: String(options.serverMaxWindowBits),
     });
   }
-  if (options.engine?.limitsWindow) {
+  if (offersClientBits(options)) {
     const bits = options.clientMaxWindowBits;
     params.push({
       name: "client_max_window_bits",
@@ -315,7 +338,7 @@ export function acceptDeflateResponse(
     );
   }
   if (r.clientMaxWindowBits !== null) {
-    const offered = options.engine?.limitsWindow
+    const offered = offersClientBits(options)
       ? options.clientMaxWindowBits ?? 15
       : 0;
     if (r.clientMaxWindowBits === true || r.clientMaxWindowBits > offered) {

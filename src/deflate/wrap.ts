@@ -8,8 +8,14 @@
 import { Rsv } from "../codec/header.ts";
 import type { Conn } from "../conn/conn.ts";
 import type { WebSocketConn } from "../conn/websocket_conn.ts";
-import { type DeflateOptions, deflateParamsOf } from "./negotiate.ts";
+import type { DeflateEngine } from "./compressor.ts";
+import {
+  type DeflateOptions,
+  type DeflateParams,
+  deflateParamsOf,
+} from "./negotiate.ts";
 import { PerMessageDeflateConn } from "./permessage_deflate_conn.ts";
+import { zlibEngine } from "./zlib.ts";
 
 /**
  * Adds permessage-deflate to a connection whose opening handshake was done
@@ -64,7 +70,11 @@ export function wrapDeflate(
       `Cannot compress: the handshake agreed on "${conn.extensions}", not permessage-deflate`,
     );
   }
-  return new PerMessageDeflateConn(conn, params, options);
+  return new PerMessageDeflateConn(
+    conn,
+    params,
+    withEngine(conn, params, options),
+  );
 }
 
 /**
@@ -77,7 +87,33 @@ export function wrapNegotiated(
   options: DeflateOptions = {},
 ): WebSocketConn {
   const params = deflateParamsOf(conn.extensions);
-  return params === null
-    ? conn
-    : new PerMessageDeflateConn(conn, params, options);
+  return params === null ? conn : new PerMessageDeflateConn(
+    conn,
+    params,
+    withEngine(conn, params, options),
+  );
+}
+
+let smallWindows: DeflateEngine | undefined;
+
+/**
+ * The options a connection compresses with: as given, but with `zlibEngine()`
+ * in place of the default engine when this side's window must be below 15 bits,
+ * which `CompressionStream` cannot keep.
+ */
+function withEngine(
+  conn: Conn,
+  params: DeflateParams | null,
+  options: DeflateOptions,
+): DeflateOptions {
+  if (options.engine !== undefined) return options;
+  const server = conn.role === "server";
+  const agreed = server
+    ? params?.serverMaxWindowBits
+    : params?.clientMaxWindowBits;
+  const own = server
+    ? options.serverMaxWindowBits
+    : options.clientMaxWindowBits;
+  if (Math.min(agreed ?? 15, own ?? 15) === 15) return options;
+  return { ...options, engine: smallWindows ??= zlibEngine() };
 }

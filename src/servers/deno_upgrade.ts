@@ -5,8 +5,9 @@
  * run there too.
  *
  * Deno keeps the socket, so this path has limits the other entry points do not:
- * no compression, no frame access (`readFrame`, fragments), no pings of our own,
- * no BYOB reads, and no receive backpressure. See {@linkcode DenoWebSocketConn}.
+ * no compression, no frame access (`readFrame`, fragments), no pings on demand,
+ * no BYOB reads, and no receive backpressure (unread messages queue up to a
+ * bound, then the connection closes with 1008). See {@linkcode DenoWebSocketConn}.
  *
  * @module
  */
@@ -36,15 +37,29 @@ export interface UpgradeWebSocketOptions {
    */
   protocols?: readonly string[];
   /**
-   * Deno's own keep-alive, in seconds: it pings the client and closes the socket
-   * when no pong comes back in time (default 120, as `Deno.upgradeWebSocket`).
+   * Deno's own keep-alive, in seconds, passed to `Deno.upgradeWebSocket`: after
+   * half of it with nothing received, Deno pings the client, and it closes the
+   * connection with 1001 when nothing comes back in the other half (default
+   * 30, Deno's; `0` turns it off). The only way to have pings on this path.
    */
   idleTimeout?: number;
   /**
    * The largest message accepted, in bytes (default 1 MiB); a larger one closes
-   * the connection with 1009. Deno has received it whole by then.
+   * the connection with 1009 as soon as it arrives, read or not. Deno has
+   * received it whole by then.
    */
   readLimit?: number;
+  /**
+   * How many messages may wait unread (default 1,024); one more closes the
+   * connection with 1008 and reads reject with `read_queue_full`.
+   */
+  maxQueuedMessages?: number;
+  /**
+   * How many bytes of messages may wait unread (default 16 MiB; text counts its
+   * length in UTF-16 code units); past it the connection closes with 1008 and
+   * reads reject with `read_queue_full`.
+   */
+  maxQueuedBytes?: number;
   /**
    * Bytes Deno may hold unsent before writes wait for them to drain (default
    * 1 MiB).

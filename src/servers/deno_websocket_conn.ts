@@ -18,7 +18,10 @@ import type { UpgradeWebSocketOptions } from "./deno_upgrade.ts";
 
 const DEFAULT_HIGH_WATER = 1 << 20;
 const DEFAULT_CLOSE_TIMEOUT = 5_000;
-const DRAIN_POLL_MS = 1;
+const DEFAULT_MAX_QUEUED_MESSAGES = 1_024;
+const DEFAULT_MAX_QUEUED_BYTES = 16 << 20;
+/** The longest a drain sleeps between looks at `bufferedAmount`, in ms. */
+const DRAIN_MAX_WAIT_MS = 50;
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -35,12 +38,19 @@ type Received = string | ArrayBuffer;
  * - No compression: Deno does not negotiate permessage-deflate.
  * - No frame access: Deno delivers whole messages; `streamMessage` gathers its
  *   source in memory and sends one frame, and `writePrepared` re-encodes.
- * - No pings of our own: `ping()` rejects; use the `idleTimeout` option (Deno's
- *   keep-alive) instead. Deno answers the client's pings itself.
+ * - No pings on demand: Deno's server-side `WebSocket` has no way to send one,
+ *   so `ping()` and `keepAlive()` are typed `Promise<never>` and reject. The
+ *   `idleTimeout` option of {@linkcode upgradeWebSocket} makes Deno ping a
+ *   silent client itself. Deno answers the client's pings itself.
  * - No BYOB and no zero-copy: each message arrives in a new `ArrayBuffer` (or a
- *   string, encoded into the buffer on read); the read limit is checked after
- *   Deno has received the message whole.
- * - No receive backpressure: messages queue until read, however many arrive.
+ *   string, encoded into the buffer on read); the read limit is checked when
+ *   Deno has received the message whole (1009 at once, read or not).
+ * - No receive backpressure: Deno reads on whatever the handler does, so unread
+ *   messages queue, up to `maxQueuedMessages` and `maxQueuedBytes`; past either
+ *   the connection closes with 1008 (reads reject with `read_queue_full`).
+ * - No drain event: `flush()` and a write past the high-water mark look at
+ *   `bufferedAmount` again after the time the observed send rate says it needs
+ *   (at most 50 ms); a close ends the wait within that time.
  * - `abort()` cannot drop the TCP connection: it sends a 1001 close frame and
  *   stops waiting.
  *
@@ -78,6 +88,9 @@ export class DenoWebSocketConn implements WebSocketConn {
   #socket: WebSocket;
   #opened: Promise<void>;
   #queue: Received[] = [];
+  #queuedBytes = 0;
+  #maxQueued: number;
+  #maxQueuedBytes: number;
   #waiter: {
     resolve(msg: Message): void;
     reject(err: unknown): void;
@@ -115,6 +128,8 @@ export class DenoWebSocketConn implements WebSocketConn {
     this.readLimit = options.readLimit ?? ReadLimit.Standard;
     this.#highWater = options.writeHighWaterMark ?? DEFAULT_HIGH_WATER;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.#maxQueued = options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.onClose = options.onClose;
     this.remoteAddr = options.remoteAddr ?? null;
     this.localAddr = options.localAddr ?? null;
@@ -159,8 +174,10 @@ export class DenoWebSocketConn implements WebSocketConn {
     }
     if (this.#failure !== null) return Promise.reject(this.#failure);
     if (this.#queue.length > 0) {
+      const data = this.#queue.shift()!;
+      this.#queuedBytes -= sizeOf(data);
       try {
-        return Promise.resolve(this.#deliver(this.#queue.shift()!, buf));
+        return Promise.resolve(this.#deliver(data, buf));
       } catch (err) {
         return Promise.reject(err);
       }
@@ -247,8 +264,10 @@ export class DenoWebSocketConn implements WebSocketConn {
   }
 
   /**
-   * Not available: Deno's `WebSocket` cannot send pings. Use the `idleTimeout`
-   * option of {@linkcode upgradeWebSocket}, which pings for you.
+   * Not available: Deno's server-side `WebSocket` has no method that sends a
+   * ping. The `idleTimeout` option of {@linkcode upgradeWebSocket} makes Deno
+   * ping a client that has been silent for half of it, and close with 1001 when
+   * nothing answers.
    *
    * @throws {TypeError} Always.
    */
@@ -325,7 +344,11 @@ export class DenoWebSocketConn implements WebSocketConn {
     return this.ping();
   }
 
-  /** Waits until Deno has sent every message written so far. */
+  /**
+   * Waits until Deno has sent every message written so far (or the connection
+   * closes). Deno signals no drain, so this looks at `bufferedAmount` again
+   * after the time the observed send rate says it needs, at most 50 ms.
+   */
   flush(): Promise<void> {
     return this.#drain(0);
   }
@@ -391,21 +414,46 @@ export class DenoWebSocketConn implements WebSocketConn {
     }
   }
 
+  /**
+   * Waits until at most `level` bytes are unsent. The first look is on the next
+   * turn of the event loop; each later one after the time the last one's send
+   * rate gives for the rest (doubling, up to the cap, while nothing moves).
+   */
   async #drain(level: number): Promise<void> {
+    const socket = this.#socket;
+    let wait = 0;
+    let before = socket.bufferedAmount;
+    let since = performance.now();
     while (
-      this.#socket.bufferedAmount > level &&
-      this.#socket.readyState === WebSocket.OPEN
+      socket.bufferedAmount > level && socket.readyState === WebSocket.OPEN
     ) {
-      await sleep(DRAIN_POLL_MS);
+      // Not woken by `closed`: each wait would leave a reaction on it until the
+      // connection ends. A close is seen within one wait (at most 50 ms).
+      await sleep(wait);
+      const now = performance.now();
+      const left = socket.bufferedAmount - level;
+      const rate = (before - socket.bufferedAmount) / Math.max(now - since, 1);
+      wait = rate > 0 ? left / rate : Math.max(wait * 2, 1);
+      wait = Math.min(wait, DRAIN_MAX_WAIT_MS);
+      before = socket.bufferedAmount;
+      since = now;
     }
   }
 
   #onMessage = (event: MessageEvent): void => {
     if (this.#finished || this.#failure !== null) return;
     const data = event.data as Received;
+    if (this.#tooBig(data)) {
+      return this.#fail(
+        new WebSocketError(
+          "message_too_big",
+          `Message exceeds the ${this.readLimit}-byte read limit`,
+        ),
+      );
+    }
     const waiter = this.#waiter;
     if (waiter === null) {
-      this.#queue.push(data);
+      this.#enqueue(data);
       return;
     }
     this.#waiter = null;
@@ -436,6 +484,44 @@ export class DenoWebSocketConn implements WebSocketConn {
       this.#waiter = null;
       waiter.reject(this.#failure ?? this.#closeError);
     }
+  }
+
+  /** Whether a message that arrived exceeds the read limit, in UTF-8 for text. */
+  #tooBig(data: Received): boolean {
+    const limit = this.readLimit;
+    if (typeof data !== "string") return data.byteLength > limit;
+    // UTF-8 takes 1 to 3 bytes per UTF-16 code unit.
+    if (data.length > limit) return true;
+    return data.length * 3 > limit && encoder.encode(data).length > limit;
+  }
+
+  #enqueue(data: Received): void {
+    const size = sizeOf(data);
+    if (
+      this.#queue.length >= this.#maxQueued ||
+      this.#queuedBytes + size > this.#maxQueuedBytes
+    ) {
+      return this.#fail(
+        new WebSocketError(
+          "read_queue_full",
+          `More than ${this.#maxQueued} messages or ${this.#maxQueuedBytes} bytes arrived unread`,
+        ),
+      );
+    }
+    this.#queue.push(data);
+    this.#queuedBytes += size;
+  }
+
+  /** Fails the connection: drops what is queued, closes with the error's code. */
+  #fail(error: WebSocketError): void {
+    this.#failure = error;
+    this.#queue.length = 0;
+    this.#queuedBytes = 0;
+    const { code, reason } = closeFrameFor(error);
+    this.#sendClose(code, reason);
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.reject(error);
   }
 
   /** Places a received message in the caller's buffer (or ours) and returns it. */
@@ -490,12 +576,14 @@ export class DenoWebSocketConn implements WebSocketConn {
       );
     }
     if (error === null) return;
-    this.#failure = error;
-    this.#queue.length = 0;
-    const { code, reason } = closeFrameFor(error);
-    this.#sendClose(code, reason);
+    this.#fail(error);
     throw error;
   }
+}
+
+/** What a queued message counts against `maxQueuedBytes`. */
+function sizeOf(data: Received): number {
+  return typeof data === "string" ? data.length : data.byteLength;
 }
 
 function noFrames(): Promise<never> {

@@ -20,6 +20,7 @@ import { CloseError, WebSocketError } from "../codec/errors.ts";
 import { encodeHead, HttpStatus } from "../handshake/http_parse.ts";
 import { NodeSocketTransport } from "../io/node_socket.ts";
 import type { WebSocketConn } from "../conn/websocket_conn.ts";
+import { busyAnswer, TURN_AWAY_MS } from "./connection_limit.ts";
 
 /**
  * Completes a WebSocket handshake on the socket of a `node:http` server's
@@ -122,6 +123,16 @@ export interface NodeServerOptions extends Omit<AcceptOptions, "signal"> {
    * errors are logged, with `console.error`.
    */
   onError?: (error: unknown) => void;
+  /**
+   * The most WebSocket connections at once, handshakes in progress included
+   * (default: no limit; plain HTTP requests are not counted). One more upgrade
+   * is answered `503 Service Unavailable` with `Retry-After` and closed within
+   * a second; a slot frees when a connection's handler has returned and it has
+   * closed.
+   */
+  maxConnections?: number;
+  /** The `Retry-After` of that 503, in seconds (default 1). */
+  retryAfter?: number;
 }
 
 /**
@@ -159,7 +170,17 @@ export interface NodeServerOptions extends Omit<AcceptOptions, "signal"> {
  * @returns The server, not yet listening.
  */
 export function createNodeServer(options: NodeServerOptions): Server {
-  const { fetch, websocket, onError, ...acceptOptions } = options;
+  const {
+    fetch,
+    websocket,
+    onError,
+    maxConnections,
+    retryAfter,
+    ...acceptOptions
+  } = options;
+  const busy = busyAnswer(maxConnections, retryAfter);
+  const limit = maxConnections ?? Infinity;
+  let open = 0;
   const report = (err: unknown, quiet: boolean) => {
     try {
       if (onError) onError(err);
@@ -172,7 +193,10 @@ export function createNodeServer(options: NodeServerOptions): Server {
     answerHttp(req, res, fetch).catch((err) => report(err, false));
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head) => {
-    upgrade(req, socket, head, acceptOptions, websocket, report);
+    if (open >= limit) return turnAway(socket, busy!);
+    open++;
+    upgrade(req, socket, head, acceptOptions, websocket, report)
+      .finally(() => open--);
   });
   return server;
 }
@@ -202,6 +226,19 @@ async function upgrade(
       await conn.close(CloseCode.InternalServerError).catch(() => conn.abort());
     }
   }
+}
+
+/**
+ * Answers an upgrade past the limit and lets the socket go: what the client
+ * sends is dropped until it closes, at most {@linkcode TURN_AWAY_MS}.
+ */
+function turnAway(socket: Duplex, answer: Uint8Array): void {
+  const timer = setTimeout(() => socket.destroy(), TURN_AWAY_MS);
+  socket.on("error", () => {});
+  socket.on("close", () => clearTimeout(timer));
+  socket.on("end", () => socket.destroy());
+  socket.resume();
+  socket.end(answer);
 }
 
 /** Runs the fetch handler on one request and writes its response. */

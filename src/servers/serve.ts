@@ -18,6 +18,7 @@ import { sleep } from "../_timers.ts";
 import { CloseCode } from "../codec/close_code.ts";
 import { CloseError, HandshakeError, WebSocketError } from "../codec/errors.ts";
 import type { WebSocketConn } from "../conn/websocket_conn.ts";
+import { busyAnswer, turnAway } from "./connection_limit.ts";
 
 /**
  * Handles one WebSocket connection. When it returns, the connection is closed
@@ -79,6 +80,15 @@ export interface ServeOptions extends Omit<AcceptOptions, "signal"> {
    * the peer's doing and were already answered with an HTTP status or close code.
    */
   onError?: (error: unknown) => void;
+  /**
+   * The most connections served at once, handshakes in progress included
+   * (default: no limit). One more is answered `503 Service Unavailable` with
+   * `Retry-After` and closed within a second, without holding up the others;
+   * a slot frees when a connection's handler has returned and it has closed.
+   */
+  maxConnections?: number;
+  /** The `Retry-After` of that 503, in seconds (default 1). */
+  retryAfter?: number;
 }
 
 /** How long to wait before accepting again after `accept()` failed (e.g. EMFILE). */
@@ -143,6 +153,9 @@ export class WebSocketServer implements AsyncDisposable {
   #stop = new AbortController();
   #conns = new Set<WebSocketConn>();
   #tasks = new Set<Promise<void>>();
+  #turningAway = new Set<Promise<void>>();
+  #maxConnections: number;
+  #busy: Uint8Array | null;
   #stopping: Promise<void> | null = null;
 
   /**
@@ -161,8 +174,12 @@ export class WebSocketServer implements AsyncDisposable {
       signal,
       onListen,
       onError,
+      maxConnections,
+      retryAfter,
       ...acceptOptions
     } = options;
+    this.#busy = busyAnswer(maxConnections, retryAfter);
+    this.#maxConnections = maxConnections ?? Infinity;
     if ((cert === undefined) !== (key === undefined)) {
       throw new TypeError("Options cert and key must be given together");
     }
@@ -230,11 +247,15 @@ export class WebSocketServer implements AsyncDisposable {
         await sleep(ACCEPT_BACKOFF_MS);
         continue;
       }
-      const task = this.#serveOne(socket);
-      this.#tasks.add(task);
-      task.finally(() => this.#tasks.delete(task));
+      if (this.#tasks.size >= this.#maxConnections) {
+        track(this.#turningAway, turnAway(socket, this.#busy!));
+        continue;
+      }
+      track(this.#tasks, this.#serveOne(socket));
     }
-    while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+    while (this.#tasks.size + this.#turningAway.size > 0) {
+      await Promise.all([...this.#tasks, ...this.#turningAway]);
+    }
   }
 
   /** Runs one connection; whatever happens stays with it. */
@@ -288,6 +309,12 @@ export class WebSocketServer implements AsyncDisposable {
       // An error handler that throws must not take the server down.
     }
   }
+}
+
+/** Keeps `task` in `set` until it settles. */
+function track(set: Set<Promise<void>>, task: Promise<void>): void {
+  set.add(task);
+  task.finally(() => set.delete(task));
 }
 
 function isListenerGone(err: unknown): boolean {

@@ -43,6 +43,7 @@ const EXPECTED: Record<ErrorCode, number> = {
   write_timeout: 1006,
   write_aborted: 1006,
   write_buffer_full: 1013,
+  read_queue_full: 1008,
   internal_error: 1011,
 };
 

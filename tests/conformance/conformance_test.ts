@@ -52,7 +52,6 @@ async function save(
 
 Deno.test({
   name: "examples/echo_server.ts passes every conformance case",
-  sanitizeResources: false,
   async fn() {
     const { testee, url } = await startServer(SERVER, true);
     try {
@@ -67,7 +66,6 @@ Deno.test({
 
 Deno.test({
   name: "examples/autobahn_client.ts passes every conformance case",
-  sanitizeResources: false,
   async fn() {
     const results = await runClientSuite({
       command: CLIENT,

@@ -316,7 +316,6 @@ function explain(results: CaseResult[]): string {
 
 Deno.test({
   name: "the whole suite scores npm:ws as a server with no unexplained failure",
-  sanitizeResources: false,
   async fn() {
     const { testee, url } = await startServer(WS_SERVER, true);
     try {
@@ -331,7 +330,6 @@ Deno.test({
 
 Deno.test({
   name: "the whole suite scores npm:ws as a client with no unexplained failure",
-  sanitizeResources: false,
   async fn() {
     const results = await runClientSuite({
       command: WS_CLIENT,
@@ -344,7 +342,6 @@ Deno.test({
 
 Deno.test({
   name: "the suite fails a server that does not validate UTF-8",
-  sanitizeResources: false,
   async fn() {
     const { testee, url } = await startServer(
       [...WS_SERVER, "--skip-utf8"],

@@ -15,6 +15,8 @@ import {
 import { CloseError, WebSocketError } from "../../src/codec/errors.ts";
 import { iterateMessages } from "../../src/conn/iterate_messages.ts";
 import type { Message } from "../../src/conn/websocket_conn.ts";
+import { OpCode } from "../../src/codec/opcode.ts";
+import { connPair } from "../_pair.ts";
 import { dec, enc } from "../_wire.ts";
 
 /** A connection whose reads are settled by the test, in order. */
@@ -166,4 +168,26 @@ Deno.test("iterateMessages returns itself as its async iterator and reuses the r
     "one result object, valid until the next step",
   );
   assertEquals(dec(second.value.data), "y");
+});
+
+Deno.test("iterateMessages: pending next() calls get distinct results holding their own messages, over TCP", async () => {
+  const { client, server } = await connPair();
+  const it = client[Symbol.asyncIterator]();
+  const steps = [it.next(), it.next(), it.next()];
+  for (const text of ["one", "two", "three"]) {
+    await server.writeMessage(OpCode.Text, text);
+  }
+  const results = await Promise.all(steps);
+  assertEquals(new Set(results).size, 3, "three result objects");
+  assertEquals(new Set(results.map((r) => r.value)).size, 3, "three messages");
+  assertEquals(results.map((r) => dec(r.value.data)), ["one", "two", "three"]);
+  // Back to one pending step at a time: the result object is reused again.
+  await server.writeMessage(OpCode.Binary, enc("four"));
+  const a = await it.next();
+  assertEquals(dec(a.value.data), "four");
+  await server.writeMessage(OpCode.Binary, enc("five"));
+  const b = await it.next();
+  assertStrictEquals(a, b);
+  assertEquals(dec(b.value.data), "five");
+  await Promise.all([client.close(), server.close()]);
 });

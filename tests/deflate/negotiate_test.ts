@@ -8,6 +8,7 @@ import {
   offerDeflate,
 } from "../../src/deflate/negotiate.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
+import { compressionStreamEngine } from "../../src/deflate/compression_stream.ts";
 
 const zlib = zlibEngine();
 
@@ -50,16 +51,26 @@ Deno.test("negotiateDeflate: server answers, default engine", () => {
       { serverNoContextTakeover: true, clientNoContextTakeover: true },
       "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
     ],
-    // The default engine cannot limit its window.
-    ["permessage-deflate; server_max_window_bits=10", {}, null],
+    // The default engine takes a small window (zlib keeps it for that connection).
+    [
+      "permessage-deflate; server_max_window_bits=10",
+      {},
+      "permessage-deflate; server_max_window_bits=10",
+    ],
     [
       "permessage-deflate; server_max_window_bits=15",
       {},
       "permessage-deflate; server_max_window_bits=15",
     ],
     [
-      "permessage-deflate; server_max_window_bits=10, permessage-deflate",
+      "permessage-deflate; server_max_window_bits=8, permessage-deflate",
       {},
+      "permessage-deflate; server_max_window_bits=8",
+    ],
+    // An engine given explicitly that cannot limit its window declines it.
+    [
+      "permessage-deflate; server_max_window_bits=10, permessage-deflate",
+      { engine: compressionStreamEngine() },
       "permessage-deflate",
     ],
     // Invalid offers are declined, and the next one is tried.
@@ -166,6 +177,15 @@ Deno.test("offerDeflate: the client's offer", () => {
   const cases: [DeflateOptions, string][] = [
     [{}, "permessage-deflate"],
     [{ enabled: false }, ""],
+    // The default engine offers a small window of its own (zlib keeps it).
+    [
+      { clientMaxWindowBits: 9 },
+      "permessage-deflate; client_max_window_bits=9",
+    ],
+    [
+      { engine: compressionStreamEngine(), clientMaxWindowBits: 15 },
+      "permessage-deflate",
+    ],
     [{ engine: zlib }, "permessage-deflate; client_max_window_bits"],
     [
       { engine: zlib, clientMaxWindowBits: 10 },
@@ -270,6 +290,10 @@ Deno.test("acceptDeflateResponse: invalid or unrequested answers throw", () => {
 Deno.test("checkDeflateOptions: ranges and what the engine can honour", () => {
   checkDeflateOptions({ level: 0, threshold: 0 }, "server");
   checkDeflateOptions({ serverMaxWindowBits: 8, engine: zlib }, "server");
+  // The default engine leaves small windows of its own to zlib.
+  checkDeflateOptions({ serverMaxWindowBits: 8 }, "server");
+  checkDeflateOptions({ clientMaxWindowBits: 9 }, "client");
+  const stream = compressionStreamEngine();
   // A client may ask for a small server window with any engine.
   checkDeflateOptions({ serverMaxWindowBits: 8 }, "client");
   const bad: [DeflateOptions, "client" | "server"][] = [
@@ -278,8 +302,8 @@ Deno.test("checkDeflateOptions: ranges and what the engine can honour", () => {
     [{ threshold: -1 }, "client"],
     [{ serverMaxWindowBits: 16 }, "client"],
     [{ clientMaxWindowBits: 7 }, "client"],
-    [{ serverMaxWindowBits: 14 }, "server"],
-    [{ clientMaxWindowBits: 14 }, "client"],
+    [{ serverMaxWindowBits: 14, engine: stream }, "server"],
+    [{ clientMaxWindowBits: 14, engine: stream }, "client"],
   ];
   for (const [options, role] of bad) {
     assertThrows(

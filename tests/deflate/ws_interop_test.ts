@@ -10,6 +10,7 @@ import { accept, dial, OpCode, Rsv, type WebSocketConn } from "../../mod.ts";
 import type { DeflateEngine } from "../../src/deflate/compressor.ts";
 import type { DeflateOptions } from "../../src/deflate/negotiate.ts";
 import { zlibEngine } from "../../src/deflate/zlib.ts";
+import { compressionStreamEngine } from "../../src/deflate/compression_stream.ts";
 import { enc } from "../_wire.ts";
 
 /** ws's perMessageDeflate options, as far as these tests use them. */
@@ -106,10 +107,17 @@ const SERVER_VARIANTS: Variant[] = [
     ours: { engine: zlib },
     agreed: `permessage-deflate; server_max_window_bits=${bits}`,
   })),
-  {
-    label: "server_max_window_bits=10, default engine: declined",
-    ws: { serverMaxWindowBits: 10 },
+  // The default engine keeps small windows of its own with zlib.
+  ...[8, 10, 14].map((bits) => ({
+    label: `server_max_window_bits=${bits}, default engine`,
+    ws: { serverMaxWindowBits: bits },
     ours: {},
+    agreed: `permessage-deflate; server_max_window_bits=${bits}`,
+  })),
+  {
+    label: "server_max_window_bits=10, CompressionStream given: declined",
+    ws: { serverMaxWindowBits: 10 },
+    ours: { engine: compressionStreamEngine() },
     agreed: "",
   },
   {

@@ -99,4 +99,7 @@ Deno.test("bench/harness/soak.ts echoes through induced disconnects with no othe
   const induced = r.induced.close + r.induced.abort + r.induced.midFrame;
   assert(induced > 0, "disconnects were induced");
   assertEquals(r.memory.afterClose.connections, 0);
+  // Half over TLS, half compressed (each compressed client checks that it was).
+  assertEquals([r.tlsClients, r.deflateClients], [10, 10]);
+  assert(r.heapReturned, "the server's heap came back to its start");
 });

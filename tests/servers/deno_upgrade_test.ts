@@ -344,3 +344,169 @@ Deno.test("the same handler code runs over serve-style Conn and the Deno adapter
     await s.stop();
   }
 });
+
+/** Rejects when `promise` takes longer than `ms`, so a missing close fails fast. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`No ${what} in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** A handler that reads nothing until the connection has closed, then once. */
+async function readAfterClose(conn: DenoWebSocketConn): Promise<void> {
+  await conn.closed;
+  await conn.readMessage();
+}
+
+Deno.test("a message over the read limit closes with 1009 when it arrives, unread", async () => {
+  const s = start(readAfterClose, { readLimit: 1000 });
+  try {
+    const conn = await dial(s.url);
+    await conn.writeMessage(OpCode.Text, "é".repeat(501)); // 1,002 bytes
+    const err = await within(
+      conn.readMessage().catch((e) => e),
+      2_000,
+      "close",
+    );
+    assertInstanceOf(err, CloseError);
+    assertEquals(err.code, CloseCode.MessageTooBig);
+    const [outcome] = await s.outcomes();
+    assertEquals((outcome as WebSocketError).code, "message_too_big");
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("unread messages past maxQueuedMessages close with 1008 and fail the read", async () => {
+  const s = start(readAfterClose, { maxQueuedMessages: 10 });
+  try {
+    const conn = await dial(s.url);
+    for (let i = 0; i < 11; i++) await conn.writeMessage(OpCode.Text, `m${i}`);
+    const err = await within(
+      conn.readMessage().catch((e) => e),
+      2_000,
+      "close",
+    );
+    assertInstanceOf(err, CloseError);
+    assertEquals(err.code, CloseCode.PolicyViolation);
+    const outcome = (await s.outcomes())[0] as WebSocketError;
+    assertInstanceOf(outcome, WebSocketError);
+    assertEquals(outcome.code, "read_queue_full");
+    assertEquals(outcome.closeCode, CloseCode.PolicyViolation);
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("unread bytes past maxQueuedBytes close with 1008; 10 MiB flood stays bounded", async () => {
+  const s = start(readAfterClose, { maxQueuedBytes: 64 * 1024 });
+  try {
+    const conn = await dial(s.url);
+    const chunk = new Uint8Array(16 * 1024);
+    let sent = 0;
+    // A peer that keeps sending: 640 chunks (10 MiB) unless the close stops it.
+    const flood = (async () => {
+      for (; sent < 640; sent++) await conn.writeMessage(OpCode.Binary, chunk);
+    })().catch(() => {});
+    const err = await within(conn.readMessage().catch((e) => e), 5_000, "end");
+    // The close frame (1008), or a reset when Deno drops the flood unread.
+    if (err instanceof CloseError) {
+      assertEquals(err.code, CloseCode.PolicyViolation);
+    } else {
+      assertEquals((err as WebSocketError).code, "closed");
+    }
+    await flood;
+    assert(sent < 640, "the flood was cut short");
+    const outcome = (await s.outcomes())[0] as WebSocketError;
+    assertEquals(outcome.code, "read_queue_full");
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("the queue bounds count only unread messages: a reading handler takes any number", async () => {
+  const s = start(echo, { maxQueuedMessages: 2, maxQueuedBytes: 4096 });
+  try {
+    const conn = await dial(s.url);
+    for (let i = 0; i < 200; i++) {
+      await conn.writeMessage(OpCode.Binary, new Uint8Array(1024).fill(i));
+      const back = await conn.readMessage();
+      assertEquals([back.data.length, back.data[0]], [1024, i]);
+    }
+    await conn.close();
+    assertEquals(await s.outcomes(), ["ok"]);
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("flush() waits for a stalled reader without polling every millisecond", async () => {
+  let wakes = 0;
+  const realSetTimeout = globalThis.setTimeout;
+  let counting = false;
+  const counted = ((fn: () => void, ms?: number) => {
+    if (counting) wakes++;
+    return realSetTimeout(fn, ms);
+  }) as typeof setTimeout;
+  const flushed = Promise.withResolvers<{ took: number; at: number }>();
+  const s = start(async (conn) => {
+    await conn.writeMessage(OpCode.Binary, new Uint8Array(32 << 20));
+    const started = performance.now();
+    counting = true;
+    await conn.flush();
+    counting = false;
+    const at = performance.now();
+    flushed.resolve({ took: at - started, at });
+    assertEquals(conn.bufferedAmount, 0);
+    await conn.close();
+  }, { writeHighWaterMark: 64 << 20 });
+  globalThis.setTimeout = counted;
+  try {
+    const conn = await dial(s.url, { readLimit: 64 << 20 });
+    await new Promise((r) => realSetTimeout(r, 300)); // the client reads nothing
+    const reading = performance.now();
+    assertEquals((await conn.readMessage()).data.length, 32 << 20);
+    const { took, at } = await flushed.promise;
+    await assertRejects(() => conn.readMessage(), CloseError);
+    assert(at >= reading, "flush returned before the client read");
+    // A 1 ms poll wakes about once per ms (300 times here, fewer only when
+    // timers run late); the adaptive wait at most once per 50 ms after its
+    // first few, shorter looks.
+    assert(
+      wakes <= took / 50 + 20,
+      `${wakes} wakes in ${took.toFixed(0)} ms`,
+    );
+    await s.outcomes();
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    await s.stop();
+  }
+});
+
+Deno.test("idleTimeout is how this path pings: Deno pings a silent client, ping() still rejects", async () => {
+  let pinged = 0;
+  const s = start(async (conn) => {
+    await assertRejects(() => conn.ping(), TypeError, "idleTimeout");
+    await conn.readMessage();
+    await conn.close();
+  }, { idleTimeout: 1 });
+  try {
+    const conn = await dial(s.url);
+    const started = performance.now();
+    const ping = Promise.withResolvers<void>();
+    conn.onPing = () => {
+      pinged = performance.now() - started;
+      ping.resolve();
+    };
+    const reading = conn.readMessage().catch((e) => e);
+    await within(ping.promise, 3_000, "ping");
+    assert(pinged >= 300, `pinged after ${pinged} ms`);
+    await conn.writeMessage(OpCode.Text, "done");
+    assertInstanceOf(await reading, CloseError);
+    assertEquals(await s.outcomes(), ["ok"]);
+  } finally {
+    await s.stop();
+  }
+});

@@ -88,6 +88,16 @@ function offerCases(): Case[] {
     ],
     [`${PMD}; server_max_window_bits=10, ${PMD}`, "yes"],
     [`${PMD}; client_max_window_bits="12"`, "optional"],
+    // The windows not listed above, and small windows for both sides at once.
+    ...[11, 13].map((n): [string, "optional"] => [
+      `${PMD}; server_max_window_bits=${n}`,
+      "optional",
+    ]),
+    [`${PMD}; server_max_window_bits=9; client_max_window_bits=10`, "optional"],
+    [
+      `${PMD}; server_no_context_takeover; server_max_window_bits=11; client_max_window_bits`,
+      "optional",
+    ],
   ];
   return offers.map(([offer, require], i) =>
     negotiation(`10.1.${i + 1}`, `offer "${offer}", then 8 messages`, {
