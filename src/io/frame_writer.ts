@@ -13,6 +13,7 @@ import {
   MAX_HEADER_BYTES,
 } from "../codec/header.ts";
 import { maskInPlace, nextMaskKey } from "../codec/mask.ts";
+import { OpCode } from "../codec/opcode.ts";
 import type { ByteSink } from "./transport.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -193,7 +194,11 @@ export class FrameWriter {
       return this.#used <= this.#highWaterMark ? RESOLVED : this.flush();
     }
     const size = payload.length;
-    if (this.#queuedBytes > 0 && this.#queuedBytes + size > this.#limit) {
+    if (
+      this.#queuedBytes > 0 && this.#queuedBytes + size > this.#limit &&
+      (first & 0x0f) !== OpCode.Close
+    ) {
+      // A close frame is owed, and one at most: it is never refused.
       return Promise.reject(
         new WebSocketError(
           "write_buffer_full",
@@ -208,6 +213,35 @@ export class FrameWriter {
       : payload;
     this.#queuedBytes += size;
     return this.#enqueue(() => this.#writeSlow(first, bytes), size);
+  }
+
+  /**
+   * Writes one frame now if it can go without waiting: nothing is queued and it
+   * fits the scratchpad.
+   *
+   * @returns Whether the frame was taken (copied).
+   */
+  tryWrite(first: number, payload: Uint8Array): boolean {
+    return this.#error === null && this.#queued === 0 &&
+      this.#tryAppend(first, payload);
+  }
+
+  /**
+   * Queues a control frame the connection owes the peer, whose payload is taken
+   * (by `take()`, which must return bytes that stay unchanged) only when its turn
+   * comes: until then the owner may replace it, so a later ping's pong supersedes
+   * an unsent one. Counts as a full control payload against the write buffer
+   * limit, and is never refused.
+   *
+   * @returns Settles once the frame is in the scratchpad (or written).
+   */
+  writeLater(first: number, take: () => Uint8Array): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#failure());
+    this.#queuedBytes += MAX_CONTROL_PAYLOAD;
+    return this.#enqueue(
+      () => this.#writeSlow(first, take()),
+      MAX_CONTROL_PAYLOAD,
+    );
   }
 
   /**
