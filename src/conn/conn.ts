@@ -116,6 +116,7 @@ export class Conn implements WebSocketConn {
       this.chunkSize,
       settings.writeHighWaterMark,
       settings.writeBufferLimit,
+      options.writeBudget ?? null,
     );
     const closing = this.#closing = new CloseHandshake({
       transport,

@@ -15,6 +15,7 @@ import {
 import { maskInPlace, nextMaskKey } from "../codec/mask.ts";
 import { OpCode } from "../codec/opcode.ts";
 import type { ByteSink } from "./transport.ts";
+import type { WriteBudget } from "./write_budget.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 /** Shared by every writer until it has views of its own (and by servers as the unused key). */
@@ -101,6 +102,7 @@ export class FrameWriter {
   #queued = 0;
   #highWaterMark: number;
   #limit: number;
+  #budget: WriteBudget | null;
   #queuedBytes = 0;
   #onWritten = (n: number): void | Promise<void> => {
     if (n < this.#out.length) {
@@ -156,6 +158,7 @@ export class FrameWriter {
    * @param highWaterMark Bytes that may wait in the scratchpad before writers wait.
    * @param limit Bytes that may wait in the queue before further writes are
    * refused (a single write is always taken when nothing waits).
+   * @param budget Bytes that may wait in the queues of every writer sharing it.
    */
   constructor(
     sink: ByteSink,
@@ -163,7 +166,9 @@ export class FrameWriter {
     chunkSize: number,
     highWaterMark: number = chunkSize,
     limit: number = Infinity,
+    budget: WriteBudget | null = null,
   ) {
+    this.#budget = budget;
     this.#sink = sink;
     this.#masked = masked;
     this.#key = masked ? new Uint8Array(4) : EMPTY;
@@ -194,18 +199,8 @@ export class FrameWriter {
       return this.#used <= this.#highWaterMark ? RESOLVED : this.flush();
     }
     const size = payload.length;
-    if (
-      this.#queuedBytes > 0 && this.#queuedBytes + size > this.#limit &&
-      (first & 0x0f) !== OpCode.Close
-    ) {
-      // A close frame is owed, and one at most: it is never refused.
-      return Promise.reject(
-        new WebSocketError(
-          "write_buffer_full",
-          `Cannot queue ${size} bytes: ${this.#queuedBytes} bytes already wait`,
-        ),
-      );
-    }
+    const refused = this.#admit(first, size);
+    if (refused !== null) return Promise.reject(refused);
     // Small payloads are copied so that the caller (or the connection's control
     // buffer, up to 125 bytes whatever the chunk size) may reuse them at once.
     const bytes = size <= Math.max(this.#capacity, MAX_CONTROL_PAYLOAD)
@@ -238,6 +233,7 @@ export class FrameWriter {
   writeLater(first: number, take: () => Uint8Array): Promise<void> {
     if (this.#error !== null) return Promise.reject(this.#failure());
     this.#queuedBytes += MAX_CONTROL_PAYLOAD;
+    this.#budget?.force(MAX_CONTROL_PAYLOAD);
     return this.#enqueue(
       () => this.#writeSlow(first, take()),
       MAX_CONTROL_PAYLOAD,
@@ -277,12 +273,38 @@ export class FrameWriter {
     await this.#drain();
   }
 
+  /**
+   * Counts `size` queued bytes against the connection's limit and the shared
+   * budget, or tells why they cannot queue. A close frame is owed, and one at
+   * most: it is counted but never refused.
+   */
+  #admit(first: number, size: number): WebSocketError | null {
+    const budget = this.#budget;
+    if ((first & 0x0f) === OpCode.Close) {
+      budget?.force(size);
+    } else if (
+      this.#queuedBytes > 0 && this.#queuedBytes + size > this.#limit
+    ) {
+      return new WebSocketError(
+        "write_buffer_full",
+        `Cannot queue ${size} bytes: ${this.#queuedBytes} bytes already wait`,
+      );
+    } else if (budget !== null && !budget.take(size)) {
+      return new WebSocketError(
+        "write_buffer_full",
+        `Cannot queue ${size} bytes: the shared write budget has ${budget.buffered} of ${budget.limit} bytes waiting`,
+      );
+    }
+    return null;
+  }
+
   #enqueue(task: () => Promise<void>, size: number): Promise<void> {
     this.#queued++;
     const run = this.#queue.then(task);
     const done = run.finally(() => {
       this.#queued--;
       this.#queuedBytes -= size;
+      this.#budget?.give(size);
     });
     this.#queue = done.catch(() => {});
     return done;
