@@ -14,6 +14,7 @@ import {
 } from "../codec/header.ts";
 import { maskInPlace, nextMaskKey } from "../codec/mask.ts";
 import { OpCode } from "../codec/opcode.ts";
+import { giveBuffer, takeBuffer } from "./buffer_pool.ts";
 import type { ByteSink } from "./transport.ts";
 import type { WriteBudget } from "./write_budget.ts";
 
@@ -118,6 +119,7 @@ export class FrameWriter {
     this.#inflight = null;
     this.#inflightBytes = 0;
     if (this.#used > 0) this.#kick();
+    else if (!this.#held) this.#rest();
   };
   #onFailed = (err: unknown): void => {
     this.#error ??= err;
@@ -310,13 +312,24 @@ export class FrameWriter {
     return done;
   }
 
-  /** The scratchpad being filled, allocated on first use. */
+  /** The scratchpad being filled, taken from the pool on first use. */
   #room(): Uint8Array {
     if (this.#buf === null) {
-      this.#buf = this.#spare ?? new Uint8Array(this.#capacity);
+      this.#buf = this.#spare ?? takeBuffer(this.#capacity);
       this.#spare = null;
     }
     return this.#buf;
+  }
+
+  /**
+   * Everything written and nothing gathering: the scratchpads go back to the
+   * pool, so a connection that went quiet holds none.
+   */
+  #rest(): void {
+    if (this.#buf !== null) giveBuffer(this.#buf);
+    if (this.#spare !== null) giveBuffer(this.#spare);
+    this.#buf = this.#spare = null;
+    this.#viewA = this.#viewB = EMPTY;
   }
 
   /** Appends a frame (or, with `first` = RAW, bytes already framed) if it fits. */

@@ -18,6 +18,7 @@ import {
 import { WebSocketError } from "../../src/codec/errors.ts";
 import { FrameReader } from "../../src/io/frame_reader.ts";
 import { ByteSource, type Transport } from "../../src/io/transport.ts";
+import { tcpPair } from "../_pair.ts";
 import {
   concat,
   encodeFrame,
@@ -387,4 +388,28 @@ Deno.test("FrameReader.commit(): the end (null or 0) throws 'closed'", () => {
     const err = assertThrows(() => reader.commit(n), WebSocketError);
     assertEquals(err.code, "closed");
   }
+});
+
+Deno.test("FrameReader over a socket: grows to the chunk for a burst, and back to 512 bytes once reads are small again", async () => {
+  const tcp = await tcpPair();
+  const frames = new FrameReader(new ByteSource(tcp.server, 0), 4096);
+  assertEquals(frames.capacity, 512);
+  const burst = new Uint8Array(3000).fill(1);
+  await tcp.client.write(burst);
+  let got = 0;
+  while (got < burst.length) {
+    frames.commit(await frames.fill());
+    got += frames.skipBuffered(frames.buffered);
+  }
+  assertEquals(frames.capacity, 4096, "grown when a read filled 512 bytes");
+  // The burst's last read may have been large: a small one after it ends it.
+  await tcp.client.write(Uint8Array.of(1, 2, 3));
+  frames.commit(await frames.fill());
+  assertEquals(frames.skipBuffered(frames.buffered), 3);
+  assertEquals(frames.capacity, 4096);
+  const pending = frames.fill();
+  assertEquals(frames.capacity, 512, "an idle read waits in 512 bytes");
+  tcp.client.close();
+  assertEquals(await pending, null);
+  tcp.server.close();
 });

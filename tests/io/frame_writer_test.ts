@@ -19,6 +19,7 @@ import {
 } from "@std/assert";
 import { Conn, OpCode } from "../../mod.ts";
 import { WebSocketError } from "../../src/codec/errors.ts";
+import { giveBuffer, takeBuffer } from "../../src/io/buffer_pool.ts";
 import { FrameWriter } from "../../src/io/frame_writer.ts";
 import { ByteSink, type Transport } from "../../src/io/transport.ts";
 import { memoryTransportPair } from "../_pair.ts";
@@ -337,6 +338,20 @@ Deno.test("FrameWriter: owed frames past the limit: a close is taken, writeLater
     Op.Close,
   ]);
   assertEquals(out[2].payload, Uint8Array.of(2, 2));
+});
+
+Deno.test("FrameWriter: a writer with everything written gives its scratchpad back to the pool", async () => {
+  const conn = new GatedConn();
+  const writer = writerOver(conn, false, 1001); // a size no other test uses
+  await writer.write(FIN_BINARY, pattern(10));
+  await writer.flush();
+  // The pool hands out the scratchpad the frame was assembled in.
+  const pooled = takeBuffer(1001 + 14);
+  assertEquals(pooled.subarray(0, 12), conn.bytes());
+  giveBuffer(pooled);
+  await writer.write(FIN_BINARY, pattern(10, 7));
+  await writer.flush();
+  assertEquals(parseFrames(conn.bytes())[1].payload, pattern(10, 7));
 });
 
 Deno.test("FrameWriter.tryWrite(): takes a frame only when nothing waits and it fits", async () => {
