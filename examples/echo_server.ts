@@ -39,7 +39,8 @@ import {
 } from "@wsx/websocket";
 import { compressionStreamEngine, zlibEngine } from "@wsx/websocket/deflate";
 
-interface Flags {
+/** The echo server's command-line flags. */
+export interface Flags {
   hostname: string;
   port: number;
   cert?: string;
@@ -50,7 +51,8 @@ interface Flags {
   chunkSize: number;
 }
 
-function readFlags(args: string[]): Flags {
+/** The flags, from the command line's arguments (also used by `bench:idle`). */
+export function readFlags(args: string[]): Flags {
   const { values } = parseArgs({
     args,
     options: {
@@ -117,8 +119,8 @@ async function echo(conn: WebSocketConn): Promise<void> {
   for await (const msg of conn) await conn.writeMessage(msg.opcode, msg.data);
 }
 
-/** Serves one connection; whatever happens stays with it. */
-async function serve(
+/** Serves one connection; whatever happens stays with it (also used by `bench:idle`). */
+export async function serve(
   socket: Deno.Conn,
   options: AcceptOptions,
   log: (line: string) => void,
@@ -151,11 +153,10 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function main(): Promise<void> {
-  const flags = readFlags(Deno.args);
-  const log = flags.quiet ? () => {} : (line: string) => console.error(line);
+/** What the flags ask of every connection (also used by `bench:idle`). */
+export function optionsOf(flags: Flags): AcceptOptions {
   // Messages up to 16 MiB, as conformance fuzzers send.
-  const options: AcceptOptions = {
+  return {
     readLimit: ReadLimit.Large,
     chunkSize: flags.chunkSize,
     deflate: flags.deflate !== "off" && {
@@ -165,6 +166,12 @@ async function main(): Promise<void> {
       serverNoContextTakeover: !flags.takeover,
     },
   };
+}
+
+async function main(): Promise<void> {
+  const flags = readFlags(Deno.args);
+  const log = flags.quiet ? () => {} : (line: string) => console.error(line);
+  const options = optionsOf(flags);
   const listener = listen(flags);
   const stop = () => listener.close();
   Deno.addSignalListener("SIGINT", stop);

@@ -12,11 +12,12 @@ import type { ByteSource } from "./transport.ts";
 /** Copies below this size use a byte loop: cheaper than allocating a view. */
 const VIEWLESS_COPY_BELOW = 2048;
 /**
- * The read buffer a connection starts with: any header and small messages fit.
- * It grows to the full chunk size the first time a read fills it, so a connection
- * that stays idle (or only ever gets small messages) never holds a whole chunk.
+ * The read buffer a connection starts with and waits in when idle: any header
+ * and small messages fit. A read that fills it takes a whole chunk from the pool
+ * for the burst, so a connection that stays idle (or only ever gets small
+ * messages) never holds a chunk.
  */
-const INITIAL_BUFFER = 512;
+const INITIAL_BUFFER = 128;
 /** After a read this small, with nothing left over, the chunk goes back to the pool. */
 const QUIET_READ = INITIAL_BUFFER / 2;
 const EMPTY = new Uint8Array(0);
