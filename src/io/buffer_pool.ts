@@ -8,8 +8,10 @@
 
 /** Buffers kept per size: enough for the connections busy at one moment. */
 const KEPT_PER_SIZE = 64;
+/** Bytes kept per size, at most (but two buffers whatever their size). */
+const KEPT_BYTES_PER_SIZE = 1 << 20;
 /** Buffers larger than this are not kept: they would pin too much. */
-const LARGEST_KEPT = 256 * 1024;
+const LARGEST_KEPT = 512 * 1024;
 
 const free = new Map<number, Uint8Array[]>();
 
@@ -48,5 +50,24 @@ export function giveBuffer(buf: Uint8Array): void {
   if (buf.buffer.byteLength !== size) return;
   let list = free.get(size);
   if (list === undefined) free.set(size, list = []);
-  if (list.length < KEPT_PER_SIZE) list.push(buf);
+  const kept = Math.min(KEPT_PER_SIZE, Math.max(2, KEPT_BYTES_PER_SIZE / size));
+  if (list.length < kept) list.push(buf);
+}
+
+/**
+ * The power of two at or above `size` (from 4 KiB): buffers of varying sizes
+ * taken at this size are reused across sizes.
+ *
+ * @example
+ * ```ts
+ * import { pooledSize } from "./buffer_pool.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(pooledSize(16_388), 32_768);
+ * ```
+ */
+export function pooledSize(size: number): number {
+  let n = 4096;
+  while (n < size) n *= 2;
+  return n;
 }

@@ -14,7 +14,7 @@ import {
 } from "../codec/header.ts";
 import { maskInPlace, nextMaskKey } from "../codec/mask.ts";
 import { OpCode } from "../codec/opcode.ts";
-import { giveBuffer, takeBuffer } from "./buffer_pool.ts";
+import { giveBuffer, pooledSize, takeBuffer } from "./buffer_pool.ts";
 import type { ByteSink } from "./transport.ts";
 import type { WriteBudget } from "./write_budget.ts";
 
@@ -402,18 +402,25 @@ export class FrameWriter {
     // the header in front: one transport write per piece, where the header
     // alone or a scratchpad-sized piece would each cost one.
     const head = this.#used;
-    const piece = new Uint8Array(head + Math.min(payload.length, MASK_PIECE));
+    const room = head + Math.min(payload.length, MASK_PIECE);
+    // Pooled: a run of large replies allocates nothing per message.
+    const piece = takeBuffer(pooledSize(room));
     piece.set(this.#buf!.subarray(0, head));
     this.#used = 0;
     let phase = 0;
-    for (let from = 0, at = head; from < payload.length; at = 0) {
-      const n = Math.min(piece.length - at, payload.length - from);
-      piece.set(payload.subarray(from, from + n), at);
-      if (key !== null) phase = maskInPlace(piece, key, phase, at, at + n);
-      from += n;
-      const out = at + n === piece.length ? piece : piece.subarray(0, at + n);
-      await this.#sink.write(out).catch((err) => this.#onFailed(err));
-      if (this.#error !== null) throw this.#failure();
+    try {
+      for (let from = 0, at = head; from < payload.length; at = 0) {
+        const n = Math.min(room - at, payload.length - from);
+        piece.set(payload.subarray(from, from + n), at);
+        if (key !== null) phase = maskInPlace(piece, key, phase, at, at + n);
+        from += n;
+        await this.#sink.write(piece.subarray(0, at + n)).catch((err) =>
+          this.#onFailed(err)
+        );
+        if (this.#error !== null) throw this.#failure();
+      }
+    } finally {
+      giveBuffer(piece);
     }
   }
 

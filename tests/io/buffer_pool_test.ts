@@ -1,7 +1,11 @@
 /** The buffer pool: reuse by size, and what it refuses to keep. */
 
 import { assert, assertEquals, assertNotStrictEquals } from "@std/assert";
-import { giveBuffer, takeBuffer } from "../../src/io/buffer_pool.ts";
+import {
+  giveBuffer,
+  pooledSize,
+  takeBuffer,
+} from "../../src/io/buffer_pool.ts";
 
 Deno.test("buffer pool: a buffer given back is taken again at its size only", () => {
   const a = takeBuffer(3000);
@@ -13,8 +17,8 @@ Deno.test("buffer pool: a buffer given back is taken again at its size only", ()
   assertNotStrictEquals(takeBuffer(3000), a, "taken once");
 });
 
-Deno.test("buffer pool: views, and buffers over 256 KiB, are not kept", () => {
-  const big = new Uint8Array(300 * 1024);
+Deno.test("buffer pool: views, and buffers over 512 KiB, are not kept", () => {
+  const big = new Uint8Array(600 * 1024);
   giveBuffer(big);
   assertNotStrictEquals(takeBuffer(big.length), big);
   const whole = new Uint8Array(2 * 777);
@@ -22,4 +26,14 @@ Deno.test("buffer pool: views, and buffers over 256 KiB, are not kept", () => {
   giveBuffer(view);
   giveBuffer(whole.subarray(0, 777));
   assertNotStrictEquals(takeBuffer(777).buffer, whole.buffer);
+});
+
+Deno.test("buffer pool: pooledSize rounds up to a power of two from 4 KiB", () => {
+  assertEquals([1, 4096, 4097, 16_388, 262_158].map(pooledSize), [
+    4096,
+    4096,
+    8192,
+    32_768,
+    524_288,
+  ]);
 });
