@@ -116,6 +116,7 @@ export class FrameWriter {
     }
     this.#spare = this.#flushed;
     this.#flushed = null;
+    this.#out = EMPTY; // a view would keep the scratchpad once it is pooled
     this.#inflight = null;
     this.#inflightBytes = 0;
     if (this.#used > 0) this.#kick();
