@@ -85,7 +85,10 @@ export class MessageWriter {
     (this.#pong ??= new Uint8Array(MAX_CONTROL_PAYLOAD)).set(payload);
     this.#pongLength = payload.length;
     this.#pongWaiting = true;
-    const owed = this.#writer.writeLater(FIN | OpCode.Pong, this.#takePong)
+    const owed = this.#writer.writeLater(
+      FIN | OpCode.Pong,
+      () => this.#takePong(),
+    )
       .then(() => {
         if (this.#pongOwed === owed) this.#pongOwed = null;
       }, ignore);
@@ -93,10 +96,10 @@ export class MessageWriter {
   }
 
   /** The owed pong's payload, copied: a later ping may reuse the buffer. */
-  #takePong = (): Uint8Array => {
+  #takePong(): Uint8Array {
     this.#pongWaiting = false;
     return this.#pong!.slice(0, this.#pongLength);
-  };
+  }
 
   /** Writes one frame as given, after checking what RFC 6455 requires of it. */
   writeFrame(
