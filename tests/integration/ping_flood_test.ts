@@ -62,7 +62,10 @@ Deno.test("a ping flood from a peer that reads nothing stays in the kernel, and 
     const write = writeAll(tcp.client, pings(sent));
     sent += PER_WRITE;
     most = Math.max(most, server.bufferedAmount);
-    if (!await settlesWithin(write, 500)) {
+    // A write that waits 3.5 s is backpressure, not a busy machine.
+    if (
+      !await settlesWithin(write, 500) && !await settlesWithin(write, 3000)
+    ) {
       stalled = write;
       break;
     }
