@@ -14,6 +14,12 @@ const KEPT_BYTES_PER_SIZE = 1 << 20;
 const LARGEST_KEPT = 512 * 1024;
 
 const free = new Map<number, Uint8Array[]>();
+/**
+ * The last view of each buffer's first bytes, by the buffer's memory: equal-sized
+ * writes from a pooled scratchpad reuse it whichever connection holds it. Weak,
+ * so a view never keeps its buffer alive.
+ */
+const views = new WeakMap<ArrayBufferLike, Uint8Array>();
 
 /**
  * A buffer of exactly `size` bytes, from the pool when one is free. Its bytes
@@ -70,4 +76,31 @@ export function pooledSize(size: number): number {
   let n = 4096;
   while (n < size) n *= 2;
   return n;
+}
+
+/**
+ * `buf[0..length)`, reusing the last such view of the same memory when the
+ * length repeats: a run of equal-sized writes allocates no view.
+ *
+ * @example
+ * ```ts
+ * import { viewOf } from "./buffer_pool.ts";
+ * import { assertStrictEquals } from "@std/assert";
+ *
+ * const buf = new Uint8Array(4096);
+ * assertStrictEquals(viewOf(buf, 7), viewOf(buf, 7));
+ * ```
+ */
+export function viewOf(buf: Uint8Array, length: number): Uint8Array {
+  if (length === buf.length) return buf;
+  const last = views.get(buf.buffer);
+  if (
+    last !== undefined && last.length === length &&
+    last.byteOffset === buf.byteOffset
+  ) {
+    return last;
+  }
+  const view = buf.subarray(0, length);
+  views.set(buf.buffer, view);
+  return view;
 }

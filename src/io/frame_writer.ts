@@ -14,7 +14,7 @@ import {
 } from "../codec/header.ts";
 import { maskInPlace, nextMaskKey } from "../codec/mask.ts";
 import { OpCode } from "../codec/opcode.ts";
-import { giveBuffer, pooledSize, takeBuffer } from "./buffer_pool.ts";
+import { giveBuffer, pooledSize, takeBuffer, viewOf } from "./buffer_pool.ts";
 import type { ByteSink } from "./transport.ts";
 import type { WriteBudget } from "./write_budget.ts";
 
@@ -130,9 +130,6 @@ export class FrameWriter {
   #flushed: Uint8Array | null = null;
   /** The bytes of `#flushed` still being written. */
   #out: Uint8Array = EMPTY;
-  // The last view handed out per scratchpad: equal-sized batches reuse it.
-  #viewA: Uint8Array = EMPTY;
-  #viewB: Uint8Array = EMPTY;
   #inflightBytes = 0;
   #held = false;
 
@@ -330,7 +327,6 @@ export class FrameWriter {
     if (this.#buf !== null) giveBuffer(this.#buf);
     if (this.#spare !== null) giveBuffer(this.#spare);
     this.#buf = this.#spare = null;
-    this.#viewA = this.#viewB = EMPTY;
   }
 
   /** Appends a frame (or, with `first` = RAW, bytes already framed) if it fits. */
@@ -465,7 +461,7 @@ export class FrameWriter {
     }
     const buf = this.#buf!;
     this.#flushed = buf;
-    this.#out = this.#viewOf(buf, this.#used);
+    this.#out = viewOf(buf, this.#used);
     this.#buf = this.#spare;
     this.#spare = null;
     this.#inflightBytes = this.#used;
@@ -474,19 +470,6 @@ export class FrameWriter {
       this.#onWritten,
       this.#onFailed,
     );
-  }
-
-  /** `buf[0..length)`, reusing the previous view of the same buffer and length. */
-  #viewOf(buf: Uint8Array, length: number): Uint8Array {
-    if (length === buf.length) return buf;
-    const a = this.#viewA;
-    if (a.buffer === buf.buffer && a.length === length) return a;
-    const b = this.#viewB;
-    if (b.buffer === buf.buffer && b.length === length) return b;
-    const view = buf.subarray(0, length);
-    if (a.buffer === buf.buffer || a.length === 0) this.#viewA = view;
-    else this.#viewB = view;
-    return view;
   }
 
   async #waitWritten(): Promise<void> {
