@@ -12,6 +12,9 @@ const KEPT_PER_SIZE = 64;
 const KEPT_BYTES_PER_SIZE = 1 << 20;
 /** Buffers larger than this are not kept: they would pin too much. */
 const LARGEST_KEPT = 512 * 1024;
+/** Bytes kept over all sizes, at most: connections may use many chunk sizes. */
+const KEPT_BYTES = 8 << 20;
+let keptBytes = 0;
 
 const free = new Map<number, Uint8Array[]>();
 /**
@@ -36,7 +39,10 @@ const views = new WeakMap<ArrayBufferLike, Uint8Array>();
  * ```
  */
 export function takeBuffer(size: number): Uint8Array {
-  return free.get(size)?.pop() ?? new Uint8Array(size);
+  const buf = free.get(size)?.pop();
+  if (buf === undefined) return new Uint8Array(size);
+  keptBytes -= size;
+  return buf;
 }
 
 /**
@@ -53,11 +59,15 @@ export function takeBuffer(size: number): Uint8Array {
 export function giveBuffer(buf: Uint8Array): void {
   const size = buf.length;
   if (size > LARGEST_KEPT || buf.byteOffset !== 0) return;
+  if (keptBytes + size > KEPT_BYTES) return;
   if (buf.buffer.byteLength !== size) return;
   let list = free.get(size);
   if (list === undefined) free.set(size, list = []);
   const kept = Math.min(KEPT_PER_SIZE, Math.max(2, KEPT_BYTES_PER_SIZE / size));
-  if (list.length < kept) list.push(buf);
+  if (list.length < kept) {
+    list.push(buf);
+    keptBytes += size;
+  }
 }
 
 /**

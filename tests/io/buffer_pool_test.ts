@@ -37,3 +37,11 @@ Deno.test("buffer pool: pooledSize rounds up to a power of two from 4 KiB", () =
     524_288,
   ]);
 });
+
+Deno.test("buffer pool: at most 8 MiB is kept over all sizes", () => {
+  const size = 256 * 1024;
+  const given = Array.from({ length: 40 }, (_, i) => new Uint8Array(size + i));
+  given.forEach(giveBuffer);
+  const back = given.filter((buf) => takeBuffer(buf.length) === buf).length;
+  assert(back > 0 && back <= 32, `${back} of 40 kept`);
+});
