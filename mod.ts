@@ -53,6 +53,7 @@ export { OpCode } from "./src/codec/opcode.ts";
 export type { DataOpCode } from "./src/codec/opcode.ts";
 export { isValidUtf8 } from "./src/codec/utf8.ts";
 export type { Transport } from "./src/io/transport.ts";
+export { WriteBudget } from "./src/io/write_budget.ts";
 export { Conn } from "./src/conn/conn.ts";
 export type { ConnOptions } from "./src/conn/conn_options.ts";
 export type { StreamOptions } from "./src/conn/chunks.ts";

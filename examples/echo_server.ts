@@ -43,8 +43,8 @@ import {
   accept,
   type AcceptOptions,
   ChunkSize,
-  echoHandler,
   type ConnHooks,
+  echoHandler,
   HandshakeError,
   type Header,
   ReadLimit,
@@ -55,7 +55,8 @@ import {
 import { zlibEngine } from "@wsx/websocket/deflate";
 import { createHttp2Server } from "@wsx/websocket/http2";
 
-interface Flags {
+/** The echo server's command-line flags. */
+export interface Flags {
   hostname: string;
   port: number;
   cert?: string;
@@ -68,7 +69,8 @@ interface Flags {
   http2: boolean;
 }
 
-function readFlags(args: string[]): Flags {
+/** The flags, from the command line's arguments (also used by `bench:idle`). */
+export function readFlags(args: string[]): Flags {
   const { values } = parseArgs({
     args,
     options: {
@@ -184,12 +186,12 @@ function debugHooks(peer: string): ConnHooks {
   };
 }
 
-/** Serves one connection; whatever happens stays with it. */
-async function serve(
+/** Serves one connection; whatever happens stays with it (also used by `bench:idle`). */
+export async function serve(
   socket: Deno.Conn,
   options: AcceptOptions,
   log: (line: string) => void,
-  debug: boolean,
+  debug = false,
 ): Promise<void> {
   const peer = describe(socket.remoteAddr);
   let conn: WebSocketConn;
@@ -224,11 +226,10 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function main(): Promise<void> {
-  const flags = readFlags(Deno.args);
-  const log = flags.quiet ? () => {} : (line: string) => console.error(line);
+/** What the flags ask of every connection (also used by `bench:idle`). */
+export function optionsOf(flags: Flags): AcceptOptions {
   // Messages up to 16 MiB, as conformance fuzzers send.
-  const options: AcceptOptions = {
+  return {
     readLimit: ReadLimit.Large,
     chunkSize: flags.chunkSize,
     deflate: flags.deflate !== "off" && {
@@ -237,6 +238,12 @@ async function main(): Promise<void> {
       serverNoContextTakeover: !flags.takeover,
     },
   };
+}
+
+async function main(): Promise<void> {
+  const flags = readFlags(Deno.args);
+  const log = flags.quiet ? () => {} : (line: string) => console.error(line);
+  const options = optionsOf(flags);
   if (flags.http2) return serveHttp2(flags, options, log);
   const listener = listen(flags);
   const stop = () => listener.close();

@@ -1,12 +1,15 @@
 /**
  * Memory per idle connection: `deno task bench:idle [--connections N] [--server
- * ours|accept|deno|both|all] [--chunk BYTES] [--exchange] [--smoke] [--json]
- * [--baseline-dir DIR]`.
+ * ours|accept|echo|deno|ws|raw|both|all] [--chunk BYTES] [--exchange]
+ * [--deflate] [--smoke] [--json] [--baseline-dir DIR]`.
  *
  * For each server, in its own process: our `serve()` (chunk size 4 KiB, the
  * default preset; every connection waiting in a read, as an idle one does), a
- * bare `accept()` loop (`--server all`), and Deno's built-in server
- * (`Deno.serve` + `upgradeWebSocket`). A client process opens N WebSocket connections over loopback (raw upgrade requests, so the
+ * bare `accept()` loop, the echo example with its default flags (8 KiB chunks,
+ * the zlib engine), Deno's built-in server (`Deno.serve` + `upgradeWebSocket`),
+ * `ws` under Deno, and the floor: a raw `Deno.Conn` after a hand-made handshake
+ * waiting in a 64-byte read (`--server all` runs them all). With `--deflate`
+ * the client offers permessage-deflate and our servers and `ws` accept it. A client process opens N WebSocket connections over loopback (raw upgrade requests, so the
  * client's own costs stay out of the server's figures); the server reports its
  * resident set, JS heap and external (ArrayBuffer) memory after a garbage
  * collection, before and after; the difference over N is the per-connection
@@ -33,13 +36,20 @@ import {
   startDeno,
 } from "./_process.ts";
 
-/** The servers: ours through `serve()` or a bare `accept()` loop, and Deno's. */
-type Kind = "ours" | "accept" | "deno";
+/**
+ * The servers: ours through `serve()`, a bare `accept()` loop, and the echo
+ * example as shipped; Deno's, `ws`, and the floor: a raw `Deno.Conn` waiting
+ * in a 64-byte read after a hand-made handshake.
+ */
+type Kind = "ours" | "accept" | "echo" | "deno" | "ws" | "raw";
 
 const NAMES: Record<Kind, string> = {
   ours: "ours: serve()",
   accept: "ours: accept() loop",
+  echo: "ours: examples/echo_server.ts",
   deno: "Deno.serve + upgradeWebSocket",
+  ws: "ws 8.23.0 under Deno",
+  raw: "floor: raw Deno.Conn, 64-byte read",
 };
 
 /** The memory figures a server reports. */
@@ -65,7 +75,11 @@ export interface IdleResult {
 // ---------------------------------------------------------------- server side
 
 /** Runs a server; answers `mem` on stdin with its memory and open connections. */
-function runServer(kind: string, chunkSize: number): void {
+async function runServer(
+  kind: string,
+  chunkSize: number,
+  deflate: boolean,
+): Promise<void> {
   let open = 0;
   // Echo (with --exchange each client sends one message, then idles), counting
   // the connection as open meanwhile.
@@ -86,6 +100,7 @@ function runServer(kind: string, chunkSize: number): void {
         hostname: "127.0.0.1",
         port: 0,
         chunkSize,
+        ...(deflate ? { deflate: true } : {}),
         onListen() {},
         onError() {},
       },
@@ -97,9 +112,16 @@ function runServer(kind: string, chunkSize: number): void {
     port = listener.addr.port;
     (async () => {
       for await (const tcp of listener) {
-        accept(tcp, { chunkSize }).then(echo).catch(() => {});
+        accept(tcp, { chunkSize, ...(deflate ? { deflate: true } : {}) })
+          .then(echo).catch(() => {});
       }
     })();
+  } else if (kind === "echo") {
+    port = await echoExample(() => open++, () => open--);
+  } else if (kind === "ws") {
+    port = await wsServer(deflate, () => open++, () => open--);
+  } else if (kind === "raw") {
+    port = rawServer(() => open++, () => open--);
   } else {
     const server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -116,12 +138,111 @@ function runServer(kind: string, chunkSize: number): void {
   announce(port, () => ({ connections: open }));
 }
 
+/** The echo example with its default flags, each connection counted. */
+async function echoExample(
+  opened: () => void,
+  closed: () => void,
+): Promise<number> {
+  const example = await import("../../examples/echo_server.ts");
+  const options = example.optionsOf(example.readFlags([]));
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const tcp of listener) {
+      opened();
+      example.serve(tcp, options, () => {}).finally(closed);
+    }
+  })();
+  return listener.addr.port;
+}
+
+async function wsServer(
+  deflate: boolean,
+  opened: () => void,
+  closed: () => void,
+): Promise<number> {
+  const { WebSocketServer } = await import("npm:ws@8.23.0");
+  const server = new WebSocketServer({
+    host: "127.0.0.1",
+    port: 0,
+    perMessageDeflate: deflate,
+  });
+  await new Promise((resolve) => server.on("listening", resolve));
+  server.on("connection", (socket) => {
+    opened();
+    socket.on(
+      "message",
+      (data, isBinary) => socket.send(data, { binary: isBinary }),
+    );
+    socket.on("close", closed);
+    socket.on("error", () => socket.terminate());
+  });
+  const address = server.address();
+  return typeof address === "object" && address !== null ? address.port : 0;
+}
+
+/** The client's key's accept value (RFC 6455 §1.3), answered by the raw floor. */
+const RAW_ANSWER = new TextEncoder().encode(
+  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+    "Connection: Upgrade\r\n" +
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+);
+
+/** Reads a request head and answers 101; its buffers stay behind. */
+async function rawHandshake(tcp: Deno.Conn): Promise<boolean> {
+  let head = "";
+  const buf = new Uint8Array(1024);
+  while (!head.includes("\r\n\r\n")) {
+    const n = await tcp.read(buf);
+    if (n === null) return false;
+    head += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  await tcp.write(RAW_ANSWER);
+  return true;
+}
+
+/**
+ * The floor for any server on `Deno.Conn`: reads the request (up to its blank
+ * line), answers 101, then waits in a 64-byte read, echoing a short text frame.
+ */
+function rawServer(opened: () => void, closed: () => void): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serveOne = async (tcp: Deno.Conn) => {
+    if (!await rawHandshake(tcp)) return;
+    opened();
+    try {
+      const small = new Uint8Array(64);
+      for (;;) {
+        const n = await tcp.read(small);
+        if (n === null) return;
+        // A masked text frame of up to 58 bytes, read whole: echo it unmasked.
+        const len = small[1] & 0x7f;
+        const out = new Uint8Array(2 + len);
+        out[0] = small[0];
+        out[1] = len;
+        for (let i = 0; i < len; i++) {
+          out[2 + i] = small[6 + i] ^ small[2 + i % 4];
+        }
+        await tcp.write(out);
+      }
+    } finally {
+      closed();
+    }
+  };
+  (async () => {
+    for await (const tcp of listener) serveOne(tcp).catch(() => {});
+  })();
+  return listener.addr.port;
+}
+
 // ---------------------------------------------------------------- client side
 
-const REQUEST = (port: number) =>
+const REQUEST = (port: number, deflate: boolean) =>
   new TextEncoder().encode(
     `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      (deflate
+        ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        : "") +
       "Sec-WebSocket-Version: 13\r\n\r\n",
   );
 
@@ -149,9 +270,10 @@ async function runClient(
   port: number,
   n: number,
   exchange: boolean,
+  deflate: boolean,
 ): Promise<void> {
   const conns: Deno.TcpConn[] = [];
-  const request = REQUEST(port);
+  const request = REQUEST(port, deflate);
   let next = 0;
   let failed = 0;
   let firstError: string | undefined;
@@ -213,6 +335,7 @@ async function connectClients(
   port: number,
   n: number,
   exchange: boolean,
+  deflate: boolean,
 ): Promise<Child> {
   const client = startDeno(import.meta.filename!, {
     args: [
@@ -221,6 +344,7 @@ async function connectClients(
       "--connections",
       String(n),
       ...(exchange ? ["--exchange"] : []),
+      ...(deflate ? ["--deflate"] : []),
     ],
     stdin: true,
   });
@@ -243,18 +367,26 @@ export async function measure(
   chunkSize = 4096,
   exchange = false,
   checkout: Checkout = OURS,
+  deflate = false,
 ): Promise<IdleResult> {
   const server = startDeno(scriptIn(checkout, "idle_memory.ts"), {
-    args: ["--serve", kind, "--chunk", String(chunkSize)],
+    // `--deflate` only when asked: a baseline from before it refuses the flag.
+    args: [
+      "--serve",
+      kind,
+      "--chunk",
+      String(chunkSize),
+      ...(deflate ? ["--deflate"] : []),
+    ],
     checkout,
     stdin: true,
   });
   try {
     const port = await server.port(30_000);
-    const warmup = await connectClients(port, Math.min(50, n), true);
+    const warmup = await connectClients(port, Math.min(50, n), true, deflate);
     await warmup.stop();
     const before = await memoryOf(server, 0);
-    const client = await connectClients(port, n, exchange);
+    const client = await connectClients(port, n, exchange, deflate);
     try {
       await sleep(n > 1000 ? 1000 : 200);
       const after = await memoryOf(server, n);
@@ -290,15 +422,16 @@ if (import.meta.main) {
   const n = smoke ? 50 : connections;
   const chunk = flags.number("chunk", 4096, 1);
   const exchange = flags.has("exchange");
+  const deflate = flags.has("deflate");
   // The child processes' roles.
   const serveKind = flags.string("serve");
   const clientPort = flags.string("client");
   if (serveKind !== undefined) {
     flags.done();
-    runServer(serveKind, chunk);
+    await runServer(serveKind, chunk, deflate);
   } else if (clientPort !== undefined) {
     flags.done();
-    await runClient(Number(clientPort), n, exchange);
+    await runClient(Number(clientPort), n, exchange, deflate);
   } else {
     const server = flags.string("server", "both");
     const json = flags.has("json");
@@ -308,13 +441,13 @@ if (import.meta.main) {
       ? null
       : baselineCheckout(baselineDir);
     const kinds: Kind[] = server === "all"
-      ? ["ours", "accept", "deno"]
+      ? ["raw", "ours", "accept", "echo", "deno", "ws"]
       : server === "both"
       ? ["ours", "deno"]
       : [server as Kind];
     // Each of ours, then the same from the baseline checkout.
     const runs: [Kind, Checkout][] = kinds.flatMap((kind) =>
-      baseline !== null && kind !== "deno"
+      baseline !== null && (kind === "ours" || kind === "accept")
         ? [[kind, OURS], [kind, baseline]] as [Kind, Checkout][]
         : [[kind, OURS]] as [Kind, Checkout][]
     );
@@ -323,7 +456,9 @@ if (import.meta.main) {
     if (!json) {
       console.log(
         `idle memory: ${n} connections per server (ours: ${chunk}-byte ` +
-          `chunks)${exchange ? ", one echo each first" : ""}`,
+          `chunks)${exchange ? ", one echo each first" : ""}${
+            deflate ? ", permessage-deflate offered" : ""
+          }`,
       );
       console.log(
         "| server | RSS / conn (KiB) | JS heap / conn (KiB) | external / conn (KiB) | RSS before → after (MiB) |",
@@ -331,7 +466,7 @@ if (import.meta.main) {
       console.log("| --- | ---: | ---: | ---: | --- |");
     }
     for (const [kind, checkout] of runs) {
-      const r = await measure(kind, n, chunk, exchange, checkout);
+      const r = await measure(kind, n, chunk, exchange, checkout, deflate);
       if (json) {
         console.log(JSON.stringify(r));
         continue;

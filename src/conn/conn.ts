@@ -147,6 +147,7 @@ export class Conn implements WebSocketConn {
         this.chunkSize,
         settings.writeHighWaterMark,
         settings.writeBufferLimit,
+        options.writeBudget ?? null,
       )
       : new HookedFrameWriter(
         hooks.wroteFrame,
@@ -155,6 +156,7 @@ export class Conn implements WebSocketConn {
         this.chunkSize,
         settings.writeHighWaterMark,
         settings.writeBufferLimit,
+        options.writeBudget ?? null,
       );
     const closing = this.#closing = new CloseHandshake({
       transport,

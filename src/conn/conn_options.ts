@@ -7,6 +7,7 @@
 import type { CloseCode } from "../codec/close_code.ts";
 import { ChunkSize, ReadLimit } from "../codec/limits.ts";
 import type { ConnHooks } from "./hooks.ts";
+import type { WriteBudget } from "../io/write_budget.ts";
 
 /**
  * How a {@linkcode Conn} behaves: its role, limits and handlers.
@@ -51,6 +52,12 @@ export interface ConnOptions {
    * nothing waits; awaiting each write keeps the queue empty.
    */
   writeBufferLimit?: number;
+  /**
+   * A budget shared with other connections for the bytes their write queues
+   * hold together (default: none); a write past it is refused with
+   * `write_buffer_full`, as one past `writeBufferLimit` is.
+   */
+  writeBudget?: WriteBudget;
   /**
    * Fails the connection with 1001 when nothing arrives for this many ms while a
    * read is waiting (default 0: off). The timer runs only while the caller reads.

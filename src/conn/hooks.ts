@@ -12,6 +12,7 @@ import { decodeHeader, type Header, newHeader } from "../codec/header.ts";
 import type { DataOpCode } from "../codec/opcode.ts";
 import { FrameWriter, RAW } from "../io/frame_writer.ts";
 import type { ByteSink } from "../io/transport.ts";
+import type { WriteBudget } from "../io/write_budget.ts";
 import type { Message, WebSocketConn } from "./websocket_conn.ts";
 
 const encoder = new TextEncoder();
@@ -253,8 +254,9 @@ export class HookedFrameWriter extends FrameWriter {
     chunkSize: number,
     highWaterMark?: number,
     limit?: number,
+    budget?: WriteBudget | null,
   ) {
-    super(sink, masked, chunkSize, highWaterMark, limit);
+    super(sink, masked, chunkSize, highWaterMark, limit, budget);
     this.#onFrame = onFrame;
     this.#masked = masked;
   }

@@ -70,7 +70,8 @@ export class MessageReader implements FrameState {
   readonly #failures: ReadFailures;
   readonly #replies: ReplyBatch;
   readonly #utf8 = new Utf8Validator();
-  readonly #controlPayload = new Uint8Array(MAX_CONTROL_PAYLOAD);
+  /** Allocated on the first control frame: many connections never get one. */
+  #controlPayload: Uint8Array | null = null;
   readonly #message: Message = { opcode: OpCode.Binary, data: EMPTY, rsv: 0 };
   readonly #resolved: Promise<Message>;
   readonly frame: Frame;
@@ -303,7 +304,9 @@ export class MessageReader implements FrameState {
    */
   #readControl(h: Header): Promise<void> | undefined | null {
     const at = h.length - this.#payloadLeft;
-    const payload = this.#controlPayload;
+    const payload = this.#controlPayload ??= new Uint8Array(
+      MAX_CONTROL_PAYLOAD,
+    );
     const n = this.#frames.copyAvailable(payload, at, this.#payloadLeft);
     this.#consume(payload, at, n, false);
     if (this.#payloadLeft > 0) return null;

@@ -39,6 +39,11 @@ export class MessageWriter {
   readonly #conn: WriterOwner;
   #lookahead: Uint8Array | null = null;
   #streaming: Promise<void> | null = null;
+  // The owed pong (see #answerPing): its payload, and whether it waits unsent.
+  #pong: Uint8Array | null = null;
+  #pongLength = 0;
+  #pongWaiting = false;
+  #pongOwed: Promise<void> | null = null;
 
   constructor(writer: FrameWriter, closing: CloseHandshake, conn: WriterOwner) {
     this.#writer = writer;
@@ -55,13 +60,45 @@ export class MessageWriter {
         const done = conn.onPing(payload);
         return done instanceof Promise ? done : undefined;
       }
-      this.#writer.write(FIN | OpCode.Pong, payload).catch(ignore);
+      return this.#answerPing(payload);
     } else if (h.opcode === OpCode.Pong) {
       this.pongs++;
       conn.onPong?.(payload);
     } else {
       return this.#closing.receive(payload, conn.onClose);
     }
+  }
+
+  /**
+   * Answers a ping with a pong: at once when the writer can take it, else owed.
+   * While an owed pong waits unsent, a later ping replaces its payload (RFC 6455
+   * §5.5.3 allows answering only the most recent) and the reader waits for it to
+   * go: a peer that pings without reading meets TCP backpressure, not a queue.
+   */
+  #answerPing(payload: Uint8Array): Promise<void> | undefined {
+    if (this.#pongWaiting) {
+      this.#pong!.set(payload);
+      this.#pongLength = payload.length;
+      return this.#pongOwed!;
+    }
+    if (this.#writer.tryWrite(FIN | OpCode.Pong, payload)) return;
+    (this.#pong ??= new Uint8Array(MAX_CONTROL_PAYLOAD)).set(payload);
+    this.#pongLength = payload.length;
+    this.#pongWaiting = true;
+    const owed = this.#writer.writeLater(
+      FIN | OpCode.Pong,
+      () => this.#takePong(),
+    )
+      .then(() => {
+        if (this.#pongOwed === owed) this.#pongOwed = null;
+      }, ignore);
+    this.#pongOwed = owed;
+  }
+
+  /** The owed pong's payload, copied: a later ping may reuse the buffer. */
+  #takePong(): Uint8Array {
+    this.#pongWaiting = false;
+    return this.#pong!.slice(0, this.#pongLength);
   }
 
   /** Writes one frame as given, after checking what RFC 6455 requires of it. */

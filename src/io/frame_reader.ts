@@ -6,16 +6,21 @@
 
 import { WebSocketError } from "../codec/errors.ts";
 import { decodeHeader, type Header, newHeader } from "../codec/header.ts";
+import { giveBuffer, takeBuffer } from "./buffer_pool.ts";
 import type { ByteSource } from "./transport.ts";
 
 /** Copies below this size use a byte loop: cheaper than allocating a view. */
 const VIEWLESS_COPY_BELOW = 2048;
 /**
- * The read buffer a connection starts with: any header and small messages fit.
- * It grows to the full chunk size the first time a read fills it, so a connection
- * that stays idle (or only ever gets small messages) never holds a whole chunk.
+ * The read buffer a connection starts with and waits in when idle: any header
+ * and small messages fit. A read that fills it takes a whole chunk from the pool
+ * for the burst, so a connection that stays idle (or only ever gets small
+ * messages) never holds a chunk.
  */
-const INITIAL_BUFFER = 512;
+const INITIAL_BUFFER = 128;
+/** After a read this small, with nothing left over, the chunk goes back to the pool. */
+const QUIET_READ = INITIAL_BUFFER / 2;
+const EMPTY = new Uint8Array(0);
 
 /**
  * Reads frame headers and payloads from one preallocated buffer, several frames per
@@ -30,9 +35,12 @@ export class FrameReader {
   #source: ByteSource;
   #pos = 0;
   #end = 0;
-  #view: Uint8Array = new Uint8Array(0);
+  #view: Uint8Array = EMPTY;
   /** The size the read buffer grows to: the source's buffer size at the start. */
   #max: number;
+  /** The connection's own small buffer; a chunk-sized one is pooled (direct reads). */
+  #small: Uint8Array;
+  #lastRead = 0;
   /** How many transport reads completed: progress, for idle detection. */
   reads = 0;
   /** Whether the last read filled the buffer: more input is probably waiting. */
@@ -48,6 +56,7 @@ export class FrameReader {
     this.#max = max;
     const start = Math.max(Math.min(max, INITIAL_BUFFER), head?.length ?? 0);
     if (source.buffer.length !== start) source.buffer = new Uint8Array(start);
+    this.#small = source.buffer;
     if (head !== undefined && head.length > 0) {
       source.buffer.set(head);
       this.#end = head.length;
@@ -171,7 +180,22 @@ export class FrameReader {
       this.#end -= this.#pos;
       this.#pos = 0;
     }
+    if (this.#end === 0 && this.#lastRead <= QUIET_READ) this.#shrink();
     return this.#source.read(this.#end);
+  }
+
+  /**
+   * Goes back to the small buffer when the last read was small and nothing is
+   * left over: the burst that grew the buffer is over, and an idle connection
+   * waits in a read with no chunk of its own.
+   */
+  #shrink(): void {
+    const source = this.#source;
+    const buf = source.buffer;
+    if (buf === this.#small || !source.direct) return;
+    source.buffer = this.#small;
+    this.#view = EMPTY;
+    giveBuffer(buf);
   }
 
   /**
@@ -183,12 +207,16 @@ export class FrameReader {
   commit(n: number | null): void {
     if (!n) throw closedError();
     this.reads++;
+    this.#lastRead = n;
     this.#end += n;
     const buf = this.#source.buffer;
     this.filled = this.#end === buf.length;
     if (this.filled && buf.length < this.#max) {
-      // A full buffer: more is coming, so take the whole chunk from now on.
-      const grown = new Uint8Array(this.#max);
+      // A full buffer: more is coming, so take a whole chunk for the burst
+      // (pooled in direct mode: a BYOB read transfers its buffer).
+      const grown = this.#source.direct
+        ? takeBuffer(this.#max)
+        : new Uint8Array(this.#max);
       grown.set(buf.subarray(0, this.#end));
       this.#source.buffer = grown;
     }

@@ -13,7 +13,10 @@ import {
   MAX_HEADER_BYTES,
 } from "../codec/header.ts";
 import { maskInPlace, nextMaskKey } from "../codec/mask.ts";
+import { OpCode } from "../codec/opcode.ts";
+import { giveBuffer, pooledSize, takeBuffer, viewOf } from "./buffer_pool.ts";
 import type { ByteSink } from "./transport.ts";
+import type { WriteBudget } from "./write_budget.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 /** Shared by every writer until it has views of its own (and by servers as the unused key). */
@@ -100,6 +103,7 @@ export class FrameWriter {
   #queued = 0;
   #highWaterMark: number;
   #limit: number;
+  #budget: WriteBudget | null;
   #queuedBytes = 0;
   #onWritten = (n: number): void | Promise<void> => {
     if (n < this.#out.length) {
@@ -112,9 +116,11 @@ export class FrameWriter {
     }
     this.#spare = this.#flushed;
     this.#flushed = null;
+    this.#out = EMPTY; // a view would keep the scratchpad once it is pooled
     this.#inflight = null;
     this.#inflightBytes = 0;
     if (this.#used > 0) this.#kick();
+    else if (!this.#held) this.#rest();
   };
   #onFailed = (err: unknown): void => {
     this.#error ??= err;
@@ -124,9 +130,6 @@ export class FrameWriter {
   #flushed: Uint8Array | null = null;
   /** The bytes of `#flushed` still being written. */
   #out: Uint8Array = EMPTY;
-  // The last view handed out per scratchpad: equal-sized batches reuse it.
-  #viewA: Uint8Array = EMPTY;
-  #viewB: Uint8Array = EMPTY;
   #inflightBytes = 0;
   #held = false;
 
@@ -155,6 +158,7 @@ export class FrameWriter {
    * @param highWaterMark Bytes that may wait in the scratchpad before writers wait.
    * @param limit Bytes that may wait in the queue before further writes are
    * refused (a single write is always taken when nothing waits).
+   * @param budget Bytes that may wait in the queues of every writer sharing it.
    */
   constructor(
     sink: ByteSink,
@@ -162,7 +166,9 @@ export class FrameWriter {
     chunkSize: number,
     highWaterMark: number = chunkSize,
     limit: number = Infinity,
+    budget: WriteBudget | null = null,
   ) {
+    this.#budget = budget;
     this.#sink = sink;
     this.#masked = masked;
     this.#key = masked ? new Uint8Array(4) : EMPTY;
@@ -193,14 +199,8 @@ export class FrameWriter {
       return this.#used <= this.#highWaterMark ? RESOLVED : this.flush();
     }
     const size = payload.length;
-    if (this.#queuedBytes > 0 && this.#queuedBytes + size > this.#limit) {
-      return Promise.reject(
-        new WebSocketError(
-          "write_buffer_full",
-          `Cannot queue ${size} bytes: ${this.#queuedBytes} bytes already wait`,
-        ),
-      );
-    }
+    const refused = this.#admit(first, size);
+    if (refused !== null) return Promise.reject(refused);
     // Small payloads are copied so that the caller (or the connection's control
     // buffer, up to 125 bytes whatever the chunk size) may reuse them at once.
     const bytes = size <= Math.max(this.#capacity, MAX_CONTROL_PAYLOAD)
@@ -208,6 +208,36 @@ export class FrameWriter {
       : payload;
     this.#queuedBytes += size;
     return this.#enqueue(() => this.#writeSlow(first, bytes), size);
+  }
+
+  /**
+   * Writes one frame now if it can go without waiting: nothing is queued and it
+   * fits the scratchpad.
+   *
+   * @returns Whether the frame was taken (copied).
+   */
+  tryWrite(first: number, payload: Uint8Array): boolean {
+    return this.#error === null && this.#queued === 0 &&
+      this.#tryAppend(first, payload);
+  }
+
+  /**
+   * Queues a control frame the connection owes the peer, whose payload is taken
+   * (by `take()`, which must return bytes that stay unchanged) only when its turn
+   * comes: until then the owner may replace it, so a later ping's pong supersedes
+   * an unsent one. Counts as a full control payload against the write buffer
+   * limit, and is never refused.
+   *
+   * @returns Settles once the frame is in the scratchpad (or written).
+   */
+  writeLater(first: number, take: () => Uint8Array): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#failure());
+    this.#queuedBytes += MAX_CONTROL_PAYLOAD;
+    this.#budget?.force(MAX_CONTROL_PAYLOAD);
+    return this.#enqueue(
+      () => this.#writeSlow(first, take()),
+      MAX_CONTROL_PAYLOAD,
+    );
   }
 
   /**
@@ -243,24 +273,60 @@ export class FrameWriter {
     await this.#drain();
   }
 
+  /**
+   * Counts `size` queued bytes against the connection's limit and the shared
+   * budget, or tells why they cannot queue. A close frame is owed, and one at
+   * most: it is counted but never refused.
+   */
+  #admit(first: number, size: number): WebSocketError | null {
+    const budget = this.#budget;
+    if ((first & 0x0f) === OpCode.Close) {
+      budget?.force(size);
+    } else if (
+      this.#queuedBytes > 0 && this.#queuedBytes + size > this.#limit
+    ) {
+      return new WebSocketError(
+        "write_buffer_full",
+        `Cannot queue ${size} bytes: ${this.#queuedBytes} bytes already wait`,
+      );
+    } else if (budget !== null && !budget.take(size)) {
+      return new WebSocketError(
+        "write_buffer_full",
+        `Cannot queue ${size} bytes: the shared write budget has ${budget.buffered} of ${budget.limit} bytes waiting`,
+      );
+    }
+    return null;
+  }
+
   #enqueue(task: () => Promise<void>, size: number): Promise<void> {
     this.#queued++;
     const run = this.#queue.then(task);
     const done = run.finally(() => {
       this.#queued--;
       this.#queuedBytes -= size;
+      this.#budget?.give(size);
     });
     this.#queue = done.catch(() => {});
     return done;
   }
 
-  /** The scratchpad being filled, allocated on first use. */
+  /** The scratchpad being filled, taken from the pool on first use. */
   #room(): Uint8Array {
     if (this.#buf === null) {
-      this.#buf = this.#spare ?? new Uint8Array(this.#capacity);
+      this.#buf = this.#spare ?? takeBuffer(this.#capacity);
       this.#spare = null;
     }
     return this.#buf;
+  }
+
+  /**
+   * Everything written and nothing gathering: the scratchpads go back to the
+   * pool, so a connection that went quiet holds none.
+   */
+  #rest(): void {
+    if (this.#buf !== null) giveBuffer(this.#buf);
+    if (this.#spare !== null) giveBuffer(this.#spare);
+    this.#buf = this.#spare = null;
   }
 
   /** Appends a frame (or, with `first` = RAW, bytes already framed) if it fits. */
@@ -333,18 +399,25 @@ export class FrameWriter {
     // the header in front: one transport write per piece, where the header
     // alone or a scratchpad-sized piece would each cost one.
     const head = this.#used;
-    const piece = new Uint8Array(head + Math.min(payload.length, MASK_PIECE));
+    const room = head + Math.min(payload.length, MASK_PIECE);
+    // Pooled: a run of large replies allocates nothing per message.
+    const piece = takeBuffer(pooledSize(room));
     piece.set(this.#buf!.subarray(0, head));
     this.#used = 0;
     let phase = 0;
-    for (let from = 0, at = head; from < payload.length; at = 0) {
-      const n = Math.min(piece.length - at, payload.length - from);
-      piece.set(payload.subarray(from, from + n), at);
-      if (key !== null) phase = maskInPlace(piece, key, phase, at, at + n);
-      from += n;
-      const out = at + n === piece.length ? piece : piece.subarray(0, at + n);
-      await this.#sink.write(out).catch((err) => this.#onFailed(err));
-      if (this.#error !== null) throw this.#failure();
+    try {
+      for (let from = 0, at = head; from < payload.length; at = 0) {
+        const n = Math.min(room - at, payload.length - from);
+        piece.set(payload.subarray(from, from + n), at);
+        if (key !== null) phase = maskInPlace(piece, key, phase, at, at + n);
+        from += n;
+        await this.#sink.write(piece.subarray(0, at + n)).catch((err) =>
+          this.#onFailed(err)
+        );
+        if (this.#error !== null) throw this.#failure();
+      }
+    } finally {
+      giveBuffer(piece);
     }
   }
 
@@ -388,7 +461,7 @@ export class FrameWriter {
     }
     const buf = this.#buf!;
     this.#flushed = buf;
-    this.#out = this.#viewOf(buf, this.#used);
+    this.#out = viewOf(buf, this.#used);
     this.#buf = this.#spare;
     this.#spare = null;
     this.#inflightBytes = this.#used;
@@ -397,19 +470,6 @@ export class FrameWriter {
       this.#onWritten,
       this.#onFailed,
     );
-  }
-
-  /** `buf[0..length)`, reusing the previous view of the same buffer and length. */
-  #viewOf(buf: Uint8Array, length: number): Uint8Array {
-    if (length === buf.length) return buf;
-    const a = this.#viewA;
-    if (a.buffer === buf.buffer && a.length === length) return a;
-    const b = this.#viewB;
-    if (b.buffer === buf.buffer && b.length === length) return b;
-    const view = buf.subarray(0, length);
-    if (a.buffer === buf.buffer || a.length === 0) this.#viewA = view;
-    else this.#viewB = view;
-    return view;
   }
 
   async #waitWritten(): Promise<void> {

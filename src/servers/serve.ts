@@ -281,7 +281,9 @@ export class WebSocketServer implements AsyncDisposable {
     }
     this.#conns.add(conn);
     try {
-      await this.#handler(conn, request!);
+      const handled = this.#handler(conn, request!);
+      request = undefined; // the handler's now: kept only if it keeps it
+      await handled;
       await conn.close();
     } catch (err) {
       if (!(err instanceof CloseError)) this.#report(err);

@@ -58,7 +58,7 @@ Deno.test("a direct-mode connection never creates its transport's streams", asyn
   assertEquals(frames.map((f) => f.opcode), [OpCode.Text, OpCode.Close]);
 });
 
-Deno.test("a connection reads into 512 bytes until a read fills them, then into its whole chunk", async () => {
+Deno.test("a connection reads into 128 bytes until a read fills them, then into its whole chunk", async () => {
   const small = frame(0x81, "hi");
   const burst = new Uint8Array(
     Array.from({ length: 20 }, () => [...frame(0x82, new Uint8Array(1000))])
@@ -68,13 +68,13 @@ Deno.test("a connection reads into 512 bytes until a read fills them, then into 
   const conn = new Conn(t, { role: "server", chunkSize: 4096 });
   for (let i = 0; i < 22; i++) await conn.readMessage();
   conn.abort();
-  // Idle and small traffic: a 512-byte buffer. The burst fills it: 4 KiB after.
-  assertEquals(t.reads.slice(0, 3), [512, 512, 512]);
-  assert(t.reads.slice(3).every((n) => n > 512), String(t.reads));
+  // Idle and small traffic: a 128-byte buffer. The burst fills it: 4 KiB after.
+  assertEquals(t.reads.slice(0, 3), [128, 128, 128]);
+  assert(t.reads.slice(3).every((n) => n > 128), String(t.reads));
   assert(t.reads.slice(3).some((n) => n === 4096), String(t.reads));
 });
 
-Deno.test("bench/harness/idle_memory.ts measures our server and Deno's in smoke mode", async () => {
+Deno.test("bench/harness/idle_memory.ts measures every server and the floor in smoke mode", async () => {
   const out = await run([
     bench("idle_memory.ts"),
     "--smoke",
@@ -83,7 +83,14 @@ Deno.test("bench/harness/idle_memory.ts measures our server and Deno's in smoke 
     "--json",
   ]);
   const results = out.trim().split("\n").map((line) => JSON.parse(line));
-  assertEquals(results.map((r) => r.server), ["ours", "accept", "deno"]);
+  assertEquals(results.map((r) => r.server), [
+    "raw",
+    "ours",
+    "accept",
+    "echo",
+    "deno",
+    "ws",
+  ]);
   for (const r of results) {
     assertEquals(r.after.connections, r.connections);
     assert(r.after.rss > 0 && r.perConnection.rss > -Infinity);
@@ -102,4 +109,23 @@ Deno.test("bench/harness/soak.ts echoes through induced disconnects with no othe
   // Half over TLS, half compressed (each compressed client checks that it was).
   assertEquals([r.tlsClients, r.deflateClients], [10, 10]);
   assert(r.heapReturned, "the server's heap came back to its start");
+});
+
+Deno.test("bench/harness/conn_heap.ts counts the heap per idle Conn, and one echo leaves no scratchpad", async () => {
+  const measure = async (...flags: string[]) =>
+    JSON.parse(
+      await run([
+        "--v8-flags=--expose-gc",
+        bench("conn_heap.ts"),
+        "--connections",
+        "2000",
+        "--json",
+        ...flags,
+      ]),
+    );
+  const idle = await measure();
+  const echoed = await measure("--exchange");
+  assert(idle.heap > 0, `${idle.heap} B of heap per Conn`);
+  // The 4 KiB write scratchpad went back to the pool after the echo.
+  assert(echoed.external < 2048, `${echoed.external} B external per Conn`);
 });

@@ -18,6 +18,7 @@ import {
 import { WebSocketError } from "../../src/codec/errors.ts";
 import { FrameReader } from "../../src/io/frame_reader.ts";
 import { ByteSource, type Transport } from "../../src/io/transport.ts";
+import { tcpPair } from "../_pair.ts";
 import {
   concat,
   encodeFrame,
@@ -293,7 +294,7 @@ Deno.test("FrameReader: handshake leftovers are read first; the buffer starts sm
   const big = encodeFrame({ opcode: Op.Binary, payload: pattern(3000) });
   const conn = new ChunkedConn([big]);
   const reader = new FrameReader(new ByteSource(conn, 4096), 4096, first);
-  assertEquals(reader.capacity, 512);
+  assertEquals(reader.capacity, 128);
   assertEquals(
     await readFrames(reader, 1),
     expected([
@@ -387,4 +388,28 @@ Deno.test("FrameReader.commit(): the end (null or 0) throws 'closed'", () => {
     const err = assertThrows(() => reader.commit(n), WebSocketError);
     assertEquals(err.code, "closed");
   }
+});
+
+Deno.test("FrameReader over a socket: grows to the chunk for a burst, and back to 128 bytes once reads are small again", async () => {
+  const tcp = await tcpPair();
+  const frames = new FrameReader(new ByteSource(tcp.server, 0), 4096);
+  assertEquals(frames.capacity, 128);
+  const burst = new Uint8Array(3000).fill(1);
+  await tcp.client.write(burst);
+  let got = 0;
+  while (got < burst.length) {
+    frames.commit(await frames.fill());
+    got += frames.skipBuffered(frames.buffered);
+  }
+  assertEquals(frames.capacity, 4096, "grown when a read filled 128 bytes");
+  // The burst's last read may have been large: a small one after it ends it.
+  await tcp.client.write(Uint8Array.of(1, 2, 3));
+  frames.commit(await frames.fill());
+  assertEquals(frames.skipBuffered(frames.buffered), 3);
+  assertEquals(frames.capacity, 4096);
+  const pending = frames.fill();
+  assertEquals(frames.capacity, 128, "an idle read waits in 128 bytes");
+  tcp.client.close();
+  assertEquals(await pending, null);
+  tcp.server.close();
 });

@@ -19,6 +19,7 @@ import {
 } from "@std/assert";
 import { Conn, OpCode } from "../../mod.ts";
 import { WebSocketError } from "../../src/codec/errors.ts";
+import { giveBuffer, takeBuffer } from "../../src/io/buffer_pool.ts";
 import { FrameWriter } from "../../src/io/frame_writer.ts";
 import { ByteSink, type Transport } from "../../src/io/transport.ts";
 import { memoryTransportPair } from "../_pair.ts";
@@ -311,6 +312,60 @@ Deno.test("FrameWriter: writes that would queue past the limit fail with write_b
     5000,
     5000,
   ]);
+});
+
+Deno.test("FrameWriter: owed frames past the limit: a close is taken, writeLater() takes its payload when its turn comes", async () => {
+  const conn = new GatedConn({ gated: true });
+  const writer = writerOver(conn, false, 1024, 1024, 10_000);
+  const first = writer.write(FIN_BINARY, pattern(5000));
+  const second = writer.write(FIN_BINARY, pattern(5000));
+  let payload = Uint8Array.of(1);
+  const pong = writer.writeLater(0x80 | OpCode.Pong, () => payload.slice());
+  payload = Uint8Array.of(2, 2); // replaced before its turn: the later one goes
+  const refused = await writer.write(FIN_BINARY, pattern(10)).catch((e) => e);
+  assertEquals(refused.code, "write_buffer_full", "the owed pong counts");
+  const close = writer.write(0x80 | OpCode.Close, Uint8Array.of(3, 0xe8));
+  assert(writer.bufferedAmount >= 10_000 + 125 + 2);
+  conn.open();
+  await Promise.all([first, second, pong, close]);
+  await writer.flush();
+  assertEquals(writer.bufferedAmount, 0);
+  const out = parseFrames(conn.bytes());
+  assertEquals(out.map((f) => f.opcode), [
+    Op.Binary,
+    Op.Binary,
+    Op.Pong,
+    Op.Close,
+  ]);
+  assertEquals(out[2].payload, Uint8Array.of(2, 2));
+});
+
+Deno.test("FrameWriter: a writer with everything written gives its scratchpad back to the pool", async () => {
+  const conn = new GatedConn();
+  const writer = writerOver(conn, false, 1001); // a size no other test uses
+  await writer.write(FIN_BINARY, pattern(10));
+  await writer.flush();
+  // The pool hands out the scratchpad the frame was assembled in.
+  const pooled = takeBuffer(1001 + 14);
+  assertEquals(pooled.subarray(0, 12), conn.bytes());
+  giveBuffer(pooled);
+  await writer.write(FIN_BINARY, pattern(10, 7));
+  await writer.flush();
+  assertEquals(parseFrames(conn.bytes())[1].payload, pattern(10, 7));
+});
+
+Deno.test("FrameWriter.tryWrite(): takes a frame only when nothing waits and it fits", async () => {
+  const conn = new GatedConn({ gated: true });
+  const writer = writerOver(conn, false, 1024);
+  assert(writer.tryWrite(FIN_BINARY, pattern(1000)), "fits");
+  assert(writer.tryWrite(FIN_BINARY, pattern(1000)), "the other scratchpad");
+  assert(!writer.tryWrite(FIN_BINARY, pattern(1000)), "both full");
+  const queued = writer.write(FIN_BINARY, pattern(100));
+  assert(!writer.tryWrite(FIN_BINARY, pattern(1)), "a queued write goes first");
+  conn.open();
+  await queued;
+  await writer.flush();
+  assertEquals(parseFrames(conn.bytes()).length, 3);
 });
 
 Deno.test("FrameWriter: a single write larger than the limit is taken when nothing waits", async () => {

@@ -1,0 +1,116 @@
+/**
+ * Chunk-sized buffers shared by the connections of a process: a connection
+ * takes one for a burst of reads or writes and gives it back when it goes
+ * quiet, so idle connections hold none and busy ones allocate none.
+ *
+ * @module
+ */
+
+/** Buffers kept per size: enough for the connections busy at one moment. */
+const KEPT_PER_SIZE = 64;
+/** Bytes kept per size, at most (but two buffers whatever their size). */
+const KEPT_BYTES_PER_SIZE = 1 << 20;
+/** Buffers larger than this are not kept: they would pin too much. */
+const LARGEST_KEPT = 512 * 1024;
+/** Bytes kept over all sizes, at most: connections may use many chunk sizes. */
+const KEPT_BYTES = 8 << 20;
+let keptBytes = 0;
+
+const free = new Map<number, Uint8Array[]>();
+/**
+ * The last view of each buffer's first bytes, by the buffer's memory: equal-sized
+ * writes from a pooled scratchpad reuse it whichever connection holds it. Weak,
+ * so a view never keeps its buffer alive.
+ */
+const views = new WeakMap<ArrayBufferLike, Uint8Array>();
+
+/**
+ * A buffer of exactly `size` bytes, from the pool when one is free. Its bytes
+ * are whatever its last user left.
+ *
+ * @example
+ * ```ts
+ * import { giveBuffer, takeBuffer } from "./buffer_pool.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const buf = takeBuffer(4096);
+ * giveBuffer(buf);
+ * assertEquals(takeBuffer(4096), buf); // the same one, not a new allocation
+ * ```
+ */
+export function takeBuffer(size: number): Uint8Array {
+  const buf = free.get(size)?.pop();
+  if (buf === undefined) return new Uint8Array(size);
+  keptBytes -= size;
+  return buf;
+}
+
+/**
+ * Gives a buffer back for another connection to use. The caller must keep no
+ * reference to it, nor views of it.
+ *
+ * @example
+ * ```ts
+ * import { giveBuffer, takeBuffer } from "./buffer_pool.ts";
+ *
+ * giveBuffer(takeBuffer(8192));
+ * ```
+ */
+export function giveBuffer(buf: Uint8Array): void {
+  const size = buf.length;
+  if (size > LARGEST_KEPT || buf.byteOffset !== 0) return;
+  if (keptBytes + size > KEPT_BYTES) return;
+  if (buf.buffer.byteLength !== size) return;
+  let list = free.get(size);
+  if (list === undefined) free.set(size, list = []);
+  const kept = Math.min(KEPT_PER_SIZE, Math.max(2, KEPT_BYTES_PER_SIZE / size));
+  if (list.length < kept) {
+    list.push(buf);
+    keptBytes += size;
+  }
+}
+
+/**
+ * The power of two at or above `size` (from 4 KiB): buffers of varying sizes
+ * taken at this size are reused across sizes.
+ *
+ * @example
+ * ```ts
+ * import { pooledSize } from "./buffer_pool.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(pooledSize(16_388), 32_768);
+ * ```
+ */
+export function pooledSize(size: number): number {
+  let n = 4096;
+  while (n < size) n *= 2;
+  return n;
+}
+
+/**
+ * `buf[0..length)`, reusing the last such view of the same memory when the
+ * length repeats: a run of equal-sized writes allocates no view.
+ *
+ * @example
+ * ```ts
+ * import { viewOf } from "./buffer_pool.ts";
+ * import { assertStrictEquals } from "@std/assert";
+ *
+ * const buf = new Uint8Array(4096);
+ * assertStrictEquals(viewOf(buf, 7), viewOf(buf, 7));
+ * ```
+ */
+export function viewOf(buf: Uint8Array, length: number): Uint8Array {
+  if (length === buf.length) return buf;
+  const last = views.get(buf.buffer);
+  if (
+    last !== undefined && last.length === length &&
+    last.byteOffset === buf.byteOffset
+  ) {
+    return last;
+  }
+  const view = buf.subarray(0, length);
+  views.set(buf.buffer, view);
+  return view;
+}
