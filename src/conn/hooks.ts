@@ -272,6 +272,20 @@ export class HookedFrameWriter extends FrameWriter {
     return super.write(first, payload);
   }
 
+  override tryWrite(first: number, payload: Uint8Array): boolean {
+    const taken = super.tryWrite(first, payload);
+    if (taken) this.#report(first, payload);
+    return taken;
+  }
+
+  override writeLater(first: number, take: () => Uint8Array): Promise<void> {
+    return super.writeLater(first, () => {
+      const payload = take();
+      this.#report(first, payload);
+      return payload;
+    });
+  }
+
   override writeText(first: number, text: string): Promise<void> {
     this.#report(first, encoder.encode(text));
     // A text too large for the scratchpad comes back through write(): once is enough.
