@@ -6,13 +6,15 @@
  */
 
 const EMPTY = new Uint8Array(0);
+/** The ring's first size; it doubles up to the window as output comes. */
+const MIN_RING = 4096;
 
 /**
  * A ring of the last `2^windowBits` inflated bytes of a direction with context
  * takeover. A peer that ends a message with a final (BFINAL) block starts a new
  * DEFLATE stream afterwards, and RFC 7692 §7.2.3.3 lets it keep its LZ77 window:
  * the receiver restarts inflating with this window as the preset dictionary.
- * The ring is allocated with the first bytes pushed.
+ * The ring starts at 4 KiB with the first bytes pushed and grows to the window.
  *
  * @example
  * ```ts
@@ -49,16 +51,29 @@ export class InflateWindow {
    * @param bytes The inflated bytes.
    */
   push(bytes: Uint8Array): void {
-    const size = this.#size;
-    const n = Math.min(bytes.length, size);
+    const n = Math.min(bytes.length, this.#size);
     if (n === 0) return;
-    if (this.#ring.length === 0) this.#ring = new Uint8Array(size);
     const src = bytes.subarray(bytes.length - n);
-    const first = Math.min(n, size - this.#end);
+    if (this.#filled + n > this.#ring.length) this.#grow(this.#filled + n);
+    const cap = this.#ring.length;
+    const first = Math.min(n, cap - this.#end);
     this.#ring.set(src.subarray(0, first), this.#end);
     this.#ring.set(src.subarray(first), 0);
-    this.#end = (this.#end + n) % size;
-    this.#filled = Math.min(size, this.#filled + n);
+    this.#end = (this.#end + n) % cap;
+    this.#filled = Math.min(cap, this.#filled + n);
+  }
+
+  /** Grows the ring towards the window size while it holds its bytes in order. */
+  #grow(need: number): void {
+    const old = this.#ring;
+    if (old.length === this.#size) return;
+    const cap = Math.min(
+      this.#size,
+      Math.max(MIN_RING, old.length * 2, need),
+    );
+    this.#ring = new Uint8Array(cap);
+    this.#ring.set(old.subarray(0, this.#filled));
+    this.#end = this.#filled;
   }
 
   /**
@@ -73,10 +88,13 @@ export class InflateWindow {
     if (extra.length >= size) return extra.slice(extra.length - size);
     const kept = Math.min(this.#filled, size - extra.length);
     const out = new Uint8Array(kept + extra.length);
-    const start = (this.#end - kept + size) % size;
-    const first = Math.min(kept, size - start);
-    out.set(this.#ring.subarray(start, start + first));
-    out.set(this.#ring.subarray(0, kept - first), first);
+    if (kept > 0) {
+      const cap = this.#ring.length;
+      const start = (this.#end - kept + cap) % cap;
+      const first = Math.min(kept, cap - start);
+      out.set(this.#ring.subarray(start, start + first));
+      out.set(this.#ring.subarray(0, kept - first), first);
+    }
     out.set(extra, kept);
     return out;
   }
