@@ -13,9 +13,11 @@
  *   the write's promise, never from waiting for a chunk.
  * - A write's promise does not settle until the readable side is read, so a read
  *   is kept pending at all times.
- * - After a final (BFINAL) block, the decompressor rejects further input: the
- *   appended `00 00 ff ff` is written separately, and its rejection ends the
- *   peer's stream rather than the connection.
+ * - After a final (BFINAL) block, the decompressor rejects further input
+ *   ("failed to write whole buffer"). The appended `00 00 ff ff` is written
+ *   separately; where input is rejected, the connection's inflating goes on in
+ *   `node:zlib`, which can start the peer's next stream with its window as
+ *   preset dictionary (a `DecompressionStream` cannot).
  *
  * @module
  */
@@ -30,7 +32,8 @@ import {
   SYNC_TRAILER,
 } from "./compressor.ts";
 import type { InflateOutput } from "./inflate_output.ts";
-import { zlibEngine } from "./zlib.ts";
+import { InflateWindow } from "./inflate_window.ts";
+import { zlibEngine, zlibInflaterFrom } from "./zlib.ts";
 
 const EMPTY = new Uint8Array(0);
 /** The level `CompressionStream` compresses at, kept where zlib stands in. */
@@ -259,9 +262,14 @@ class StreamDecompressor implements Decompressor {
   #windowBits: number;
   #pump: Pump | null = null;
   #fallback: Decompressor | null = null;
+  /** The peer's recent output, for a zlib inflater to go on from. */
+  #window: InflateWindow;
+  /** Inside a message fed in parts (its output cannot be redone). */
+  #partial = false;
 
   constructor(windowBits: number) {
     this.#windowBits = windowBits;
+    this.#window = new InflateWindow(windowBits);
   }
 
   async decompress(
@@ -274,11 +282,14 @@ class StreamDecompressor implements Decompressor {
       this.#fallback ??= zlibEngine().decompressor({
         windowBits: this.#windowBits,
       });
+    }
+    if (this.#fallback !== null) {
       return this.#fallback.decompress(data, fin, out);
     }
     const pump = this.#pump ??= new Pump(
       new DecompressionStream("deflate-raw"),
     );
+    const mark = out.length;
     try {
       for (let at = 0; at < data.length;) {
         const slice = Math.min(
@@ -286,21 +297,33 @@ class StreamDecompressor implements Decompressor {
           Math.max(MIN_SLICE, Math.floor(out.room / MAX_EXPANSION)),
         );
         const end = Math.min(data.length, at + slice);
-        await pump.write(data.subarray(at, end));
+        try {
+          await pump.write(data.subarray(at, end));
+        } catch (err) {
+          if (!endedStream(err) || this.#partial) throw err;
+          // A final block ended the peer's stream inside this message, at a
+          // point the stream does not tell: zlib inflates the message again.
+          out.truncate(mark);
+          this.#toZlib();
+          return this.#fallback!.decompress(data, fin, out);
+        }
         drain(pump, out);
         at = end;
       }
+      this.#partial = !fin;
       if (!fin) return;
       try {
         await pump.write(SYNC_TRAILER);
+        drain(pump, out);
+        this.#window.push(out.data);
       } catch (err) {
         if (!endedStream(err)) throw err;
-        // The peer ended its stream with a final block: the next message
-        // starts afresh.
-        this.reset();
-        return;
+        // The peer ended its stream with a final block right before the
+        // trailer: its next message starts a new stream, on zlib, which can
+        // preset the window as dictionary.
+        this.#window.push(out.data);
+        this.#toZlib();
       }
-      drain(pump, out);
     } catch (err) {
       this.reset();
       if (err instanceof WebSocketError) throw err;
@@ -314,10 +337,19 @@ class StreamDecompressor implements Decompressor {
     }
   }
 
+  /** Goes on with a zlib inflater that starts from the window. */
+  #toZlib(): void {
+    this.#pump?.close();
+    this.#pump = null;
+    this.#fallback = zlibInflaterFrom(this.#windowBits, this.#window);
+  }
+
   reset(): void {
     this.#pump?.close();
     this.#pump = null;
     this.#fallback?.reset();
+    this.#window.clear();
+    this.#partial = false;
   }
 
   close(): void {

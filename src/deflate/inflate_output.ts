@@ -97,6 +97,27 @@ export class InflateOutput {
   }
 
   /**
+   * Drops the bytes written after the first `n`, to write them again.
+   *
+   * @param n The bytes to keep, at most `length`.
+   *
+   * @example
+   * ```ts
+   * import { InflateOutput } from "@wsx/websocket/deflate";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const out = new InflateOutput();
+   * out.start(10);
+   * out.push(new Uint8Array([1, 2, 3]));
+   * out.truncate(1);
+   * assertEquals([...out.data], [1]);
+   * ```
+   */
+  truncate(n: number): void {
+    this.#length = Math.min(this.#length, n);
+  }
+
+  /**
    * Makes room for `n` more bytes.
    *
    * @param n The bytes needed (at least 1).

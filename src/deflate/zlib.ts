@@ -17,6 +17,7 @@ import {
   SYNC_TRAILER,
 } from "./compressor.ts";
 import type { InflateOutput } from "./inflate_output.ts";
+import { InflateWindow } from "./inflate_window.ts";
 
 /** Below this size the JavaScript check beats a call into native code. */
 const NATIVE_UTF8_FROM = 256;
@@ -191,7 +192,11 @@ export function zlibEngine(options: ZlibEngineOptions = {}): DeflateEngine {
     name: "zlib",
     limitsWindow: true,
     compressor: (o) => new ZlibCompressor(o, memLevel),
-    decompressor: (o) => new ZlibDecompressor(o.windowBits),
+    decompressor: (o) =>
+      new ZlibDecompressor(
+        o.windowBits,
+        o.noContextTakeover ? null : new InflateWindow(o.windowBits),
+      ),
     isValidUtf8: checkUtf8,
   };
 }
@@ -277,31 +282,108 @@ class ZlibCompressor implements Compressor {
 /** Messages up to this size are inflated in one call, joined to their trailer. */
 const MAX_JOINED = 64 * 1024;
 let joined: Uint8Array = EMPTY;
+/** Where a preset window is inflated to (and dropped). */
+let scratch: Uint8Array = EMPTY;
+/**
+ * DEFLATE streams one message may hold (a new one after each final block):
+ * with context takeover each begins by inflating the window again, so a
+ * message of empty final blocks is refused instead.
+ */
+const MAX_STREAMS = 16;
+
+/**
+ * A `node:zlib` inflater that starts from `window` (the output so far of a
+ * direction with context takeover) and keeps it up to date: what the default
+ * engine switches to when its peer ends a stream with a final block.
+ *
+ * @param windowBits The peer's window.
+ * @param window The peer's output so far.
+ * @returns The inflater.
+ *
+ * @example
+ * ```ts
+ * import { deflateRawSync } from "node:zlib";
+ * import { InflateOutput } from "./inflate_output.ts";
+ * import { InflateWindow } from "./inflate_window.ts";
+ * import { zlibInflaterFrom } from "./zlib.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const window = new InflateWindow(15);
+ * window.push(new TextEncoder().encode("Hello, "));
+ * const out = new InflateOutput();
+ * out.start(100);
+ * zlibInflaterFrom(15, window).decompress(deflateRawSync("world"), true, out);
+ * assertEquals(new TextDecoder().decode(out.data), "world");
+ * ```
+ */
+export function zlibInflaterFrom(
+  windowBits: number,
+  window: InflateWindow,
+): Decompressor {
+  return new ZlibDecompressor(windowBits, window);
+}
 
 class ZlibDecompressor implements Decompressor {
   #key: string;
   #windowBits: number;
+  /** The peer's recent output, with context takeover. */
+  #window: InflateWindow | null;
   #native: Native | null = null;
   #error: string | null = null;
   #probe = new Uint8Array(1);
   #ended = false;
+  #streams = 0;
   #onerror = (message: string): void => {
     this.#error = message;
   };
 
-  constructor(windowBits: number) {
+  constructor(windowBits: number, window: InflateWindow | null) {
     this.#windowBits = windowBits;
+    this.#window = window;
     this.#key = `inflate ${windowBits}`;
   }
 
   #make = (): unknown =>
     createInflateRaw({ windowBits: this.#windowBits, chunkSize: CHUNK_SIZE });
 
-  decompress(data: Uint8Array, fin: boolean, out: InflateOutput): void {
-    if (this.#native === null) {
-      this.#native = acquire(this.#key, this.#make);
-      this.#native.handle.onerror = this.#onerror;
+  /**
+   * Starts a DEFLATE stream: with context takeover, with the peer's window
+   * (and `sofar`, this message's output until now) as preset dictionary.
+   */
+  #open(sofar: Uint8Array): void {
+    this.#native = acquire(this.#key, this.#make);
+    this.#native.handle.onerror = this.#onerror;
+    const window = this.#window;
+    if (window !== null && window.length + sofar.length > 0) {
+      this.#prime(window.dictionary(sofar));
     }
+  }
+
+  /**
+   * Presets `dictionary` as the window by inflating it from one stored block,
+   * whose output is dropped: raw inflating on `node:zlib` ignores the
+   * `dictionary` option on Deno 2.9, and this works on every runtime.
+   */
+  #prime(dictionary: Uint8Array): void {
+    const { handle, state } = this.#native!;
+    const n = dictionary.length;
+    const header = new Uint8Array([
+      0,
+      n & 0xff,
+      n >> 8,
+      ~n & 0xff,
+      ~n >> 8 & 0xff,
+    ]);
+    if (scratch.length < n) scratch = new Uint8Array(1 << 15);
+    for (const input of [header, dictionary]) {
+      handle.writeSync(SYNC_FLUSH, input, 0, input.length, scratch, 0, n);
+      this.#check();
+      if (state[1] !== 0) throw new TypeError("zlib: the window was refused");
+    }
+  }
+
+  decompress(data: Uint8Array, fin: boolean, out: InflateOutput): void {
+    if (this.#native === null) this.#open(EMPTY);
     try {
       if (fin && data.length <= MAX_JOINED) {
         // One call for the message and its trailer, through a shared buffer.
@@ -311,21 +393,25 @@ class ZlibDecompressor implements Decompressor {
         joined.set(SYNC_TRAILER, data.length);
         this.#feed(joined, n, out, data.length);
       } else {
-        this.#feed(data, data.length, out, Infinity);
+        this.#feed(data, data.length, out, fin ? data.length : Infinity);
         if (fin && !this.#ended) this.#feed(SYNC_TRAILER, 4, out, 0);
       }
     } catch (err) {
       this.reset();
       throw err;
     }
-    // A final block ended the peer's stream: its next message starts afresh.
-    if (this.#ended) this.reset();
+    if (!fin) return;
+    this.#window?.push(out.data);
+    this.#streams = 0;
+    // A final block ended the peer's stream: its next message starts a new one.
+    if (this.#ended) this.#close();
   }
 
   /**
    * Inflates `input[0..length)`, whose bytes from `trailerAt` on (`Infinity`:
-   * none) are the sync trailer: a final block may end the stream right before
-   * them, and nowhere else.
+   * none) are the sync trailer. Where a final block ends the stream, an empty
+   * rest (the trailer, or the `00` of RFC 7692 §7.2.3.4 and the trailer) ends
+   * the message; any other rest begins a new stream.
    */
   #feed(
     input: Uint8Array,
@@ -333,11 +419,11 @@ class ZlibDecompressor implements Decompressor {
     out: InflateOutput,
     trailerAt: number,
   ): void {
-    const { handle, state } = this.#native!;
     const probe = this.#probe;
     let inOffset = 0;
     let inLength = length;
     for (;;) {
+      const { handle, state } = this.#native!;
       // With the output full, inflate into one spare byte: only a byte that
       // really comes out needs room, so a message may fill the limit exactly.
       const full = out.free === 0;
@@ -365,15 +451,27 @@ class ZlibDecompressor implements Decompressor {
       if (state[0] === 0) continue;
       if (inLength === 0) return;
       // Room left but input refused: the stream ended with a final block.
-      if (inOffset >= trailerAt) {
+      if (
+        inOffset === trailerAt ||
+        (inOffset === trailerAt - 1 && input[inOffset] === 0)
+      ) {
         this.#ended = true;
         return;
       }
+      this.#restart(out);
+    }
+  }
+
+  /** Begins a new stream where a final block ended the last one, mid-message. */
+  #restart(out: InflateOutput): void {
+    if (++this.#streams >= MAX_STREAMS) {
       throw new WebSocketError(
         "invalid_compressed_data",
-        "Compressed message has data after its final block",
+        `Compressed message holds more than ${MAX_STREAMS} DEFLATE streams`,
       );
     }
+    this.#close();
+    this.#open(out.data);
   }
 
   #check(): void {
@@ -384,14 +482,22 @@ class ZlibDecompressor implements Decompressor {
     );
   }
 
-  /** Gives the handle back (closed if it failed): the next message starts afresh. */
-  reset(): void {
-    if (this.#native !== null) {
-      release(this.#key, this.#native, this.#error !== null);
+  /** Gives the handle back (closed if it failed). */
+  #close(): void {
+    const native = this.#native;
+    if (native !== null) {
+      release(this.#key, native, this.#error !== null);
     }
     this.#native = null;
     this.#error = null;
     this.#ended = false;
+  }
+
+  /** Forgets the context: the next message starts afresh. */
+  reset(): void {
+    this.#close();
+    this.#window?.clear();
+    this.#streams = 0;
   }
 
   close(): void {
