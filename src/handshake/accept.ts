@@ -344,13 +344,59 @@ async function answerRequest(
 ): Promise<Answer> {
   const offer = checkRequest(head);
   const request: HandshakeRequest = { ...head, protocols: offer.protocols };
-  const hostResult = await options.onHost?.(head.headers.get("host")!);
+  const settled = await settleRequest(
+    request,
+    offer.extensions,
+    options,
+    extensions,
+  );
+  const bytes = encodeSwitchingProtocols({
+    accept: await acceptKey(offer.key),
+    protocol: settled.protocol,
+    extensions: settled.agreement.extensions,
+    headers: settled.headers,
+  });
+  return { bytes, protocol: settled.protocol, agreement: settled.agreement };
+}
+
+/** What a checked request settles on, before the answer is encoded. */
+export interface SettledRequest {
+  /** The subprotocol chosen, or "". */
+  protocol: string;
+  /** The extensions agreed. */
+  agreement: ExtensionAgreement;
+  /** The hooks' extra fields for the answer, or none. */
+  headers: Headers | undefined;
+}
+
+/**
+ * Runs the hooks of {@linkcode AcceptOptions} on a checked request and
+ * negotiates its subprotocol and extensions: what the HTTP/1.1 upgrade and the
+ * HTTP/2 extended CONNECT (RFC 8441) handshakes share. A hook's refusal is thrown.
+ *
+ * @example
+ * ```ts
+ * import { settleRequest } from "./accept.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const request = { method: "GET", target: "/", version: "HTTP/1.1", headers: new Headers({ host: "a" }), protocols: ["v1"] };
+ * const settled = await settleRequest(request, "", { protocols: ["v1"] }, undefined);
+ * assertEquals(settled.protocol, "v1");
+ * ```
+ */
+export async function settleRequest(
+  request: HandshakeRequest,
+  offeredExtensions: string,
+  options: AcceptOptions,
+  extensions: ServerExtensions | undefined,
+): Promise<SettledRequest> {
+  const hostResult = await options.onHost?.(request.headers.get("host") ?? "");
   if (hostResult instanceof Rejection) throw hostResult;
   const extra = await options.onRequest?.(request);
   if (extra instanceof Rejection) throw extra;
   const protocol = chooseProtocol(options.protocols, request);
-  const agreement = (offer.extensions !== "" &&
-    extensions?.negotiate(offer.extensions)) ||
+  const agreement = (offeredExtensions !== "" &&
+    extensions?.negotiate(offeredExtensions)) ||
     { extensions: "", rsvAllowed: 0 };
   const last = await options.onBeforeUpgrade?.({
     request,
@@ -358,13 +404,7 @@ async function answerRequest(
     extensions: agreement.extensions,
   });
   if (last instanceof Rejection) throw last;
-  const bytes = encodeSwitchingProtocols({
-    accept: await acceptKey(offer.key),
-    protocol,
-    extensions: agreement.extensions,
-    headers: extraFields(extra, last),
-  });
-  return { bytes, protocol, agreement };
+  return { protocol, agreement, headers: extraFields(extra, last) };
 }
 
 /** The hooks' extra fields for the 101, in order, or none. */
@@ -380,8 +420,22 @@ function extraFields(
   return headers;
 }
 
-/** `onHeader` as the head reader calls it: refusals thrown, other failures a 500. */
-function fieldHook(
+/**
+ * `onHeader` as the head reader calls it: refusals thrown, other failures a 500
+ * (shared with the HTTP/2 handshake).
+ *
+ * @example
+ * ```ts
+ * import { fieldHook } from "./accept.ts";
+ * import { Rejection } from "./rejection.ts";
+ * import { assertThrows } from "@std/assert";
+ *
+ * const hook = fieldHook((name) => name === "x-bad" ? new Rejection(400) : undefined)!;
+ * hook("x-good", "1");
+ * assertThrows(() => hook("x-bad", "1"), Rejection);
+ * ```
+ */
+export function fieldHook(
   onHeader: AcceptOptions["onHeader"],
 ): ((name: string, value: string) => void) | undefined {
   if (onHeader === undefined) return undefined;

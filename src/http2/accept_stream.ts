@@ -19,8 +19,9 @@ import type { ServerExtensions } from "../conn/extension.ts";
 import type { WebSocketConn } from "../conn/websocket_conn.ts";
 import {
   type AcceptOptions,
-  chooseProtocol,
+  fieldHook,
   type HandshakeRequest,
+  settleRequest,
 } from "../handshake/accept.ts";
 import { serverDeflate } from "../handshake/deflate_option.ts";
 import {
@@ -126,20 +127,33 @@ async function answerConnect(
 ): Promise<Answer> {
   const offer = checkOffer(headers);
   const request: HandshakeRequest = offer.request;
-  const hostResult = await options.onHost?.(request.headers.get("host")!);
-  if (hostResult instanceof Rejection) throw hostResult;
-  const extra = await options.onRequest?.(request);
-  if (extra instanceof Rejection) throw extra;
-  const protocol = chooseProtocol(options.protocols, request);
-  const agreement = (offer.extensions !== "" &&
-    extensions?.negotiate(offer.extensions)) ||
-    { extensions: "", rsvAllowed: 0 };
+  runFieldHook(options.onHeader, request.headers);
+  const settled = await settleRequest(
+    request,
+    offer.extensions,
+    options,
+    extensions,
+  );
   const block = acceptBlock({
-    protocol,
-    extensions: agreement.extensions,
-    headers: extra ? new Headers(extra) : undefined,
+    protocol: settled.protocol,
+    extensions: settled.agreement.extensions,
+    headers: settled.headers,
   });
-  return { block, protocol, ...agreement };
+  return { block, protocol: settled.protocol, ...settled.agreement };
+}
+
+/**
+ * `onHeader` over fields that `node:http2` has already parsed: it refuses as it
+ * does on a raw socket, only no earlier than the whole header block.
+ */
+function runFieldHook(
+  onHeader: AcceptOptions["onHeader"],
+  fields: Headers,
+): void {
+  const hook = fieldHook(onHeader);
+  if (hook !== undefined) {
+    for (const [name, value] of fields) hook(name, value);
+  }
 }
 
 /** {@linkcode checkConnect}, with a field that `Headers` refuses as a 400. */

@@ -90,6 +90,34 @@ Deno.test("h2c: subprotocols, onHost and onRequest run as for accept", async () 
   ]);
 });
 
+Deno.test("h2c: onHeader refuses a field and onBeforeUpgrade adds fields to the 200, as for accept", async () => {
+  const fields: string[] = [];
+  await using s = await startServer({
+    onHeader: (name, value) => {
+      fields.push(name);
+      if (name === "x-bad") return new Rejection(401, { body: "bad field" });
+    },
+    onBeforeUpgrade: ({ request }) => ({
+      "x-after": `saw ${request.headers.get("x-hello") ?? "nothing"}`,
+    }),
+  });
+  const session = await rawSession(s);
+  const answer = async (extra: Record<string, string>) => {
+    const req = session.request({ ...connectHeaders(s.port), ...extra }, {
+      endStream: false,
+    });
+    const head = await once<Record<string, unknown>>(req, "response");
+    await closeLater(req);
+    return [head[":status"], head["x-after"]];
+  };
+  assertEquals(await answer({ "x-bad": "1" }), [401, undefined]);
+  assertEquals(await answer({ "x-hello": "hi" }), [200, "saw hi"]);
+  assert(
+    fields.includes("x-hello") && fields.includes("sec-websocket-version"),
+  );
+  await closeLater(session);
+});
+
 Deno.test("h2c: invalid extended CONNECTs are refused with their status", async () => {
   await using s = await startServer();
   const session = await rawSession(s);
