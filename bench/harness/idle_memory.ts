@@ -1,7 +1,7 @@
 /**
  * Memory per idle connection: `deno task bench:idle [--connections N] [--server
  * ours|accept|echo|deno|ws|raw|both|all] [--chunk BYTES] [--exchange]
- * [--deflate] [--smoke] [--json] [--baseline-dir DIR]`.
+ * [--deflate] [--plain-gc] [--smoke] [--json] [--baseline-dir DIR]`.
  *
  * For each server, in its own process: our `serve()` (chunk size 4 KiB, the
  * default preset; every connection waiting in a read, as an idle one does), a
@@ -12,7 +12,10 @@
  * the client offers permessage-deflate and our servers and `ws` accept it. A client process opens N WebSocket connections over loopback (raw upgrade requests, so the
  * client's own costs stay out of the server's figures); the server reports its
  * resident set, JS heap and external (ArrayBuffer) memory after a garbage
- * collection, before and after; the difference over N is the per-connection
+ * collection that shrinks the young generation back, as V8's memory reducer
+ * does by itself after about 30 s of idling (measured; `--plain-gc` skips
+ * that, leaving the young generation as the handshakes' burst grew it),
+ * before and after; the difference over N is the per-connection
  * cost. With `--exchange`, each connection echoes one short message before it
  * idles (so write buffers that exist once a connection has written count too).
  * A warm-up round first opens and closes a few connections so that code
@@ -56,6 +59,8 @@ const NAMES: Record<Kind, string> = {
 interface Memory {
   heap: number;
   external: number;
+  /** V8 heap reserved (used or not), when the server reports it. */
+  heapTotal?: number;
   rss: number;
   connections: number;
 }
@@ -69,7 +74,12 @@ export interface IdleResult {
   before: Memory;
   after: Memory;
   /** Bytes per connection: resident set, JS heap, external buffers. */
-  perConnection: { rss: number; heap: number; external: number };
+  perConnection: {
+    rss: number;
+    heap: number;
+    external: number;
+    heapTotal: number;
+  };
 }
 
 // ---------------------------------------------------------------- server side
@@ -320,10 +330,14 @@ async function runClient(
 
 // ---------------------------------------------------------------- orchestration
 
-async function memoryOf(server: Child, expect: number): Promise<Memory> {
+async function memoryOf(
+  server: Child,
+  expect: number,
+  reduce: boolean,
+): Promise<Memory> {
   // Handshakes finish on the server a moment after the client sees them.
   for (let i = 0; i < 100; i++) {
-    await server.send("mem");
+    await server.send(reduce ? "mem idle" : "mem");
     const m = await server.nextJson<Memory>(30_000);
     if (m.connections === expect || i === 99) return m;
     await sleep(100);
@@ -368,6 +382,7 @@ export async function measure(
   exchange = false,
   checkout: Checkout = OURS,
   deflate = false,
+  plainGc = false,
 ): Promise<IdleResult> {
   const server = startDeno(scriptIn(checkout, "idle_memory.ts"), {
     // `--deflate` only when asked: a baseline from before it refuses the flag.
@@ -385,11 +400,11 @@ export async function measure(
     const port = await server.port(30_000);
     const warmup = await connectClients(port, Math.min(50, n), true, deflate);
     await warmup.stop();
-    const before = await memoryOf(server, 0);
+    const before = await memoryOf(server, 0, !plainGc);
     const client = await connectClients(port, n, exchange, deflate);
     try {
       await sleep(n > 1000 ? 1000 : 200);
-      const after = await memoryOf(server, n);
+      const after = await memoryOf(server, n, !plainGc);
       if (after.connections !== n) {
         throw new Error(
           `the server holds ${after.connections} of ${n} connections`,
@@ -405,6 +420,8 @@ export async function measure(
           rss: (after.rss - before.rss) / n,
           heap: (after.heap - before.heap) / n,
           external: (after.external - before.external) / n,
+          heapTotal: ((after.heapTotal ?? NaN) - (before.heapTotal ?? NaN)) /
+            n,
         },
       };
     } finally {
@@ -423,6 +440,7 @@ if (import.meta.main) {
   const chunk = flags.number("chunk", 4096, 1);
   const exchange = flags.has("exchange");
   const deflate = flags.has("deflate");
+  const plainGc = flags.has("plain-gc");
   // The child processes' roles.
   const serveKind = flags.string("serve");
   const clientPort = flags.string("client");
@@ -461,12 +479,20 @@ if (import.meta.main) {
           }`,
       );
       console.log(
-        "| server | RSS / conn (KiB) | JS heap / conn (KiB) | external / conn (KiB) | RSS before → after (MiB) |",
+        "| server | RSS / conn (KiB) | JS heap / conn (KiB) | V8 heap reserved / conn (KiB) | external / conn (KiB) | RSS before → after (MiB) |",
       );
-      console.log("| --- | ---: | ---: | ---: | --- |");
+      console.log("| --- | ---: | ---: | ---: | ---: | --- |");
     }
     for (const [kind, checkout] of runs) {
-      const r = await measure(kind, n, chunk, exchange, checkout, deflate);
+      const r = await measure(
+        kind,
+        n,
+        chunk,
+        exchange,
+        checkout,
+        deflate,
+        plainGc,
+      );
       if (json) {
         console.log(JSON.stringify(r));
         continue;
@@ -474,7 +500,8 @@ if (import.meta.main) {
       const name = NAMES[kind] + checkout.suffix;
       const p = r.perConnection;
       console.log(
-        `| ${name} | ${kib(p.rss)} | ${kib(p.heap)} | ${kib(p.external)} | ` +
+        `| ${name} | ${kib(p.rss)} | ${kib(p.heap)} | ${kib(p.heapTotal)} | ` +
+          `${kib(p.external)} | ` +
           `${mib(r.before.rss)} → ${mib(r.after.rss)} |`,
       );
     }

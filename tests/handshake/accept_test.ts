@@ -262,6 +262,36 @@ Deno.test("accept() refuses a head over 8 KiB with 431 and the client reads it",
   });
 });
 
+Deno.test("accept() takes a head longer than its first buffer, sent in pieces", async () => {
+  const cookie = "c".repeat(6000);
+  const request = enc.encode(upgradeRequest({ Cookie: cookie }));
+  const tcp = await tcpPair();
+  try {
+    const writing = (async () => {
+      for (
+        const [from, to] of [[0, 900], [900, 1100], [1100, request.length]]
+      ) {
+        await tcp.client.write(request.subarray(from, to));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await tcp.client.write(frame(0x81, "after"));
+    })();
+    let cookieSeen = "";
+    const conn = await accept(tcp.server, {
+      onRequest(req) {
+        cookieSeen = req.headers.get("cookie") ?? "";
+      },
+    });
+    await writing;
+    assertEquals(cookieSeen, cookie);
+    assertEquals((await readRaw(tcp.client)).status, 101);
+    assertEquals(dec.decode((await conn.readMessage()).data), "after");
+    conn.abort();
+  } finally {
+    tcp.client.close();
+  }
+});
+
 Deno.test("accept() refuses a long request line with 414", async () => {
   await assertRefused(
     upgradeRequest({}, `GET /${"a".repeat(5000)} HTTP/1.1`),

@@ -168,9 +168,20 @@ Deno.test("readRequest() in stream mode releases the reader for the next owner",
   }
 });
 
-Deno.test("readRequest() checks that the buffer can hold the limit", async () => {
-  const source = new ByteSource(chunked([bytes(REQUEST)]), 100);
-  await assertRejects(() => readRequest(source), RangeError);
+Deno.test("readRequest() grows a small buffer up to the limit, keeping what it read", async () => {
+  const cookie = "c".repeat(3000);
+  const text = REQUEST.replace("\r\n\r\n", `\r\nCookie: ${cookie}\r\n\r\n`);
+  const data = bytes(text + "xyz");
+  const source = new ByteSource(chunked(split(data, [50, 700, 1500])), 100);
+  const { head, rest } = await readRequest(source);
+  assertEquals(head.headers.get("cookie"), cookie);
+  assertEquals(head.headers.get("x-twice"), "a, b");
+  assertEquals(new TextDecoder().decode(rest), "xyz");
+  const tooBig = new ByteSource(chunked([bytes(text)]), 100);
+  const err = await assertRejects(() =>
+    readRequest(tooBig, { maxHeadBytes: 2048 })
+  );
+  assertStatus(err, HttpStatus.RequestHeaderFieldsTooLarge);
   await assertRejects(
     () => readRequest(new ByteSource(chunked([]), 8192), { maxHeaders: 0 }),
     RangeError,
