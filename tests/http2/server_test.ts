@@ -93,7 +93,7 @@ Deno.test("h2c: subprotocols, onHost and onRequest run as for accept", async () 
 Deno.test("h2c: onHeader refuses a field and onBeforeUpgrade adds fields to the 200, as for accept", async () => {
   const fields: string[] = [];
   await using s = await startServer({
-    onHeader: (name, value) => {
+    onHeader: (name) => {
       fields.push(name);
       if (name === "x-bad") return new Rejection(401, { body: "bad field" });
     },
