@@ -21,6 +21,7 @@ import type { CloseHandshake } from "./close_handshake.ts";
 import type { ReadOptions } from "./deadlines.ts";
 import type { HookSet } from "./hooks.ts";
 import type { ControlHandler, MessageReader } from "./message_reader.ts";
+import { byteStreamOf } from "../io/byte_stream.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -320,36 +321,11 @@ class Stream implements MessageStream {
   }
 
   get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= byteStreamOf(this);
+    return this.#readable ??= byteStreamOf({
+      read: (buf) => this.read(buf),
+      cancel: () => this.discard(),
+    });
   }
-}
-
-/**
- * A byte stream over piece reads: BYOB readers read into their own buffers,
- * default readers get chunks of `autoAllocate` bytes.
- */
-export function byteStreamOf(
-  source: Pick<MessageStream, "read" | "discard">,
-  autoAllocate = 4096,
-): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    type: "bytes",
-    autoAllocateChunkSize: autoAllocate,
-    async pull(controller) {
-      const request = controller.byobRequest!;
-      const view = request.view!;
-      const n = await source.read(
-        new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
-      );
-      if (n === null) {
-        controller.close();
-        request.respond(0);
-      } else {
-        request.respond(n);
-      }
-    },
-    cancel: () => source.discard(),
-  });
 }
 
 /** The limits with the message limit raised to `readLimit` for one stream. */

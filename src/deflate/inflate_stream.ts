@@ -11,7 +11,8 @@ import { Rsv } from "../codec/header.ts";
 import type { DataOpCode } from "../codec/opcode.ts";
 import { OpCode } from "../codec/opcode.ts";
 import { Utf8Validator } from "../codec/utf8.ts";
-import { byteStreamOf, type MessageStream } from "../conn/stream_reader.ts";
+import type { MessageStream } from "../conn/stream_reader.ts";
+import { byteStreamOf } from "../io/byte_stream.ts";
 import type { Decompressor } from "./compressor.ts";
 import type { InflateOutput } from "./inflate_output.ts";
 
@@ -187,7 +188,10 @@ export class InflateStream implements MessageStream {
   }
 
   get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= byteStreamOf(this);
+    return this.#readable ??= byteStreamOf({
+      read: (buf) => this.read(buf),
+      cancel: () => this.discard(),
+    });
   }
 }
 

@@ -8,6 +8,7 @@
 
 import type { Duplex } from "node:stream";
 import type { Transport } from "./transport.ts";
+import { byteStreamOf } from "./byte_stream.ts";
 
 /** Unread bytes above which the socket is paused until reads catch up. */
 const HIGH_WATER = 64 * 1024;
@@ -148,24 +149,10 @@ export class NodeSocketTransport implements Transport {
 
   /** The incoming bytes as a byte stream (BYOB reads supported). */
   get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= new ReadableStream({
-      type: "bytes",
-      autoAllocateChunkSize: 16 * 1024,
-      pull: async (controller) => {
-        const request = controller.byobRequest!;
-        const view = request.view!;
-        const n = await this.read(
-          new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
-        );
-        if (n === null) {
-          controller.close();
-          request.respond(0);
-        } else {
-          request.respond(n);
-        }
-      },
+    return this.#readable ??= byteStreamOf({
+      read: (buf) => this.read(buf),
       cancel: () => this.close(),
-    });
+    }, 16 * 1024);
   }
 
   /** The outgoing bytes as a stream; closing it ends the writing side. */
