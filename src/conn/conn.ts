@@ -21,6 +21,12 @@
  * - A streamed message holds the read side until it is read to its end, and
  *   buffers nothing of it beyond the read buffer (see `stream_reader.ts`).
  *
+ * Over 500 lines: every public method of the connection lives here, each with
+ * its JSDoc example, and the signal/timeout/hook variants of each read and
+ * write sit beside it as a private slow path so the plain call stays
+ * allocation-free; moving those slow paths to their own file is the next
+ * split.
+ *
  * @module
  */
 

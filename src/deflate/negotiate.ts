@@ -2,6 +2,10 @@
  * permessage-deflate negotiation (RFC 7692 §5-7): pure functions from header
  * values and options to the agreed parameters.
  *
+ * Over 500 lines, just: RFC 7692's parameter rules for both roles (offers,
+ * answers, window bits, takeover) stay in one place so that the client and
+ * server sides cannot drift apart.
+ *
  * @module
  */
 

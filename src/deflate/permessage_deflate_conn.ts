@@ -12,6 +12,11 @@
  * - Data messages go out in call order, uncompressed ones included.
  * - Compressed output never contains a final (BFINAL) block.
  *
+ * Over 500 lines: one decorator class that has to override every read and
+ * write path of the connection interface (messages, streams, frames, prepared
+ * and shared frames); the engines, negotiation and streamed inflation are
+ * already in files of their own.
+ *
  * @module
  */
 

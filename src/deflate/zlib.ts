@@ -2,6 +2,10 @@
  * The `node:zlib` DEFLATE engine: synchronous, with a settable level, window
  * (8-15 bits) and memory level.
  *
+ * Over 500 lines, just: the zlib engine's compressor, decompressor and handle
+ * pool belong together because they share one native-handle lifecycle; the
+ * window replay after a final block lives in inflate_window.ts.
+ *
  * @module
  */
 

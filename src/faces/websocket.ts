@@ -3,6 +3,10 @@
  * the browser's and Deno's built-in class, with permessage-deflate, limits and an
  * options argument for what the standard lacks.
  *
+ * Over 500 lines, just: the WHATWG class's attributes, events and overloads
+ * are one public surface; its send queue and argument checks are in
+ * send_queue.ts and _web_checks.ts.
+ *
  * @module
  */
 

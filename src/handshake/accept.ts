@@ -3,6 +3,10 @@
  * request, let the caller inspect or refuse it, answer 101 and hand the socket to
  * a {@linkcode Conn}.
  *
+ * Over 500 lines, just: the server handshake's options (each documented with
+ * its hook) and the one settleRequest that HTTP/1.1 and HTTP/2 share; parsing
+ * and I/O are in http_parse.ts and http_io.ts.
+ *
  * @module
  */
 

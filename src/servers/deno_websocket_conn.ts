@@ -2,6 +2,10 @@
  * The connection {@linkcode upgradeWebSocket} hands out: the one connection
  * interface over a socket from `Deno.upgradeWebSocket`, within what Deno allows.
  *
+ * Over 500 lines: one class implementing the whole connection interface over
+ * Deno's WebSocket, including the members Deno cannot support, each documented
+ * with why it rejects.
+ *
  * @module
  */
 
