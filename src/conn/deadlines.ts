@@ -227,6 +227,7 @@ export class Deadlines {
       );
     } catch (err) {
       this.#pendingFill = null;
+      frames.settle();
       throw await closing.readFailed(err);
     }
     if (n === STOPPED) throw stopped!.reason;

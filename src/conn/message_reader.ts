@@ -82,6 +82,8 @@ export class MessageReader implements FrameState {
   // The frame being read: how much is left, and where the mask stands.
   #payloadLeft = 0;
   #inFrame = false;
+  /** The frame is gathered whole in the read buffer, to be returned in place. */
+  #whole = false;
   #phase = 0;
   // The message being read: where it goes and how far it got.
   #target: Uint8Array | undefined;
@@ -207,7 +209,7 @@ export class MessageReader implements FrameState {
     // macrotask regardless).
     if (!frames.filled) this.#replies.release();
     if (
-      this.#inFrame && this.#payloadLeft >= frames.capacity &&
+      this.#inFrame && !this.#whole && this.#payloadLeft >= frames.capacity &&
       frames.buffered === 0 && frames.direct && !isControl(frames.header.opcode)
     ) {
       return frames.readDirect(this.#dest, this.#filled, this.#payloadLeft)
@@ -235,6 +237,7 @@ export class MessageReader implements FrameState {
   };
 
   #rejectRead = (err: unknown): Promise<never> => {
+    this.#frames.settle();
     return this.#failures.readFailed(err).then((error) => {
       this.reading = false;
       throw error;
@@ -266,6 +269,7 @@ export class MessageReader implements FrameState {
         }
       }
       const h = frames.header;
+      if (this.#whole) return this.#readWhole(h);
       if (isControl(h.opcode)) {
         const pending = this.#readControl(h);
         if (pending === null) return null;
@@ -323,6 +327,7 @@ export class MessageReader implements FrameState {
    * place from the read buffer; otherwise `null`.
    */
   #startFrame(h: Header): Message | null {
+    this.#whole = false;
     if (h.opcode !== OpCode.Continuation) {
       this.#filled = 0;
       this.#releaseLarge(h.length);
@@ -334,6 +339,10 @@ export class MessageReader implements FrameState {
           this.#inFrame = false;
           if (this.onFrame !== null) this.onFrame(h, inPlace);
           return this.#deliver(inPlace);
+        }
+        if (this.#frames.reserve(h.length)) {
+          this.#whole = true;
+          return null;
         }
       }
       this.#dest = this.#target ?? EMPTY;
@@ -348,6 +357,19 @@ export class MessageReader implements FrameState {
       );
     }
     return null;
+  }
+
+  /**
+   * Returns the frame `reserve` made room for once it is all buffered.
+   *
+   * @returns The message, or `null` while bytes are missing.
+   */
+  #readWhole(h: Header): Message | null {
+    const inPlace = this.#readInPlace(h);
+    if (inPlace === null) return null;
+    this.#whole = this.#inFrame = false;
+    if (this.onFrame !== null) this.onFrame(h, inPlace);
+    return this.#deliver(inPlace);
   }
 
   /** The zero-copy path: a whole frame already in the read buffer, unmasked there. */

@@ -14,11 +14,11 @@
  */
 const KEPT_PER_SIZE = 256;
 /** Bytes kept per size, at most (but two buffers whatever their size). */
-const KEPT_BYTES_PER_SIZE = 1 << 20;
+const KEPT_BYTES_PER_SIZE = 4 << 20;
 /** Buffers larger than this are not kept: they would pin too much. */
 const LARGEST_KEPT = 512 * 1024;
 /** Bytes kept over all sizes, at most: connections may use many chunk sizes. */
-const KEPT_BYTES = 8 << 20;
+const KEPT_BYTES = 16 << 20;
 let keptBytes = 0;
 
 const free = new Map<number, Uint8Array[]>();

@@ -5,8 +5,13 @@
  */
 
 import { WebSocketError } from "../codec/errors.ts";
-import { decodeHeader, type Header, newHeader } from "../codec/header.ts";
-import { giveBuffer, takeBuffer } from "./buffer_pool.ts";
+import {
+  decodeHeader,
+  type Header,
+  MAX_HEADER_BYTES,
+  newHeader,
+} from "../codec/header.ts";
+import { giveBuffer, pooledSize, takeBuffer } from "./buffer_pool.ts";
 import type { ByteSource } from "./transport.ts";
 
 /** Copies below this size use a byte loop: cheaper than allocating a view. */
@@ -20,7 +25,24 @@ const VIEWLESS_COPY_BELOW = 2048;
 const INITIAL_BUFFER = 128;
 /** After a read this small, with nothing left over, the chunk goes back to the pool. */
 const QUIET_READ = INITIAL_BUFFER / 2;
+/**
+ * Grown read buffers that the process's pending reads may hold, at most (64
+ * burst buffers, or 2,048 chunks of 4 KiB): past it a read waits in its
+ * connection's small buffer.
+ */
+const WAITING_BYTES = 8 << 20;
+let waitingBytes = 0;
 const EMPTY = new Uint8Array(0);
+/**
+ * Data frames up to this payload size are gathered whole in the read buffer
+ * (grown for them) and returned in place: one transport read then brings
+ * several, where reading each into a message buffer of its own costs two.
+ */
+export const IN_PLACE_MAX = 64 * 1024;
+/** The read buffer a burst of large frames grows to, at most. */
+const BURST_BUFFER = 128 * 1024;
+/** Frames a burst buffer is sized for: a few pipelined messages per read. */
+const BURST_FRAMES = 4;
 
 /**
  * Reads frame headers and payloads from one preallocated buffer, several frames per
@@ -41,6 +63,8 @@ export class FrameReader {
   /** The connection's own small buffer; a chunk-sized one is pooled (direct reads). */
   #small: Uint8Array;
   #lastRead = 0;
+  /** The bytes of a grown buffer the pending read counts in `waitingBytes`. */
+  #waiting = 0;
   /** How many transport reads completed: progress, for idle detection. */
   reads = 0;
   /** Whether the last read filled the buffer: more input is probably waiting. */
@@ -71,6 +95,37 @@ export class FrameReader {
   /** The read buffer's capacity. */
   get capacity(): number {
     return this.#source.buffer.length;
+  }
+
+  /**
+   * Makes sure the next `length` bytes (a frame's payload, from the read
+   * position) fit the read buffer, growing it from the pool for a burst of
+   * frames that size. Only in direct mode: a BYOB read transfers its buffer,
+   * which could then not go back to the pool.
+   *
+   * @returns Whether they fit: `false` when larger than `IN_PLACE_MAX` or
+   * the source reads through a stream.
+   */
+  reserve(length: number): boolean {
+    const source = this.#source;
+    const buf = source.buffer;
+    if (length <= buf.length - this.#pos) return true;
+    if (length > IN_PLACE_MAX || !source.direct) return false;
+    if (length > buf.length) {
+      // Room for a few frames this size when more input waits (a burst).
+      const frames = this.filled ? BURST_FRAMES : 1;
+      const size = pooledSize(
+        Math.min(frames * (MAX_HEADER_BYTES + length), BURST_BUFFER),
+      );
+      const grown = takeBuffer(size);
+      grown.set(buf.subarray(this.#pos, this.#end));
+      this.#end -= this.#pos;
+      this.#pos = 0;
+      source.buffer = grown;
+      this.#view = EMPTY;
+      if (buf !== this.#small) giveBuffer(buf);
+    }
+    return true;
   }
 
   /**
@@ -169,8 +224,8 @@ export class FrameReader {
   }
 
   /**
-   * Reads more bytes after moving the unconsumed ones (at most a partial header or
-   * control frame: payloads are only read into an emptied buffer) to the front.
+   * Reads more bytes after moving the unconsumed ones (a partial header or
+   * control frame, or a partial frame that `reserve` made room for) to the front.
    */
   fill(): Promise<number | null> {
     if (this.#pos > 0) {
@@ -180,22 +235,37 @@ export class FrameReader {
       this.#end -= this.#pos;
       this.#pos = 0;
     }
-    if (this.#end === 0 && this.#lastRead <= QUIET_READ) this.#shrink();
+    if (this.#end === 0) this.#beforeWait();
     return this.#source.read(this.#end);
   }
 
   /**
-   * Goes back to the small buffer when the last read was small and nothing is
-   * left over: the burst that grew the buffer is over, and an idle connection
-   * waits in a read with no chunk of its own.
+   * Picks the buffer a read with nothing left over waits in. A grown buffer is
+   * kept while the last read was not tiny (the peer is streaming: the next read
+   * takes a whole burst at once) and the process's waiting reads hold less than
+   * `WAITING_BYTES` of grown buffers; otherwise the read waits in the small
+   * buffer, so that idle connections hold no chunk of their own.
    */
-  #shrink(): void {
+  #beforeWait(): void {
     const source = this.#source;
     const buf = source.buffer;
     if (buf === this.#small || !source.direct) return;
+    if (
+      this.#lastRead > QUIET_READ &&
+      waitingBytes + buf.length <= WAITING_BYTES
+    ) {
+      waitingBytes += this.#waiting = buf.length;
+      return;
+    }
     source.buffer = this.#small;
     this.#view = EMPTY;
     giveBuffer(buf);
+  }
+
+  /** Ends the current read's claim on the waiting budget (idempotent). */
+  settle(): void {
+    waitingBytes -= this.#waiting;
+    this.#waiting = 0;
   }
 
   /**
@@ -205,6 +275,7 @@ export class FrameReader {
    * @throws {WebSocketError} With code `closed` when the stream ended.
    */
   commit(n: number | null): void {
+    this.settle();
     if (!n) throw closedError();
     this.reads++;
     this.#lastRead = n;
@@ -223,7 +294,14 @@ export class FrameReader {
   }
 
   async #fill(): Promise<void> {
-    this.commit(await this.fill());
+    let n: number | null;
+    try {
+      n = await this.fill();
+    } catch (err) {
+      this.settle();
+      throw err;
+    }
+    this.commit(n);
   }
 
   /**

@@ -63,6 +63,8 @@ function encodeUtf8Into(text: string, out: Uint8Array, at: number): number {
 
 /** The largest piece a frame larger than the scratchpad is copied in. */
 const MASK_PIECE = 256 * 1024;
+/** The scratchpad grows (from the pool) up to this size for the replies a burst gathers. */
+const BURST_SCRATCHPAD = 128 * 1024;
 
 /** Marks a write of bytes that are already a complete frame. */
 export const RAW = -1;
@@ -196,7 +198,7 @@ export class FrameWriter {
   write(first: number, payload: Uint8Array): Promise<void> {
     if (this.#error !== null) return Promise.reject(this.#failure());
     if (this.#queued === 0 && this.#tryAppend(first, payload)) {
-      return this.#used <= this.#highWaterMark ? RESOLVED : this.flush();
+      return this.#mayGoOn() ? RESOLVED : this.flush();
     }
     const size = payload.length;
     const refused = this.#admit(first, size);
@@ -261,10 +263,20 @@ export class FrameWriter {
       const buf = this.#room();
       if (this.#capacity - this.#used >= bound + MAX_HEADER_BYTES) {
         this.#appendText(buf, first, text, bound);
-        return this.#used <= this.#highWaterMark ? RESOLVED : this.flush();
+        return this.#mayGoOn() ? RESOLVED : this.flush();
       }
     }
     return this.write(first, encoder.encode(text));
+  }
+
+  /**
+   * Whether a writer may go on without waiting: the scratchpad is under the
+   * high-water mark, or gathers the replies to a burst of input (held) and has
+   * not outgrown its burst size.
+   */
+  #mayGoOn(): boolean {
+    return this.#used <= this.#highWaterMark ||
+      (this.#held && this.#used <= BURST_SCRATCHPAD);
   }
 
   /** Waits until every accepted byte has been handed to the transport. */
@@ -329,12 +341,34 @@ export class FrameWriter {
     this.#buf = this.#spare = null;
   }
 
-  /** Appends a frame (or, with `first` = RAW, bytes already framed) if it fits. */
-  #tryAppend(first: number, payload: Uint8Array): boolean {
-    if (this.#sizeOf(first, payload) > this.#capacity - this.#used) {
-      return false;
-    }
+  /**
+   * The scratchpad being filled with room for `size` more bytes, or `null`.
+   * While held (gathering the replies to a burst of input), it grows from the
+   * pool up to `BURST_SCRATCHPAD`, so that replies to large frames leave
+   * together like small ones; the limits on queued bytes then need not apply,
+   * since the burst bounds them.
+   */
+  #roomFor(size: number): Uint8Array | null {
     const buf = this.#room();
+    if (size <= buf.length - this.#used) return buf;
+    const total = this.#used + size;
+    if (!this.#held || total > BURST_SCRATCHPAD) return null;
+    // Room for a few more frames this size: one growth per burst, not per frame.
+    const grown = takeBuffer(
+      pooledSize(Math.max(total, Math.min(4 * size, BURST_SCRATCHPAD))),
+    );
+    if (this.#used > 0) grown.set(buf.subarray(0, this.#used));
+    giveBuffer(buf);
+    return this.#buf = grown;
+  }
+
+  /**
+   * Appends a frame (or, with `first` = RAW, bytes already framed) if it fits,
+   * growing the scratchpad for it if need be.
+   */
+  #tryAppend(first: number, payload: Uint8Array): boolean {
+    const buf = this.#roomFor(this.#sizeOf(first, payload));
+    if (buf === null) return false;
     let at = this.#used;
     const key = this.#masked && first !== RAW ? this.#key : null;
     if (key !== null) nextMaskKey(key);

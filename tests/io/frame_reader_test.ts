@@ -16,7 +16,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { WebSocketError } from "../../src/codec/errors.ts";
-import { FrameReader } from "../../src/io/frame_reader.ts";
+import { FrameReader, IN_PLACE_MAX } from "../../src/io/frame_reader.ts";
 import { ByteSource, type Transport } from "../../src/io/transport.ts";
 import { tcpPair } from "../_pair.ts";
 import {
@@ -412,4 +412,125 @@ Deno.test("FrameReader over a socket: grows to the chunk for a burst, and back t
   tcp.client.close();
   assertEquals(await pending, null);
   tcp.server.close();
+});
+
+/** A ChunkedConn whose reads, once its chunks are spent, wait until `end()`. */
+class PausingConn extends ChunkedConn {
+  #left: number;
+  #ends: (() => void)[] = [];
+  constructor(chunks: Uint8Array[]) {
+    super(chunks);
+    this.#left = chunks.reduce((sum, c) => sum + c.length, 0);
+  }
+  override read(p: Uint8Array): Promise<number | null> {
+    if (this.#left > 0) {
+      return super.read(p).then((n) => {
+        this.#left -= n ?? 0;
+        return n;
+      });
+    }
+    this.asked.push(p);
+    return new Promise((resolve) => this.#ends.push(() => resolve(null)));
+  }
+  /** Ends the waiting reads. */
+  end(): void {
+    this.#ends.splice(0).forEach((end) => end());
+  }
+}
+
+/** Reads `count` whole frames of `length` bytes in place, as the message reader does. */
+async function readWhole(
+  reader: FrameReader,
+  count: number,
+  length: number,
+): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    let size = reader.tryHeader();
+    if (size === 0) size = await reader.readHeader();
+    assert(reader.reserve(length), "room for the frame");
+    let view = reader.takeBuffered(length);
+    while (view === null) {
+      reader.commit(await reader.fill());
+      view = reader.takeBuffered(length);
+    }
+    out.push(view.slice());
+  }
+  return out;
+}
+
+const FOUR_16K = concat(
+  ...[1, 2, 3, 4].map((seed) =>
+    encodeFrame({ opcode: Op.Binary, payload: pattern(16_384, seed) })
+  ),
+);
+
+Deno.test("FrameReader.reserve(): four pipelined 16 KiB frames come in two transport reads, in place", async () => {
+  const conn = new ChunkedConn([FOUR_16K]);
+  const reader = new FrameReader(new ByteSource(conn, 4096), 4096);
+  const got = await readWhole(reader, 4, 16_384);
+  assertEquals(got, [1, 2, 3, 4].map((seed) => pattern(16_384, seed)));
+  // 128 bytes (full: more waits), then everything else into a burst buffer.
+  assertEquals(conn.asked.map((p) => p.length), [128, 128 * 1024 - 124]);
+  assertEquals(reader.capacity, 128 * 1024);
+});
+
+Deno.test("FrameReader.reserve(): one frame's room when no more input waits; false past IN_PLACE_MAX or over a stream", async () => {
+  const frame = encodeFrame({ opcode: Op.Binary, payload: pattern(16_384) });
+  const conn = new ChunkedConn([frame.subarray(0, 100), frame.subarray(100)]);
+  const reader = new FrameReader(new ByteSource(conn, 4096), 4096);
+  assertEquals(await reader.readHeader(), 4);
+  assertEquals(reader.filled, false);
+  assert(reader.reserve(16_384));
+  assertEquals(reader.capacity, 32 * 1024, "pooled size of one frame");
+  assertEquals(reader.buffered, 96, "the partial payload is kept");
+  assertEquals(reader.reserve(IN_PLACE_MAX + 1), false);
+  const byob = new FrameReader(new ByteSource(byteStream([frame]), 4096), 4096);
+  assertEquals(await byob.readHeader(), 4);
+  assertEquals(byob.reserve(16_384), false, "a BYOB read transfers its buffer");
+});
+
+Deno.test("FrameReader: after a burst the next read waits in the grown buffer; after a tiny read, in 128 bytes", async () => {
+  const tiny = encodeFrame({ opcode: Op.Binary, payload: pattern(10) });
+  const conn = new PausingConn([FOUR_16K]);
+  const reader = new FrameReader(new ByteSource(conn, 4096), 4096);
+  await readWhole(reader, 4, 16_384);
+  const waiting = reader.fill();
+  assertEquals(conn.asked.at(-1)!.length, 128 * 1024, "streaming: kept");
+  conn.end();
+  reader.settle();
+  assertEquals(await waiting, null);
+
+  const again = new PausingConn([FOUR_16K, tiny]);
+  const r = new FrameReader(new ByteSource(again, 4096), 4096);
+  await readWhole(r, 4, 16_384);
+  assertEquals(await readWhole(r, 1, 10), [pattern(10)]);
+  const idle = r.fill();
+  assertEquals(again.asked.at(-1)!.length, 128, "quiet: the small buffer");
+  again.end();
+  assertEquals(await idle, null);
+});
+
+Deno.test("FrameReader: waiting reads hold at most 8 MiB of grown buffers per process", async () => {
+  const conns = Array.from({ length: 66 }, () => new PausingConn([FOUR_16K]));
+  const readers = conns.map((c) =>
+    new FrameReader(new ByteSource(c, 4096), 4096)
+  );
+  for (const r of readers) await readWhole(r, 4, 16_384);
+  const waits = readers.map((r) => r.fill());
+  const sizes = conns.map((c) => c.asked.at(-1)!.length);
+  assertEquals(sizes.filter((n) => n === 128 * 1024).length, 64);
+  assertEquals(sizes.filter((n) => n === 128).length, 2);
+  conns.forEach((c) => c.end());
+  readers.forEach((r) => assertThrows(() => r.commit(null), WebSocketError));
+  await Promise.all(waits);
+  // The budget is free again once those reads completed.
+  const next = new PausingConn([FOUR_16K]);
+  const reader = new FrameReader(new ByteSource(next, 4096), 4096);
+  await readWhole(reader, 4, 16_384);
+  const wait = reader.fill();
+  assertEquals(next.asked.at(-1)!.length, 128 * 1024);
+  next.end();
+  assertThrows(() => reader.commit(null), WebSocketError);
+  await wait;
 });

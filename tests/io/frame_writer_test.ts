@@ -22,7 +22,7 @@ import { WebSocketError } from "../../src/codec/errors.ts";
 import { giveBuffer, takeBuffer } from "../../src/io/buffer_pool.ts";
 import { FrameWriter } from "../../src/io/frame_writer.ts";
 import { ByteSink, type Transport } from "../../src/io/transport.ts";
-import { memoryTransportPair } from "../_pair.ts";
+import { memoryTransportPair, tcpPair } from "../_pair.ts";
 import { rawPeer } from "../_raw_peer.ts";
 import { concat, encodeFrame, Op, parseFrames } from "../_wire.ts";
 
@@ -480,3 +480,94 @@ Deno.test("FrameWriter.hold(): frames wait until release(), or the next macrotas
   assertEquals(quiet.handed.length, 0);
   assertNotEquals(abandoned.bufferedAmount, 0);
 });
+
+Deno.test("FrameWriter.hold(): replies to large frames gather in one write, copied at once, up to 128 KiB", async () => {
+  const conn = new GatedConn();
+  const writer = writerOver(conn, false, 4096);
+  writer.hold();
+  let done = 0;
+  const payloads = [0, 1, 2, 3].map((seed) => pattern(16_384, seed));
+  const writes = payloads.map((p) => writer.write(FIN_BINARY, p));
+  writes.forEach((w) => w.then(() => done++));
+  await Promise.resolve();
+  assertEquals([done, conn.handed.length], [4, 0], "taken, none written yet");
+  payloads.forEach((p) => p.fill(0)); // the caller may reuse its bytes now
+  writer.release();
+  await writer.flush();
+  assertEquals(conn.handed.length, 1);
+  assertEquals(
+    parseFrames(conn.bytes()).map((f) => f.payload),
+    [0, 1, 2, 3].map((seed) => pattern(16_384, seed)),
+  );
+
+  const bounded = new GatedConn();
+  const held = writerOver(bounded, false, 4096);
+  held.hold();
+  await Promise.all(
+    Array.from(
+      { length: 9 },
+      (_, i) => held.write(FIN_BINARY, pattern(16_384, i)),
+    ),
+  );
+  await held.flush();
+  const first = parseFrames(bounded.handed[0]);
+  assertEquals(first.length, 7, "as many as 128 KiB holds");
+  assertEquals(parseFrames(bounded.bytes()).length, 9);
+});
+
+Deno.test("sixteen pipelined 16 KiB messages over TCP: four per transport read, their echoes in as few writes", async () => {
+  const { client, server } = await tcpPair();
+  const counted = new CountingConn(server);
+  const conn = new Conn(counted, { role: "server", chunkSize: 4096 });
+  try {
+    for (let round = 0; round < 4; round++) {
+      const payloads = [0, 1, 2, 3].map((i) => pattern(16_384, round * 4 + i));
+      await client.write(concat(
+        ...payloads.map((payload) =>
+          encodeFrame({ opcode: Op.Binary, payload, mask: true })
+        ),
+      ));
+      const [reads, writes] = [counted.reads, counted.writes];
+      for (const payload of payloads) {
+        const msg = await conn.readMessage();
+        assertEquals(msg.data, payload);
+        await conn.writeMessage(OpCode.Binary, msg.data);
+      }
+      const echoed = parseFrames(await readBytes(client, 4 * 16_388, 5000));
+      assertEquals(echoed.map((f) => f.payload), payloads);
+      // The first round starts in the 128-byte buffer: one read more.
+      assert(counted.reads - reads <= (round === 0 ? 2 : 1), `round ${round}`);
+      assertEquals(counted.writes - writes, 1, `round ${round}`);
+    }
+  } finally {
+    conn.abort();
+    client.close();
+  }
+});
+
+/** A `Deno.Conn` whose reads and writes are counted. */
+class CountingConn implements Transport {
+  reads = 0;
+  writes = 0;
+  readonly #tcp: Deno.Conn;
+  constructor(tcp: Deno.Conn) {
+    this.#tcp = tcp;
+  }
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#tcp.readable;
+  }
+  get writable(): WritableStream<Uint8Array> {
+    return this.#tcp.writable;
+  }
+  read(p: Uint8Array): Promise<number | null> {
+    this.reads++;
+    return this.#tcp.read(p);
+  }
+  write(p: Uint8Array): Promise<number> {
+    this.writes++;
+    return this.#tcp.write(p);
+  }
+  close(): void {
+    this.#tcp.close();
+  }
+}
