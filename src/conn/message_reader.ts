@@ -340,7 +340,7 @@ export class MessageReader implements FrameState {
           if (this.onFrame !== null) this.onFrame(h, inPlace);
           return this.#deliver(inPlace);
         }
-        if (this.#frames.reserve(h.length)) {
+        if (this.#frames.reserve(h.length, this.#limits.readLimit)) {
           this.#whole = true;
           return null;
         }
@@ -360,13 +360,23 @@ export class MessageReader implements FrameState {
   }
 
   /**
-   * Returns the frame `reserve` made room for once it is all buffered.
+   * Returns the frame `reserve` made room for once it is all buffered. Bytes
+   * are unmasked and checked in place as they arrive, so invalid UTF-8 fails
+   * before the frame ends.
    *
    * @returns The message, or `null` while bytes are missing.
    */
   #readWhole(h: Header): Message | null {
-    const inPlace = this.#readInPlace(h);
-    if (inPlace === null) return null;
+    const frames = this.#frames;
+    const done = h.length - this.#payloadLeft;
+    const have = Math.min(frames.buffered, h.length);
+    if (have > done) {
+      const at = frames.position;
+      this.#consume(frames.bytes, at + done, have - done, this.#validateUtf8);
+    }
+    if (have < h.length) return null;
+    const inPlace = frames.takeBuffered(h.length)!;
+    if (this.#validateUtf8 && !this.#utf8.complete) throw invalidUtf8();
     this.#whole = this.#inFrame = false;
     if (this.onFrame !== null) this.onFrame(h, inPlace);
     return this.#deliver(inPlace);

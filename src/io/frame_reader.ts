@@ -63,6 +63,8 @@ export class FrameReader {
   /** The connection's own small buffer; a chunk-sized one is pooled (direct reads). */
   #small: Uint8Array;
   #lastRead = 0;
+  /** A frame `reserve` made room for is still coming: keep the buffer. */
+  #reserved = false;
   /** The bytes of a grown buffer the pending read counts in `waitingBytes`. */
   #waiting = 0;
   /** How many transport reads completed: progress, for idle detection. */
@@ -92,6 +94,16 @@ export class FrameReader {
     return this.#end - this.#pos;
   }
 
+  /** The read buffer, valid until the next read (which may replace it). */
+  get bytes(): Uint8Array {
+    return this.#source.buffer;
+  }
+
+  /** Where the unconsumed bytes start in `bytes`. */
+  get position(): number {
+    return this.#pos;
+  }
+
   /** The read buffer's capacity. */
   get capacity(): number {
     return this.#source.buffer.length;
@@ -100,24 +112,27 @@ export class FrameReader {
   /**
    * Makes sure the next `length` bytes (a frame's payload, from the read
    * position) fit the read buffer, growing it from the pool for a burst of
-   * frames that size. Only in direct mode: a BYOB read transfers its buffer,
-   * which could then not go back to the pool.
+   * frames that size, to at most `cap` bytes. Only in direct mode: a BYOB read
+   * transfers its buffer, which could then not go back to the pool. The room
+   * stays until `takeBuffered` takes the frame.
    *
+   * @param length The payload's size.
+   * @param cap The largest buffer allowed (the read limit, say).
    * @returns Whether they fit: `false` when larger than `IN_PLACE_MAX` or
-   * the source reads through a stream.
+   * `cap`, or when the source reads through a stream.
    */
-  reserve(length: number): boolean {
+  reserve(length: number, cap: number = BURST_BUFFER): boolean {
     const source = this.#source;
     const buf = source.buffer;
     if (length <= buf.length - this.#pos) return true;
-    if (length > IN_PLACE_MAX || !source.direct) return false;
+    const limit = Math.min(cap, BURST_BUFFER);
+    if (length > IN_PLACE_MAX || length > limit || !source.direct) return false;
+    this.#reserved = true;
     if (length > buf.length) {
       // Room for a few frames this size when more input waits (a burst).
       const frames = this.filled ? BURST_FRAMES : 1;
-      const size = pooledSize(
-        Math.min(frames * (MAX_HEADER_BYTES + length), BURST_BUFFER),
-      );
-      const grown = takeBuffer(size);
+      const want = pooledSize(frames * (MAX_HEADER_BYTES + length));
+      const grown = takeBuffer(Math.max(length, Math.min(want, limit)));
       grown.set(buf.subarray(this.#pos, this.#end));
       this.#end -= this.#pos;
       this.#pos = 0;
@@ -164,6 +179,7 @@ export class FrameReader {
    */
   takeBuffered(length: number): Uint8Array | null {
     if (this.#end - this.#pos < length) return null;
+    this.#reserved = false;
     const start = this.#pos;
     this.#pos += length;
     // One message at a time lands at the same place: reuse the last view then.
@@ -249,7 +265,7 @@ export class FrameReader {
   #beforeWait(): void {
     const source = this.#source;
     const buf = source.buffer;
-    if (buf === this.#small || !source.direct) return;
+    if (buf === this.#small || !source.direct || this.#reserved) return;
     if (
       this.#lastRead > QUIET_READ &&
       waitingBytes + buf.length <= WAITING_BYTES

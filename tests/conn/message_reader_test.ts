@@ -1,9 +1,10 @@
 import { assertEquals, assertInstanceOf, assertRejects } from "@std/assert";
-import { WebSocketError } from "../../mod.ts";
+import { Conn, WebSocketError } from "../../mod.ts";
 import type { Header } from "../../src/codec/header.ts";
 import { MessageReader } from "../../src/conn/message_reader.ts";
 import { FrameReader } from "../../src/io/frame_reader.ts";
 import { ByteSource } from "../../src/io/transport.ts";
+import { tcpPair } from "../_pair.ts";
 import { TEXT_HELLO_MASKED } from "../_rfc_frames.ts";
 import { concat, dec, enc, encodeFrame, Op } from "../_wire.ts";
 
@@ -149,4 +150,44 @@ Deno.test("MessageReader refuses a second read beside the first", () => {
     error = err;
   }
   assertInstanceOf(error, TypeError);
+});
+
+Deno.test("a 16 KiB text frame gathered whole over TCP still fails at its first invalid byte (1007), before the frame ends", async () => {
+  const { client, server } = await tcpPair();
+  const conn = new Conn(server, { role: "server" });
+  try {
+    const payload = new Uint8Array(16_384).fill(0x61);
+    payload[100] = 0xff;
+    const frame = encodeFrame({ opcode: Op.Text, payload, mask: true });
+    await client.write(frame.subarray(0, 4000)); // the rest never comes
+    const err = await assertRejects(() => conn.readMessage(), WebSocketError);
+    assertEquals([err.code, err.closeCode], ["invalid_utf8", 1007]);
+  } finally {
+    conn.abort();
+    client.close();
+  }
+});
+
+Deno.test("pipelined 16 KiB frames, text and binary, masked, come back whole and intact over TCP", async () => {
+  const { client, server } = await tcpPair();
+  const conn = new Conn(server, { role: "server", readLimit: 1 << 20 });
+  try {
+    const texts = [1, 2, 3].map((n) => "é".repeat(8192 + n));
+    const binaries = [1, 2, 3].map((n) => new Uint8Array(16_000 + n).fill(n));
+    await client.write(concat(
+      ...texts.map((t) =>
+        encodeFrame({ opcode: Op.Text, payload: t, mask: true })
+      ),
+      ...binaries.map((payload) =>
+        encodeFrame({ opcode: Op.Binary, payload, mask: true })
+      ),
+    ));
+    for (const t of texts) {
+      assertEquals(dec((await conn.readMessage()).data), t);
+    }
+    for (const b of binaries) assertEquals((await conn.readMessage()).data, b);
+  } finally {
+    conn.abort();
+    client.close();
+  }
 });

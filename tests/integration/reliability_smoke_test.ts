@@ -71,7 +71,8 @@ Deno.test("a connection reads into 128 bytes until a read fills them, then into 
   // Idle and small traffic: a 128-byte buffer. The burst fills it: 4 KiB after.
   assertEquals(t.reads.slice(0, 3), [128, 128, 128]);
   assert(t.reads.slice(3).every((n) => n > 128), String(t.reads));
-  assert(t.reads.slice(3).some((n) => n === 4096), String(t.reads));
+  assert(t.reads.slice(3).every((n) => n <= 4096), String(t.reads));
+  assert(t.reads.slice(3).some((n) => n > 2048), String(t.reads));
 });
 
 Deno.test("bench/harness/idle_memory.ts measures every server and the floor in smoke mode", async () => {
