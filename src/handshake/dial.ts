@@ -29,15 +29,6 @@ import {
 import { readRefusalBody } from "./response_body.ts";
 import { acceptKey, generateKey } from "./key.ts";
 import type { Http2Agent } from "../http2/agent.ts";
-import { ChunkSize } from "../codec/limits.ts";
-
-/**
- * A client's default chunk size: it has few connections, and takes its buffers
- * from the pool only while busy (an idle one holds none), so a larger burst
- * buffer costs little; messages up to 32 KiB then go out in one write from the
- * scratchpad and several arrive per read.
- */
-const CLIENT_CHUNK_SIZE = ChunkSize.Streaming;
 
 /**
  * How {@linkcode dial} connects and what it asks for, and the options of the
@@ -62,12 +53,6 @@ export interface DialOptions extends
     "role" | "head" | "protocol" | "extensions" | "rsvAllowed"
   >,
   HeadLimits {
-  /**
-   * The read buffer, write scratchpad and default fragment size (default 32 KiB
-   * for `dial`, where a `Conn` has 4 KiB): taken from a pool only while the
-   * connection is busy.
-   */
-  chunkSize?: number;
   /** Subprotocols to offer, most preferred first. */
   protocols?: readonly string[];
   /** Extra header fields for the upgrade request (not the handshake's own). */
@@ -185,7 +170,6 @@ export async function dial(
     deadline.clear();
     const conn = new Conn(transport, {
       ...options,
-      chunkSize: options.chunkSize ?? CLIENT_CHUNK_SIZE,
       role: "client",
       head: rest,
       protocol: agreed.protocol,

@@ -132,31 +132,6 @@ Deno.test("dial() sends a valid upgrade request and returns a client Conn", asyn
   }
 });
 
-Deno.test("dial() gives the client a 32 KiB chunk unless told otherwise", async () => {
-  for (
-    const [options, expected] of [[{}, 32 * 1024], [
-      { chunkSize: 4096 },
-      4096,
-    ]] as const
-  ) {
-    const server = scriptedServer((_, accept) => switching(accept));
-    try {
-      const conn = await dial(server.url, options);
-      assertEquals(conn.chunkSize, expected);
-      // A 20 KiB message fits the default scratchpad: one masked frame.
-      const payload = pattern(20 * 1024);
-      await conn.writeMessage(OpCode.Binary, payload);
-      const sent = await readExactly(await server.socket, 8 + payload.length);
-      assertEquals([sent[0], sent[1]], [0x82, 0x80 | 126]);
-      const key = sent.subarray(4, 8);
-      assertEquals(sent.subarray(8).map((b, i) => b ^ key[i & 3]), payload);
-      conn.abort();
-    } finally {
-      await server.close();
-    }
-  }
-});
-
 Deno.test("dial() keeps frames that arrive with the 101 as the start of the stream", async () => {
   const server = scriptedServer((_, accept) =>
     new Uint8Array([
