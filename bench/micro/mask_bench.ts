@@ -1,6 +1,8 @@
 /**
  * Masking by payload size (8 B to 16 MiB) and start offset: the word-wise
- * `maskInPlace` against a plain byte loop written here, the obvious alternative.
+ * `maskInPlace` against a plain byte loop written here, the obvious alternative;
+ * then 64 buffers masked in turn, as the pooled write buffers of 64 client
+ * connections are.
  *
  * @module
  */
@@ -48,4 +50,18 @@ for (const size of SMOKE ? SIZES.slice(0, 3) : SIZES) {
       },
     });
   }
+}
+
+// Many connections' pooled buffers in turn: a word view cached for the last
+// buffer alone would be made again (allocated) on every call.
+const POOLED = Array.from({ length: 64 }, () => new Uint8Array(16384 + 6));
+let next = 0;
+for (const size of SMOKE ? [32] : [32, 1024, 16384]) {
+  bench({
+    name: `maskInPlace ${label(size)}, 64 buffers in turn`,
+    group: `mask ${label(size)}, 64 buffers`,
+    fn() {
+      maskInPlace(POOLED[next++ & 63], KEY, 0, 6, 6 + size);
+    },
+  });
 }

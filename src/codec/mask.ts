@@ -5,31 +5,50 @@
  */
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-/** Below this size a byte loop beats aligning and switching to words. */
-const WORDWISE_FROM = 16;
+/** Below this size four bytes per step beat looking up a word view. */
+const WORDWISE_FROM = 64;
 
-// Word views over the last two buffers masked: a connection masks into its own
-// read or write buffer, so rebuilding a view per call would allocate per frame.
+// Word views of the buffers masked, one per buffer: connections mask into their
+// own (or pooled) read and write buffers, so a view per call would allocate per
+// frame. The last one is checked first; the WeakMap lets buffers go.
 let lastBuffer: ArrayBufferLike | null = null;
 let lastWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
-let prevBuffer: ArrayBufferLike | null = null;
-let prevWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+const wordViews = new WeakMap<ArrayBufferLike, Uint32Array<ArrayBufferLike>>();
 
-function wordsOf(buffer: ArrayBufferLike): Uint32Array {
-  if (buffer === lastBuffer) return lastWords;
-  if (buffer === prevBuffer) {
-    prevBuffer = lastBuffer;
-    const words = prevWords;
-    prevWords = lastWords;
+/** A view of `buffer` as 32-bit words, covering at least `words` of them. */
+function wordsOf(buffer: ArrayBufferLike, words: number): Uint32Array {
+  if (buffer !== lastBuffer || lastWords.length < words) {
+    let view = wordViews.get(buffer);
+    // A view made before a resizable buffer grew (or shrank) is made again.
+    if (view === undefined || view.length !== buffer.byteLength >>> 2) {
+      view = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+      wordViews.set(buffer, view);
+    }
     lastBuffer = buffer;
-    lastWords = words;
-    return words;
+    lastWords = view;
   }
-  prevBuffer = lastBuffer;
-  prevWords = lastWords;
-  lastBuffer = buffer;
-  lastWords = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
   return lastWords;
+}
+
+/** XORs `bytes[i..end)` four bytes per step, key byte `k0` first. */
+function maskBytes(
+  bytes: Uint8Array,
+  i: number,
+  end: number,
+  key: Uint8Array,
+  k: number,
+): void {
+  const k0 = key[k & 3], k1 = key[(k + 1) & 3];
+  const k2 = key[(k + 2) & 3], k3 = key[(k + 3) & 3];
+  for (; i + 4 <= end; i += 4) {
+    bytes[i] ^= k0;
+    bytes[i + 1] ^= k1;
+    bytes[i + 2] ^= k2;
+    bytes[i + 3] ^= k3;
+  }
+  if (i < end) bytes[i] ^= k0;
+  if (i + 1 < end) bytes[i + 1] ^= k1;
+  if (i + 2 < end) bytes[i + 2] ^= k2;
 }
 
 /**
@@ -37,8 +56,9 @@ function wordsOf(buffer: ArrayBufferLike): Uint32Array {
  * `phase`.
  *
  * Masking is its own inverse: the same call unmasks. Pass the returned phase to the
- * next call to continue a payload that arrives in pieces. Aligned runs are masked
- * 32 bits at a time.
+ * next call to continue a payload that arrives in pieces. Short runs are masked
+ * four bytes per step; longer ones 32 bits at a time once aligned. Nothing is
+ * allocated per call.
  *
  * @param bytes The bytes to mask in place.
  * @param key The 4-byte masking key.
@@ -64,26 +84,28 @@ export function maskInPlace(
   start = 0,
   end: number = bytes.length,
 ): number {
-  let i = start;
-  if (end - start >= WORDWISE_FROM) {
-    const base = bytes.byteOffset;
-    while (((base + i) & 3) !== 0) {
-      bytes[i] ^= key[(phase + i - start) & 3];
-      i++;
-    }
-    const k = phase + i - start;
-    const k0 = key[k & 3], k1 = key[(k + 1) & 3];
-    const k2 = key[(k + 2) & 3], k3 = key[(k + 3) & 3];
-    const word = LITTLE_ENDIAN
-      ? (k0 | (k1 << 8) | (k2 << 16) | (k3 << 24))
-      : ((k0 << 24) | (k1 << 16) | (k2 << 8) | k3);
-    const words = wordsOf(bytes.buffer);
-    const first = (base + i) >>> 2;
-    const last = (base + end) >>> 2;
-    for (let w = first; w < last; w++) words[w] ^= word;
-    i = (last << 2) - base;
+  if (end - start < WORDWISE_FROM) {
+    maskBytes(bytes, start, end, key, phase);
+    return (phase + end - start) & 3;
   }
-  for (; i < end; i++) bytes[i] ^= key[(phase + i - start) & 3];
+  const base = bytes.byteOffset;
+  let i = start;
+  while (((base + i) & 3) !== 0) {
+    bytes[i] ^= key[(phase + i - start) & 3];
+    i++;
+  }
+  const k = phase + i - start;
+  const k0 = key[k & 3], k1 = key[(k + 1) & 3];
+  const k2 = key[(k + 2) & 3], k3 = key[(k + 3) & 3];
+  const word = LITTLE_ENDIAN
+    ? (k0 | (k1 << 8) | (k2 << 16) | (k3 << 24))
+    : ((k0 << 24) | (k1 << 16) | (k2 << 8) | k3);
+  const first = (base + i) >>> 2;
+  const last = (base + end) >>> 2;
+  const words = wordsOf(bytes.buffer, last);
+  for (let w = first; w < last; w++) words[w] ^= word;
+  i = (last << 2) - base;
+  maskBytes(bytes, i, end, key, k);
   return (phase + end - start) & 3;
 }
 

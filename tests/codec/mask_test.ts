@@ -12,7 +12,7 @@ function pattern(n: number): Uint8Array {
 
 Deno.test("maskInPlace() equals a byte-wise XOR for every size, offset and phase", () => {
   const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
-  for (let size = 0; size <= 80; size++) {
+  for (let size = 0; size <= 300; size++) {
     for (let offset = 0; offset < 8; offset++) {
       for (let phase = 0; phase < 4; phase++) {
         const backing = new Uint8Array(size + 16);
@@ -60,6 +60,41 @@ Deno.test("maskInPlace() is its own inverse over 1 MiB", () => {
   assertNotEquals(work, data);
   maskInPlace(work, key, 2);
   assertEquals(work, data);
+});
+
+Deno.test("maskInPlace() stays right across many buffers masked in turn", () => {
+  const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
+  const data = pattern(1000);
+  const buffers = Array.from({ length: 8 }, () => data.slice());
+  for (let round = 0; round < 2; round++) {
+    for (const buf of buffers) maskInPlace(buf, key, 1, 3, 997);
+  }
+  // Masked twice: back to the start.
+  for (const buf of buffers) assertEquals(buf, data);
+  maskInPlace(buffers[0], key, 1, 3, 997);
+  assertEquals(
+    buffers[0].subarray(3, 997),
+    naive(data.subarray(3, 997), key, 1),
+  );
+});
+
+Deno.test("maskInPlace() masks the whole range of a resizable buffer that grew", () => {
+  const key = new Uint8Array([9, 8, 7, 6]);
+  const buffer = new ArrayBuffer(256, { maxByteLength: 4096 });
+  const small = new Uint8Array(buffer);
+  maskInPlace(small, key, 0);
+  maskInPlace(small, key, 0);
+  buffer.resize(4096);
+  const grown = new Uint8Array(buffer);
+  const data = pattern(4096);
+  grown.set(data);
+  maskInPlace(grown, key, 2);
+  assertEquals(grown, naive(data, key, 2));
+  buffer.resize(512);
+  const shrunk = new Uint8Array(buffer);
+  shrunk.set(data.subarray(0, 512));
+  maskInPlace(shrunk, key, 0);
+  assertEquals(shrunk, naive(data.subarray(0, 512), key, 0));
 });
 
 Deno.test("maskInto() masks a copy and leaves the source untouched", () => {

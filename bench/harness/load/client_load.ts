@@ -9,7 +9,13 @@
  * @module
  */
 
-import { Conn, OpCode, ReadLimit } from "../../../mod.ts";
+import {
+  Conn,
+  dial,
+  OpCode,
+  ReadLimit,
+  type WebSocketConn,
+} from "../../../mod.ts";
 import { asciiText, randomBytes } from "../../_frames.ts";
 import type { LoadConfig } from "./generator.ts";
 import { Meter, SendTimes } from "./_meter.ts";
@@ -18,8 +24,11 @@ import { jsonArgument } from "../_args.ts";
 
 /** A generator configuration plus the client under test. */
 export interface ClientConfig extends LoadConfig {
-  /** Our `Conn` or Deno's built-in `WebSocket`. */
-  client: "ours" | "websocket";
+  /**
+   * Our `Conn` after a raw handshake (`ours`), our `dial()` with its defaults
+   * (`dial`: what a user gets), or Deno's built-in `WebSocket`.
+   */
+  client: "ours" | "dial" | "websocket";
 }
 
 const meter = new Meter();
@@ -28,6 +37,7 @@ const CONNECT_BATCH = 64;
 /** One connection's loop: `inflight` messages out, one more per echo. */
 type Driver = () => { run(): Promise<void>; stop(): void };
 
+/** Our `Conn` in the client role, after the generators' raw handshake. */
 async function ours(
   config: ClientConfig,
   payload: Uint8Array | string,
@@ -40,6 +50,24 @@ async function ours(
     head,
     readLimit: ReadLimit.Large,
   });
+  return loop(conn, config, payload);
+}
+
+/** What a user gets: `dial()` with its default options. */
+async function dialled(
+  config: ClientConfig,
+  payload: Uint8Array | string,
+): Promise<Driver> {
+  const conn = await dial(`ws://127.0.0.1:${config.port}/`);
+  return loop(conn, config, payload);
+}
+
+/** The load loop over one of our connections: read a message, write one. */
+function loop(
+  conn: WebSocketConn,
+  config: ClientConfig,
+  payload: Uint8Array | string,
+): Driver {
   const opcode = typeof payload === "string" ? OpCode.Text : OpCode.Binary;
   const times = new SendTimes(config.inflight);
   let stopped = false;
@@ -110,7 +138,11 @@ export async function drive(config: ClientConfig) {
   const payload = config.payload === "random"
     ? randomBytes(config.size)
     : new TextDecoder().decode(asciiText(config.size));
-  const open = config.client === "ours" ? ours : websocket;
+  const open = config.client === "ours"
+    ? ours
+    : config.client === "dial"
+    ? dialled
+    : websocket;
   const drivers: Driver[] = [];
   for (let at = 0; at < config.conns; at += CONNECT_BATCH) {
     const batch = Math.min(CONNECT_BATCH, config.conns - at);

@@ -449,8 +449,8 @@ async function clientSection(
     (!flags.smoke || s.id === "S1")
   ).map((s) => flags.smoke ? { ...s, conns: 2 } : s);
   const clients = flags.baseline === null
-    ? ["websocket", "ours"]
-    : ["websocket", "ours", "ours" + BASELINE];
+    ? ["websocket", "ours", "dial"]
+    : ["websocket", "ours", "dial", "ours" + BASELINE];
   const results = new Map<string, LoadResult[]>();
   for (let rep = 0; rep < flags.reps; rep++) {
     for (const scenario of scenarios) {
@@ -487,6 +487,8 @@ async function clientSection(
         `| ${scenario.id} | ${
           client === "websocket"
             ? "new WebSocket()"
+            : client === "dial"
+            ? "ours (dial())"
             : "ours (Conn)" + (client === "ours" ? "" : flags.baseline!.suffix)
         } | ` +
           `${fmt(r.msgsPerSec)}${ratio(r.msgsPerSec, base.msgsPerSec)} | ` +
