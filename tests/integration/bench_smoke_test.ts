@@ -79,7 +79,7 @@ Deno.test("the allocation benchmark reports bytes per message for the raw echoes
   assertGreater(ours, 0);
 });
 
-Deno.test("the load benchmark drives every server and both clients", async () => {
+Deno.test("the load benchmark drives every server and every client", async () => {
   const json = await Deno.makeTempFile({ suffix: ".json" });
   try {
     const { code, stdout, stderr } = await run([
@@ -98,6 +98,7 @@ Deno.test("the load benchmark drives every server and both clients", async () =>
       { messages: number; errors: number }[]
     >;
     assertEquals(Object.keys(cells).sort(), [
+      "S1/client-dial",
       "S1/client-ours",
       "S1/client-websocket",
       "S1/deno",
