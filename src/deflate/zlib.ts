@@ -168,8 +168,8 @@ export interface ZlibEngineOptions {
  * own messages at level 3 where they go without context takeover, where 6
  * would make them only 3-5 % smaller. Choose this engine for speed, for levels
  * other than 6, for windows below 15 bits, and for many connections without
- * context takeover. Choose the
- * default `CompressionStream` engine to depend on web standards only.
+ * context takeover. Choose the default `CompressionStream` engine to depend on
+ * web standards only.
  *
  * @param options The memory level.
  * @returns The engine.
