@@ -47,7 +47,11 @@ export const PERMESSAGE_DEFLATE = "permessage-deflate";
 export interface DeflateOptions {
   /** `false` turns compression off: nothing is offered or accepted. Default `true`. */
   enabled?: boolean;
-  /** The compression level, 0 to 9 (default 6); the default engine ignores it. */
+  /**
+   * The compression level, 0 to 9. Default 6, or 3 where this side compresses
+   * without context takeover (each message alone, where higher levels buy 3-5 %
+   * in size for 1.25x the CPU). The default engine ignores it (it compresses at 6).
+   */
   level?: number;
   /** Messages shorter than this many bytes are sent uncompressed (default 128). */
   threshold?: number;

@@ -164,9 +164,12 @@ export interface ZlibEngineOptions {
  * itself takes most of the time (about 120 of the 150 µs of CPU per round trip
  * with this engine), so the level and the takeover mode matter far more than the
  * engine; only this engine can lower the level (level 1 frames are about twice as
- * large). Choose this engine for speed, for levels other than 6, for windows
- * below 15 bits, and for many connections without context takeover. Choose the
- * default `CompressionStream` engine to depend on web standards only.
+ * large). Without `level` in the deflate options, a connection compresses its
+ * own messages at level 3 where they go without context takeover, where 6
+ * would make them only 3-5 % smaller. Choose this engine for speed, for levels
+ * other than 6, for windows below 15 bits, and for many connections without
+ * context takeover. Choose the default `CompressionStream` engine to depend on
+ * web standards only.
  *
  * @param options The memory level.
  * @returns The engine.

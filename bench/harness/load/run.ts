@@ -439,58 +439,86 @@ async function loadSection(
   return out.join("\n");
 }
 
-/** Client side: our client and `new WebSocket()` against Deno's built-in server. */
+/** The offers under which the clients compress (client section). */
+const CLIENT_DEFLATE = ["S5", "S5nn"];
+
+/** The clients compared in a scenario, the first being the one ratios are to. */
+function clientsOf(scenario: Scenario, flags: Flags): string[] {
+  const ours = scenario.deflate ? ["ours", "ours-zlib"] : ["ours"];
+  const base = scenario.deflate ? "ws" : "websocket";
+  return [
+    base,
+    ...ours,
+    ...(scenario.deflate ? [] : ["dial"]),
+    ...(flags.baseline === null ? [] : ours.map((c) => c + BASELINE)),
+  ];
+}
+
+const CLIENT_NAMES: Record<string, string> = {
+  websocket: "new WebSocket()",
+  ws: "ws 8.23.0 client",
+  ours: "ours (Conn)",
+  "ours-zlib": "ours (Conn), zlib engine",
+  dial: "ours (dial())",
+};
+
+/**
+ * Client side: our client and `new WebSocket()` against Deno's built-in server;
+ * with compression (S5, S5nn), ours (`dial`, either engine) and the `ws` client
+ * against our zlib-engine echo server (Deno's server cannot compress).
+ */
 async function clientSection(
   flags: Flags,
   raw: Record<string, unknown>,
 ): Promise<string> {
   const scenarios = SCENARIOS.filter((s) =>
-    !s.deflate && (flags.only === null || flags.only.includes(s.id)) &&
-    (!flags.smoke || s.id === "S1")
+    (!s.deflate || CLIENT_DEFLATE.includes(s.id)) &&
+    (flags.only === null || flags.only.includes(s.id)) &&
+    (!flags.smoke || s.id === "S1" || flags.only !== null)
   ).map((s) => flags.smoke ? { ...s, conns: 2 } : s);
-  const clients = flags.baseline === null
-    ? ["websocket", "ours", "dial"]
-    : ["websocket", "ours", "dial", "ours" + BASELINE];
   const results = new Map<string, LoadResult[]>();
   for (let rep = 0; rep < flags.reps; rep++) {
     for (const scenario of scenarios) {
+      const clients = clientsOf(scenario, flags);
       for (const client of rep % 2 === 0 ? clients : [...clients].reverse()) {
         const fromBaseline = client.endsWith(BASELINE);
         const result = await cell(
-          SERVERS.deno,
+          scenario.deflate ? SERVERS.oursZlib : SERVERS.deno,
           scenario,
           flags,
           "client_load.ts",
-          { client: fromBaseline ? "ours" : client },
+          { client: fromBaseline ? client.slice(0, -BASELINE.length) : client },
           fromBaseline ? flags.baseline! : OURS,
         );
         const id = `${scenario.id}/client-${client}`;
         results.set(id, [...(results.get(id) ?? []), result]);
         console.error(
-          `rep ${rep + 1} client ${id}: ${fmt(result.msgsPerSec)} msgs/s`,
+          `rep ${rep + 1} client ${id}: ${fmt(result.msgsPerSec)} msgs/s, ` +
+            `client ${fmt(result.generatorCpuUs, 1)} µs/msg`,
         );
       }
     }
   }
   raw.client = Object.fromEntries(results);
   const out = [
-    "## Client side (against Deno's built-in server)\n",
-    "The client is the load source; its CPU time per message compares the clients. Ratios to `new WebSocket()`.\n",
+    "## Client side\n",
+    "The client is the load source; its CPU time per message compares the clients. " +
+    "Uncompressed: against Deno's built-in server, ratios to `new WebSocket()`. " +
+    "Compressed (S5, S5nn): against our echo server (zlib engine, 8 KiB chunk), ratios to the `ws` client.\n",
     "| scenario | client | msgs/s | p50 ms | p99 ms | client µs/msg | client cores |",
     "| --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const scenario of scenarios) {
-    const base = medianOf(results.get(`${scenario.id}/client-websocket`)!);
+    const clients = clientsOf(scenario, flags);
+    const base = medianOf(results.get(`${scenario.id}/client-${clients[0]}`)!);
     for (const client of clients) {
       const r = medianOf(results.get(`${scenario.id}/client-${client}`)!);
+      const name = client.endsWith(BASELINE)
+        ? CLIENT_NAMES[client.slice(0, -BASELINE.length)] +
+          flags.baseline!.suffix
+        : CLIENT_NAMES[client];
       out.push(
-        `| ${scenario.id} | ${
-          client === "websocket"
-            ? "new WebSocket()"
-            : client === "dial"
-            ? "ours (dial())"
-            : "ours (Conn)" + (client === "ours" ? "" : flags.baseline!.suffix)
-        } | ` +
+        `| ${scenario.id} | ${name} | ` +
           `${fmt(r.msgsPerSec)}${ratio(r.msgsPerSec, base.msgsPerSec)} | ` +
           `${fmt(r.p50Ms, 2)}${ratio(r.p50Ms, base.p50Ms)} | ` +
           `${fmt(r.p99Ms, 2)}${ratio(r.p99Ms, base.p99Ms)} | ` +

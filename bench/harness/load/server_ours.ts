@@ -7,7 +7,8 @@
  * Flags: `--deflate` negotiates permessage-deflate with the default engine
  * (`CompressionStream`), `--zlib` with the `node:zlib` engine; `--byob` reads
  * through the stream reader instead of `Deno.Conn.read`; `--chunk N` sets the
- * chunk size (read buffer and scratchpad) to N bytes.
+ * chunk size (read buffer and scratchpad) to N bytes; `--level N` sets the
+ * zlib engine's compression level.
  *
  * @module
  */
@@ -23,8 +24,12 @@ const read = flags.has("byob") ? "byob" : "auto";
 const chunk = flags.number("chunk", NaN, 1);
 const chunkSize = Number.isNaN(chunk) ? undefined : chunk;
 const deflate = flags.has("deflate");
+const level = flags.number("level", NaN, 0);
 const deflateOption: DeflateOption = flags.has("zlib")
-  ? { engine: zlibEngine() }
+  ? {
+    engine: zlibEngine(),
+    ...(Number.isNaN(level) ? {} : { level }),
+  }
   : deflate;
 flags.done();
 
