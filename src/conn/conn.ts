@@ -44,6 +44,7 @@ import { countBytes, type StreamOptions } from "./chunks.ts";
 import { Deadlines, type ReadOptions, type WriteOptions } from "./deadlines.ts";
 import { HookedFrameWriter, HookSet, registerHooks } from "./hooks.ts";
 import { iterateMessages } from "./iterate_messages.ts";
+import { smallBuffer } from "./small_buffers.ts";
 import { IdleTimer, keepAlive } from "./keepalive.ts";
 import { MessageReader, type ReadLimits } from "./message_reader.ts";
 import { MessageWriter } from "./message_writer.ts";
@@ -56,6 +57,8 @@ import {
 import type { Frame, Message, WebSocketConn } from "./websocket_conn.ts";
 
 const EMPTY = new Uint8Array(0);
+/** The read buffer FrameReader starts with (its `INITIAL_BUFFER`). */
+const IDLE_READ_BUFFER = 128;
 
 /**
  * A WebSocket connection over a transport whose handshake is done.
@@ -128,6 +131,11 @@ export class Conn implements WebSocketConn {
     this.onPong = options.onPong;
     this.onClose = options.onClose;
     const source = new ByteSource(transport, 0, options.read);
+    // The buffer an idle connection waits in, from a shared slab: FrameReader
+    // keeps one of the size it starts with (reads go straight into it).
+    if (source.direct && (options.head?.length ?? 0) <= IDLE_READ_BUFFER) {
+      source.buffer = smallBuffer(Math.min(limits.chunkSize, IDLE_READ_BUFFER));
+    }
     const sink = new ByteSink(transport, options.read);
     const frames = this.#frames = new FrameReader(
       source,
