@@ -44,7 +44,7 @@ import { countBytes, type StreamOptions } from "./chunks.ts";
 import { Deadlines, type ReadOptions, type WriteOptions } from "./deadlines.ts";
 import { HookedFrameWriter, HookSet, registerHooks } from "./hooks.ts";
 import { iterateMessages } from "./iterate_messages.ts";
-import { smallBuffer } from "./small_buffers.ts";
+import { smallBuffer } from "../_small_buffers.ts";
 import { IdleTimer, keepAlive } from "./keepalive.ts";
 import { MessageReader, type ReadLimits } from "./message_reader.ts";
 import { MessageWriter } from "./message_writer.ts";

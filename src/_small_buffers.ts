@@ -24,7 +24,7 @@ let used = SLAB_BYTES;
  *
  * @example
  * ```ts
- * import { smallBuffer } from "./small_buffers.ts";
+ * import { smallBuffer } from "./_small_buffers.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const a = smallBuffer(128), b = smallBuffer(128);

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "@std/assert";
-import { smallBuffer } from "../../src/conn/small_buffers.ts";
+import { smallBuffer } from "../src/_small_buffers.ts";
 
 Deno.test("smallBuffer: small buffers are zeroed, disjoint views on 8-byte boundaries", () => {
   const views = Array.from({ length: 100 }, (_, i) => smallBuffer(1 + i % 128));
