@@ -471,7 +471,8 @@ if (import.meta.main) {
       : [server as Kind];
     // Each of ours, then the same from the baseline checkout.
     const runs: [Kind, Checkout][] = kinds.flatMap((kind) =>
-      baseline !== null && (kind === "ours" || kind === "accept")
+      baseline !== null &&
+        (kind === "ours" || kind === "accept" || kind === "echo")
         ? [[kind, OURS], [kind, baseline]] as [Kind, Checkout][]
         : [[kind, OURS]] as [Kind, Checkout][]
     );
