@@ -1,14 +1,16 @@
 /**
  * Memory per idle connection: `deno task bench:idle [--connections N] [--server
- * ours|accept|echo|deno|ws|raw|both|all] [--chunk BYTES] [--exchange]
+ * ours|accept|echo|deno|ws|node-ws|raw|both|all] [--chunk BYTES] [--exchange]
  * [--deflate] [--plain-gc] [--smoke] [--json] [--baseline-dir DIR]`.
  *
  * For each server, in its own process: our `serve()` (chunk size 4 KiB, the
  * default preset; every connection waiting in a read, as an idle one does), a
  * bare `accept()` loop, the echo example with its default flags (8 KiB chunks,
  * the zlib engine), Deno's built-in server (`Deno.serve` + `upgradeWebSocket`),
- * `ws` under Deno, and the floor: a raw `Deno.Conn` after a hand-made handshake
- * waiting in a 64-byte read (`--server all` runs them all). With `--deflate`
+ * `ws` under Deno, `ws` under Node (`node --expose-gc`; the harness installs
+ * `ws` with npm into a cache directory of its own under the OS temp directory
+ * when it is missing there), and the floor: a raw `Deno.Conn` after a
+ * hand-made handshake waiting in a 64-byte read (`--server all` runs them all). With `--deflate`
  * the client offers permessage-deflate and our servers and `ws` accept it. A client process opens N WebSocket connections over loopback (raw upgrade requests, so the
  * client's own costs stay out of the server's figures); the server reports its
  * resident set, JS heap and external (ArrayBuffer) memory after a garbage
@@ -28,6 +30,7 @@
 
 import { accept, serve, type WebSocketConn } from "@wsx/websocket";
 import { Flags } from "./_args.ts";
+import { nodeWsServer } from "./_node_ws.ts";
 import {
   announce,
   baselineCheckout,
@@ -44,7 +47,7 @@ import {
  * example as shipped; Deno's, `ws`, and the floor: a raw `Deno.Conn` waiting
  * in a 64-byte read after a hand-made handshake.
  */
-type Kind = "ours" | "accept" | "echo" | "deno" | "ws" | "raw";
+type Kind = "ours" | "accept" | "echo" | "deno" | "ws" | "node-ws" | "raw";
 
 const NAMES: Record<Kind, string> = {
   ours: "ours: serve()",
@@ -52,6 +55,7 @@ const NAMES: Record<Kind, string> = {
   echo: "ours: examples/echo_server.ts",
   deno: "Deno.serve + upgradeWebSocket",
   ws: "ws 8.23.0 under Deno",
+  "node-ws": "ws 8.23.0 under Node",
   raw: "floor: raw Deno.Conn, 64-byte read",
 };
 
@@ -384,18 +388,20 @@ export async function measure(
   deflate = false,
   plainGc = false,
 ): Promise<IdleResult> {
-  const server = startDeno(scriptIn(checkout, "idle_memory.ts"), {
-    // `--deflate` only when asked: a baseline from before it refuses the flag.
-    args: [
-      "--serve",
-      kind,
-      "--chunk",
-      String(chunkSize),
-      ...(deflate ? ["--deflate"] : []),
-    ],
-    checkout,
-    stdin: true,
-  });
+  const server = kind === "node-ws"
+    ? await nodeWsServer(deflate)
+    : startDeno(scriptIn(checkout, "idle_memory.ts"), {
+      // `--deflate` only when asked: a baseline from before it refuses the flag.
+      args: [
+        "--serve",
+        kind,
+        "--chunk",
+        String(chunkSize),
+        ...(deflate ? ["--deflate"] : []),
+      ],
+      checkout,
+      stdin: true,
+    });
   try {
     const port = await server.port(30_000);
     const warmup = await connectClients(port, Math.min(50, n), true, deflate);
@@ -459,13 +465,14 @@ if (import.meta.main) {
       ? null
       : baselineCheckout(baselineDir);
     const kinds: Kind[] = server === "all"
-      ? ["raw", "ours", "accept", "echo", "deno", "ws"]
+      ? ["raw", "ours", "accept", "echo", "deno", "ws", "node-ws"]
       : server === "both"
       ? ["ours", "deno"]
       : [server as Kind];
     // Each of ours, then the same from the baseline checkout.
     const runs: [Kind, Checkout][] = kinds.flatMap((kind) =>
-      baseline !== null && (kind === "ours" || kind === "accept")
+      baseline !== null &&
+        (kind === "ours" || kind === "accept" || kind === "echo")
         ? [[kind, OURS], [kind, baseline]] as [Kind, Checkout][]
         : [[kind, OURS]] as [Kind, Checkout][]
     );

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { smallBuffer } from "../_small_buffers.ts";
+
 /**
  * The parsed header of one frame.
  *
@@ -96,7 +98,9 @@ export function newHeader(): Header {
     opcode: 0,
     masked: false,
     length: 0,
-    mask: new Uint8Array(4),
+    // A view into a shared slab: every connection has a header, and a typed
+    // array with an ArrayBuffer of its own costs ~500 bytes.
+    mask: smallBuffer(4),
   };
 }
 

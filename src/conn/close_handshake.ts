@@ -52,8 +52,6 @@ export interface CloseParts {
  * later read rejects with, and the `closed` promise.
  */
 export class CloseHandshake {
-  /** Resolves once the transport is closed, with the close code and reason. */
-  readonly closed: Promise<CloseInfo>;
   /** The error every read rejects with from now on, once there is one. */
   error: Error | null = null;
   /** The idle timer, when the connection has one: stopped at the end. */
@@ -69,7 +67,11 @@ export class CloseHandshake {
   #finished = false;
   /** The peer's close frame, when a frame-level read returned it. */
   #received: CloseInfo | null = null;
-  #resolveClosed!: (info: CloseInfo) => void;
+  // `closed` is made when first asked for: most connections never are.
+  #closed: Promise<CloseInfo> | null = null;
+  #resolveClosed: ((info: CloseInfo) => void) | null = null;
+  /** How the connection closed, once it has. */
+  #info: CloseInfo | null = null;
 
   constructor(parts: CloseParts) {
     this.#transport = parts.transport;
@@ -79,7 +81,16 @@ export class CloseHandshake {
     this.#writer = parts.writer;
     this.#role = parts.role;
     this.#closeTimeout = parts.closeTimeout;
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+  }
+
+  /** Resolves once the transport is closed, with the close code and reason. */
+  get closed(): Promise<CloseInfo> {
+    if (this.#closed === null) {
+      this.#closed = this.#info !== null
+        ? Promise.resolve(this.#info)
+        : new Promise((resolve) => this.#resolveClosed = resolve);
+    }
+    return this.#closed;
   }
 
   /** Whether our close frame went out (or is going): no data may follow it. */
@@ -238,7 +249,9 @@ export class CloseHandshake {
     this.#source.cancel();
     this.#sink.abort();
     closeTransport(this.#transport);
-    this.#resolveClosed({ code, reason });
+    this.#info = { code, reason };
+    this.#resolveClosed?.(this.#info);
+    this.#resolveClosed = null;
   }
 
   /** Completes a closing handshake: the server drops TCP first, the client waits for it. */

@@ -38,12 +38,13 @@ import { FrameReader } from "../io/frame_reader.ts";
 import { FrameWriter } from "../io/frame_writer.ts";
 import { ByteSink, ByteSource, type Transport } from "../io/transport.ts";
 import { CloseHandshake } from "./close_handshake.ts";
-import { type ConnOptions, settingsOf } from "./conn_options.ts";
+import { type ConnOptions, readLimitsOf, settingsOf } from "./conn_options.ts";
 export type { ConnOptions } from "./conn_options.ts";
 import { countBytes, type StreamOptions } from "./chunks.ts";
 import { Deadlines, type ReadOptions, type WriteOptions } from "./deadlines.ts";
 import { HookedFrameWriter, HookSet, registerHooks } from "./hooks.ts";
 import { iterateMessages } from "./iterate_messages.ts";
+import { smallBuffer } from "../_small_buffers.ts";
 import { IdleTimer, keepAlive } from "./keepalive.ts";
 import { MessageReader, type ReadLimits } from "./message_reader.ts";
 import { MessageWriter } from "./message_writer.ts";
@@ -56,6 +57,8 @@ import {
 import type { Frame, Message, WebSocketConn } from "./websocket_conn.ts";
 
 const EMPTY = new Uint8Array(0);
+/** The read buffer FrameReader starts with (its `INITIAL_BUFFER`). */
+const IDLE_READ_BUFFER = 128;
 
 /**
  * A WebSocket connection over a transport whose handshake is done.
@@ -86,18 +89,10 @@ export class Conn implements WebSocketConn {
   readonly protocol: string;
   /** The extensions the handshake settled on, or `""`. */
   readonly extensions: string;
-  /** The largest message accepted, in bytes. */
-  readonly readLimit: number;
-  /** The read buffer, scratchpad and default fragment size, in bytes. */
-  readonly chunkSize: number;
-  /** The RSV bits the peer may set on a message's first frame (`Rsv.Rsv1` …). */
-  readonly rsvAllowed: number;
   /** The peer's address: the transport's `remoteAddr`, or `null` when it has none. */
   readonly remoteAddr: Deno.Addr | null;
   /** This end's address: the transport's `localAddr`, or `null` when it has none. */
   readonly localAddr: Deno.Addr | null;
-  /** Resolves once the connection is closed, with the close code and reason. */
-  readonly closed: Promise<{ code: CloseCode; reason: string }>;
   /** Called with each ping's payload; the default (`undefined`) answers with a pong. */
   onPing: ((payload: Uint8Array) => void | Promise<void>) | undefined;
   /** Called with each pong's payload. */
@@ -128,15 +123,19 @@ export class Conn implements WebSocketConn {
     this.role = options.role;
     this.protocol = options.protocol ?? "";
     this.extensions = options.extensions ?? "";
-    this.readLimit = settings.readLimit;
-    this.chunkSize = settings.chunkSize;
-    this.rsvAllowed = settings.rsvAllowed;
+    // Shared by the connections with the same limits: read by getters below.
+    const limits = this.#limits = readLimitsOf(settings);
     this.remoteAddr = addrOf(transport, "remoteAddr");
     this.localAddr = addrOf(transport, "localAddr");
     this.onPing = options.onPing;
     this.onPong = options.onPong;
     this.onClose = options.onClose;
     const source = new ByteSource(transport, 0, options.read);
+    // The buffer an idle connection waits in, from a shared slab: FrameReader
+    // keeps one of the size it starts with (reads go straight into it).
+    if (source.direct && (options.head?.length ?? 0) <= IDLE_READ_BUFFER) {
+      source.buffer = smallBuffer(Math.min(limits.chunkSize, IDLE_READ_BUFFER));
+    }
     const sink = new ByteSink(transport, options.read);
     const frames = this.#frames = new FrameReader(
       source,
@@ -173,17 +172,7 @@ export class Conn implements WebSocketConn {
       role: this.role,
       closeTimeout: settings.closeTimeout,
     });
-    this.closed = closing.closed;
     const writes = this.#writes = new MessageWriter(writer, closing, this);
-    // Only what the reader needs: the settings object itself is left behind.
-    const limits = this.#limits = {
-      expectMasked: settings.expectMasked,
-      rsvAllowed: settings.rsvAllowed,
-      readLimit: settings.readLimit,
-      maxFrameSize: settings.maxFrameSize,
-      maxFragments: settings.maxFragments,
-      chunkSize: settings.chunkSize,
-    };
     const reader = this.#reader = new MessageReader(frames, limits, {
       control: writes,
       failures: closing,
@@ -210,6 +199,26 @@ export class Conn implements WebSocketConn {
         (error) => closing.fail(error, false),
       );
     }
+  }
+
+  /** The largest message accepted, in bytes. */
+  get readLimit(): number {
+    return this.#limits.readLimit;
+  }
+
+  /** The read buffer, scratchpad and default fragment size, in bytes. */
+  get chunkSize(): number {
+    return this.#limits.chunkSize;
+  }
+
+  /** The RSV bits the peer may set on a message's first frame (`Rsv.Rsv1` …). */
+  get rsvAllowed(): number {
+    return this.#limits.rsvAllowed;
+  }
+
+  /** Resolves once the connection is closed, with the close code and reason. */
+  get closed(): Promise<{ code: CloseCode; reason: string }> {
+    return this.#closing.closed;
   }
 
   /** Bytes written by the caller but not yet handed to the transport. */

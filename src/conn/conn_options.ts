@@ -8,6 +8,7 @@ import type { CloseCode } from "../codec/close_code.ts";
 import { ChunkSize, ReadLimit } from "../codec/limits.ts";
 import type { ConnHooks } from "./hooks.ts";
 import type { WriteBudget } from "../io/write_budget.ts";
+import type { ReadLimits } from "./message_reader.ts";
 
 /**
  * How a {@linkcode Conn} behaves: its role, limits and handlers.
@@ -165,4 +166,40 @@ function positive(name: string, value: number): number {
     throw new RangeError(`${name} must be a positive integer, got ${value}`);
   }
   return value;
+}
+
+/** Limit sets handed out so far, by their values: most servers use one or two. */
+const sharedLimits = new Map<string, ReadLimits>();
+const MAX_SHARED_LIMITS = 64;
+
+/**
+ * The limits a connection's reader applies, as one frozen object shared by
+ * every connection with the same values (one object less per connection).
+ *
+ * @example
+ * ```ts
+ * import { readLimitsOf, settingsOf } from "./conn_options.ts";
+ * import { assertStrictEquals } from "@std/assert";
+ *
+ * const settings = settingsOf({ role: "server" });
+ * assertStrictEquals(readLimitsOf(settings), readLimitsOf(settingsOf({ role: "server" })));
+ * ```
+ */
+export function readLimitsOf(settings: ConnSettings): ReadLimits {
+  const key = `${settings.expectMasked} ${settings.rsvAllowed} ` +
+    `${settings.readLimit} ${settings.maxFrameSize} ` +
+    `${settings.maxFragments} ${settings.chunkSize}`;
+  let limits = sharedLimits.get(key);
+  if (limits === undefined) {
+    limits = Object.freeze({
+      expectMasked: settings.expectMasked,
+      rsvAllowed: settings.rsvAllowed,
+      readLimit: settings.readLimit,
+      maxFrameSize: settings.maxFrameSize,
+      maxFragments: settings.maxFragments,
+      chunkSize: settings.chunkSize,
+    });
+    if (sharedLimits.size < MAX_SHARED_LIMITS) sharedLimits.set(key, limits);
+  }
+  return limits;
 }

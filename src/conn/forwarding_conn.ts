@@ -18,22 +18,35 @@ import type { Frame, Message, WebSocketConn } from "./websocket_conn.ts";
 
 /** A connection that does what the one it wraps does, until a subclass says otherwise. */
 export class ForwardingConn implements WebSocketConn {
-  readonly role: "client" | "server";
-  readonly protocol: string;
-  readonly extensions: string;
-  readonly closed: Promise<{ code: CloseCode; reason: string }>;
-  readonly remoteAddr: Deno.Addr | null;
-  readonly localAddr: Deno.Addr | null;
   readonly #inner: WebSocketConn;
 
   constructor(inner: WebSocketConn) {
     this.#inner = inner;
-    this.role = inner.role;
-    this.protocol = inner.protocol;
-    this.extensions = inner.extensions;
-    this.closed = inner.closed;
-    this.remoteAddr = inner.remoteAddr;
-    this.localAddr = inner.localAddr;
+  }
+
+  // Getters rather than copies: one field per decorated connection, not seven.
+  get role(): "client" | "server" {
+    return this.#inner.role;
+  }
+
+  get protocol(): string {
+    return this.#inner.protocol;
+  }
+
+  get extensions(): string {
+    return this.#inner.extensions;
+  }
+
+  get closed(): Promise<{ code: CloseCode; reason: string }> {
+    return this.#inner.closed;
+  }
+
+  get remoteAddr(): Deno.Addr | null {
+    return this.#inner.remoteAddr;
+  }
+
+  get localAddr(): Deno.Addr | null {
+    return this.#inner.localAddr;
   }
 
   get readLimit(): number {

@@ -69,12 +69,16 @@ export class MessageReader implements FrameState {
   readonly #control: ControlHandler;
   readonly #failures: ReadFailures;
   readonly #replies: ReplyBatch;
-  readonly #utf8 = new Utf8Validator();
+  // Made on first use, as are the callbacks and objects below that are
+  // `null` at first: an idle connection holds only what its read needs.
+  #utf8: Utf8Validator | null = null;
   /** Allocated on the first control frame: many connections never get one. */
   #controlPayload: Uint8Array | null = null;
   readonly #message: Message = { opcode: OpCode.Binary, data: EMPTY, rsv: 0 };
-  readonly #resolved: Promise<Message>;
-  readonly frame: Frame;
+  #resolved: Promise<Message> | null = null;
+  #frame: Frame | null = null;
+  #resume: (() => Message | Promise<Message>) | null = null;
+  #afterDirect: ((n: number) => Message | Promise<Message>) | null = null;
   #validateUtf8 = false;
   #internal: Uint8Array | null = null;
   #viewBase: Uint8Array | null = null;
@@ -104,8 +108,11 @@ export class MessageReader implements FrameState {
     this.#control = parts.control;
     this.#failures = parts.failures;
     this.#replies = parts.replies;
-    this.frame = { header: frames.header, payload: EMPTY };
-    this.#resolved = Promise.resolve(this.#message);
+  }
+
+  /** The frame a low-level read returns (reused). */
+  get frame(): Frame {
+    return this.#frame ??= { header: this.#frames.header, payload: EMPTY };
   }
 
   /** Starts a read: refuses a second one beside it. */
@@ -122,7 +129,8 @@ export class MessageReader implements FrameState {
     const step = this.#run();
     // The message object is reused, so one resolved promise serves every read
     // that completes from buffered bytes.
-    return step === this.#message ? this.#resolved : step as Promise<Message>;
+    if (step !== this.#message) return step as Promise<Message>;
+    return this.#resolved ??= Promise.resolve(this.#message);
   }
 
   /** Reads and checks the next header, skipping a payload left unread, after `begin()`. */
@@ -187,7 +195,7 @@ export class MessageReader implements FrameState {
    * Reads as far as the buffered bytes go, then reads the transport and resumes:
    * the message when complete, or a promise of it.
    */
-  #run = (): Message | Promise<Message> => {
+  #run(): Message | Promise<Message> {
     let step: Message | null | Promise<Message>;
     try {
       step = this.#advance();
@@ -200,7 +208,7 @@ export class MessageReader implements FrameState {
       if (this.#frames.buffered > 0) this.#replies.hold();
     }
     return step;
-  };
+  }
 
   #readMore(): Promise<Message> {
     const frames = this.#frames;
@@ -213,7 +221,10 @@ export class MessageReader implements FrameState {
       frames.buffered === 0 && frames.direct && !isControl(frames.header.opcode)
     ) {
       return frames.readDirect(this.#dest, this.#filled, this.#payloadLeft)
-        .then(this.#afterDirect, this.#rejectRead);
+        .then(
+          this.#afterDirect ??= (n) => this.#directRead(n),
+          this.#rejectRead,
+        );
     }
     return frames.fill().then(this.#afterFill, this.#rejectRead);
   }
@@ -227,14 +238,14 @@ export class MessageReader implements FrameState {
     return this.#run();
   };
 
-  #afterDirect = (n: number): Message | Promise<Message> => {
+  #directRead(n: number): Message | Promise<Message> {
     try {
       this.#took(n);
     } catch (err) {
       return this.#rejectRead(err);
     }
     return this.#run();
-  };
+  }
 
   #rejectRead = (err: unknown): Promise<never> => {
     this.#frames.settle();
@@ -274,7 +285,10 @@ export class MessageReader implements FrameState {
         const pending = this.#readControl(h);
         if (pending === null) return null;
         if (pending !== undefined) {
-          return pending.then(this.#run, this.#rejectRead);
+          return pending.then(
+            this.#resume ??= () => this.#run(),
+            this.#rejectRead,
+          );
         }
         continue;
       }
@@ -295,7 +309,7 @@ export class MessageReader implements FrameState {
         );
       }
       if (h.fin) {
-        if (this.#validateUtf8 && !this.#utf8.complete) throw invalidUtf8();
+        if (this.#validateUtf8 && !this.#utf8!.complete) throw invalidUtf8();
         return this.#deliver(this.#viewOf(this.#dest, this.#filled));
       }
     }
@@ -332,7 +346,7 @@ export class MessageReader implements FrameState {
       this.#filled = 0;
       this.#releaseLarge(h.length);
       this.#validateUtf8 = h.opcode === OpCode.Text && (h.rsv & Rsv.Rsv1) === 0;
-      this.#utf8.reset();
+      if (this.#validateUtf8) (this.#utf8 ??= new Utf8Validator()).reset();
       if (this.#target === undefined && h.fin) {
         const inPlace = this.#readInPlace(h);
         if (inPlace !== null) {
@@ -376,7 +390,7 @@ export class MessageReader implements FrameState {
     }
     if (have < h.length) return null;
     const inPlace = frames.takeBuffered(h.length)!;
-    if (this.#validateUtf8 && !this.#utf8.complete) throw invalidUtf8();
+    if (this.#validateUtf8 && !this.#utf8!.complete) throw invalidUtf8();
     this.#whole = this.#inFrame = false;
     if (this.onFrame !== null) this.onFrame(h, inPlace);
     return this.#deliver(inPlace);
@@ -387,7 +401,7 @@ export class MessageReader implements FrameState {
     const view = this.#frames.takeBuffered(h.length);
     if (view === null) return null;
     this.#consume(view, 0, h.length, this.#validateUtf8);
-    if (this.#validateUtf8 && !this.#utf8.complete) throw invalidUtf8();
+    if (this.#validateUtf8 && !this.#utf8!.complete) throw invalidUtf8();
     return view;
   }
 
@@ -406,7 +420,7 @@ export class MessageReader implements FrameState {
     if (h.masked) {
       this.#phase = maskInPlace(buf, h.mask, this.#phase, at, at + n);
     }
-    if (text && !this.#utf8.push(buf, at, at + n)) throw invalidUtf8();
+    if (text && !this.#utf8!.push(buf, at, at + n)) throw invalidUtf8();
     this.#payloadLeft -= n;
   }
 

@@ -78,6 +78,7 @@ const DEFAULT_PARAMS: DeflateParams = {
 const RESOLVED: Promise<void> = Promise.resolve();
 /** The payload of an empty compressed message (RFC 7692 §7.2.3.6). */
 const EMPTY_BLOCK = new Uint8Array([0x00]);
+const EMPTY = new Uint8Array(0);
 
 /**
  * A connection with permessage-deflate: messages at or above the threshold are
@@ -99,12 +100,17 @@ export class PerMessageDeflateConn extends ForwardingConn {
   #resetAfterRead: boolean;
   #compressor: Compressor | null = null;
   #decompressor: Decompressor | null = null;
-  #output = new InflateOutput();
-  #message: Message = {
-    opcode: OpCode.Binary,
-    data: new Uint8Array(0),
-    rsv: 0,
-  };
+  // Made on first use: an idle connection holds none of them.
+  #output: InflateOutput | null = null;
+  #message: Message | null = null;
+  #onRaw: ((raw: Message) => Message | Promise<Message>) | null = null;
+  #onRawError: ((err: unknown) => never) | null = null;
+  #compressAlone:
+    | ((data: Uint8Array) => Uint8Array | Promise<Uint8Array>)
+    | null = null;
+  #dequeue: (() => void) | null = null;
+  /** The caller's buffer of the read in progress. */
+  #target: Uint8Array | undefined;
   #reading = false;
   #readError: Error | null = null;
   #queued = 0;
@@ -165,7 +171,6 @@ export class PerMessageDeflateConn extends ForwardingConn {
       ? p.clientNoContextTakeover
       : p.serverNoContextTakeover;
     this.#hooks = takeMessageHooks(base, this);
-    base.closed.then(() => this.#release());
   }
 
   // ---------------------------------------------------------------- reading
@@ -176,53 +181,82 @@ export class PerMessageDeflateConn extends ForwardingConn {
    * `invalid_compressed_data` and `invalid_utf8` (1007), `message_too_big` and
    * `buffer_too_small` (1009).
    */
-  override async readMessage(
+  override readMessage(
     buf?: Uint8Array,
     options?: ReadOptions,
   ): Promise<Message> {
-    if (this.#readError !== null) throw this.#readError;
+    if (this.#readError !== null) return Promise.reject(this.#readError);
     if (this.#reading) {
-      throw new TypeError("Cannot read: another read is in progress");
+      return Promise.reject(
+        new TypeError("Cannot read: another read is in progress"),
+      );
     }
     this.#reading = true;
+    this.#target = buf;
+    // A chain of two bound callbacks rather than an async function: an idle
+    // connection waits here, and a suspended async function costs more.
+    // The base answers its own errors and keeps them: they propagate as they are.
+    return this.#base.readMessage(undefined, options).then(
+      this.#onRaw ??= (raw) => this.#received(raw),
+      this.#onRawError ??= (err) => {
+        this.#reading = false;
+        throw err;
+      },
+    );
+  }
+
+  /** The message the base read, inflated when it arrived compressed. */
+  #received(raw: Message): Message | Promise<Message> {
+    const buf = this.#target;
+    this.#target = undefined;
+    const msg = this.#message ??= {
+      opcode: OpCode.Binary,
+      data: EMPTY,
+      rsv: 0,
+    };
+    msg.opcode = raw.opcode;
+    msg.rsv = raw.rsv;
     try {
-      // The base answers its own errors and keeps them: they propagate as they are.
-      const raw = await this.#base.readMessage(undefined, options);
-      const msg = this.#message;
-      msg.opcode = raw.opcode;
-      msg.rsv = raw.rsv;
-      try {
-        if ((raw.rsv & Rsv.Rsv1) === 0) {
-          msg.data = buf === undefined ? raw.data : copyInto(raw.data, buf);
-          this.#hooks?.readMessage(
-            msg.opcode,
-            msg.rsv,
-            msg.data,
-            msg.data.length,
-          );
-          return msg;
-        }
-        const inflated = this.#inflate(raw.data, buf);
-        msg.data = inflated instanceof Promise ? await inflated : inflated;
-        if (raw.opcode === OpCode.Text && !this.#checkUtf8(msg.data)) {
-          throw new WebSocketError(
-            "invalid_utf8",
-            "Text message is not valid UTF-8",
-          );
-        }
-        this.#hooks?.readMessage(
-          msg.opcode,
-          msg.rsv,
-          msg.data,
-          msg.data.length,
-        );
-        return msg;
-      } catch (err) {
-        throw await this.#fail(err);
+      if ((raw.rsv & Rsv.Rsv1) === 0) {
+        msg.data = buf === undefined ? raw.data : copyInto(raw.data, buf);
+        return this.#deliver(msg);
       }
-    } finally {
-      this.#reading = false;
+      const inflated = this.#inflate(raw.data, buf);
+      if (inflated instanceof Promise) {
+        return inflated.then(
+          (data) => this.#checked(msg, data),
+          (err) => this.#failRead(err),
+        );
+      }
+      return this.#checked(msg, inflated);
+    } catch (err) {
+      return this.#failRead(err);
     }
+  }
+
+  /** Delivers an inflated message once its text is checked as UTF-8. */
+  #checked(msg: Message, data: Uint8Array): Message | Promise<Message> {
+    msg.data = data;
+    if (msg.opcode === OpCode.Text && !this.#checkUtf8(data)) {
+      return this.#failRead(
+        new WebSocketError("invalid_utf8", "Text message is not valid UTF-8"),
+      );
+    }
+    return this.#deliver(msg);
+  }
+
+  #deliver(msg: Message): Message {
+    this.#reading = false;
+    this.#hooks?.readMessage(msg.opcode, msg.rsv, msg.data, msg.data.length);
+    return msg;
+  }
+
+  /** Fails the connection for an error of a read, then rejects with it. */
+  #failRead(err: unknown): Promise<never> {
+    return this.#fail(err).then((error) => {
+      this.#reading = false;
+      throw error;
+    });
   }
 
   /**
@@ -248,14 +282,10 @@ export class PerMessageDeflateConn extends ForwardingConn {
       this.#reading = false;
       throw err;
     }
-    const inflater = (raw.rsv & Rsv.Rsv1) === 0
-      ? null
-      : this.#decompressor ??= this.#engine.decompressor({
-        windowBits: this.#peerWindowBits,
-      });
+    const inflater = (raw.rsv & Rsv.Rsv1) === 0 ? null : this.#decompressorOf();
     return new InflateStream(raw, {
       inflater: inflater!,
-      output: this.#output,
+      output: this.#output ??= new InflateOutput(),
       scratch: this.#scratch ??= new Uint8Array(COMPRESSED_PIECE),
       limit: options?.readLimit ?? this.#base.readLimit,
       fail: (err) => this.#fail(err),
@@ -274,17 +304,38 @@ export class PerMessageDeflateConn extends ForwardingConn {
     data: Uint8Array,
     buf?: Uint8Array,
   ): Uint8Array | Promise<Uint8Array> {
-    const out = this.#output;
+    const out = this.#output ??= new InflateOutput();
     out.start(this.#base.readLimit, buf);
-    const inflater = this.#decompressor ??= this.#engine.decompressor({
-      windowBits: this.#peerWindowBits,
-      noContextTakeover: this.#resetAfterRead,
-    });
+    const inflater = this.#decompressorOf(this.#resetAfterRead);
     const done = inflater.decompress(data, true, out);
     if (done instanceof Promise) {
       return done.then(() => this.#inflated(inflater, out));
     }
     return this.#inflated(inflater, out);
+  }
+
+  /** The inflater, made on first use (a stream's: without a reset hint). */
+  #decompressorOf(noContextTakeover?: boolean): Decompressor {
+    if (this.#decompressor !== null) return this.#decompressor;
+    this.#releaseOnClose();
+    return this.#decompressor = this.#engine.decompressor({
+      windowBits: this.#peerWindowBits,
+      ...(noContextTakeover === undefined ? {} : { noContextTakeover }),
+    });
+  }
+
+  /** The compressor for this connection's messages, made on first use. */
+  #compressorOf(): Compressor {
+    if (this.#compressor !== null) return this.#compressor;
+    this.#releaseOnClose();
+    return this.#compressor = this.#newCompressor();
+  }
+
+  /** Before the first engine is made: its contexts go when the connection closes. */
+  #releaseOnClose(): void {
+    if (this.#compressor === null && this.#decompressor === null) {
+      this.#base.closed.then(() => this.#release());
+    }
   }
 
   #inflated(inflater: Decompressor, out: InflateOutput): Uint8Array {
@@ -362,7 +413,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
       giveBack(bytes);
       return this.#base.writeMessage(opcode, data, options);
     }
-    const compressor = this.#compressor ??= this.#newCompressor();
+    const compressor = this.#compressorOf();
     let packed: Uint8Array | Promise<Uint8Array>;
     try {
       packed = compressor.compress(bytes);
@@ -435,11 +486,14 @@ export class PerMessageDeflateConn extends ForwardingConn {
   frameFor(message: PreparedMessage): Uint8Array | Promise<Uint8Array> | null {
     if (!this.#resetAfterWrite || this.role === "client") return null;
     if (message.data.length < this.#threshold) return message.frame;
-    return message.deflatedFrame(this.#ownWindowBits, this.#compressAlone);
+    return message.deflatedFrame(
+      this.#ownWindowBits,
+      this.#compressAlone ??= (data) => this.#compressOnItsOwn(data),
+    );
   }
 
   /** Compresses one message with a context of its own, for sharing. */
-  #compressAlone = (data: Uint8Array): Uint8Array | Promise<Uint8Array> => {
+  #compressOnItsOwn(data: Uint8Array): Uint8Array | Promise<Uint8Array> {
     const compressor = this.#newCompressor();
     let packed: Uint8Array | Promise<Uint8Array>;
     try {
@@ -456,7 +510,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
     const payload = payloadOf(packed).slice();
     compressor.close();
     return payload;
-  };
+  }
 
   /**
    * Writes complete frames as they are, after the messages already written
@@ -519,7 +573,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const options = signal === undefined ? undefined : { signal };
-    const compressor = this.#compressor ??= this.#newCompressor();
+    const compressor = this.#compressorOf();
     const held = this.#held ??= new Uint8Array(this.#base.chunkSize);
     let first = true;
     try {
@@ -561,14 +615,14 @@ export class PerMessageDeflateConn extends ForwardingConn {
   /** Makes later writes wait for `run`. */
   #track(run: Promise<void>): Promise<void> {
     this.#queued++;
-    const done = run.finally(this.#dequeue);
+    const done = run.finally(
+      this.#dequeue ??= () => {
+        this.#queued--;
+      },
+    );
     this.#tail = done.catch(ignore);
     return done;
   }
-
-  #dequeue = (): void => {
-    this.#queued--;
-  };
 
   /** Waits until every message written so far has been handed to the transport. */
   override async flush(): Promise<void> {

@@ -362,15 +362,18 @@ export class FrameReader {
     length: number,
   ): Promise<number> {
     return this.#source.readInto(dest.subarray(offset, offset + length)).then(
-      this.#directDone,
+      this.#directDone ??= (n) => this.#countDirect(n),
     );
   }
 
-  #directDone = (n: number): number => {
+  /** Bound on the first direct read: most connections never make one. */
+  #directDone: ((n: number) => number) | null = null;
+
+  #countDirect(n: number): number {
     if (n === 0) throw closedError();
     if (n > 0) this.reads++;
     return n;
-  };
+  }
 
   /** Whether payloads can be read straight into a caller's buffer. */
   get direct(): boolean {

@@ -107,7 +107,12 @@ export class FrameWriter {
   #limit: number;
   #budget: WriteBudget | null;
   #queuedBytes = 0;
-  #onWritten = (n: number): void | Promise<void> => {
+  // The write callbacks, bound on the first write: an idle connection that
+  // never wrote holds none.
+  #onWritten: ((n: number) => void | Promise<void>) | null = null;
+  #onFailed: ((err: unknown) => void) | null = null;
+
+  #written(n: number): void | Promise<void> {
     if (n < this.#out.length) {
       // A short write: send the rest before the buffer is reused.
       this.#out = this.#out.subarray(n);
@@ -123,12 +128,14 @@ export class FrameWriter {
     this.#inflightBytes = 0;
     if (this.#used > 0) this.#kick();
     else if (!this.#held) this.#rest();
-  };
-  #onFailed = (err: unknown): void => {
+  }
+
+  #failed(err: unknown): void {
     this.#error ??= err;
     this.#flushed = null;
     this.#inflight = null;
-  };
+  }
+
   #flushed: Uint8Array | null = null;
   /** The bytes of `#flushed` still being written. */
   #out: Uint8Array = EMPTY;
@@ -427,7 +434,7 @@ export class FrameWriter {
     }
     if (key === null && (first === RAW || payload.length > MASK_PIECE)) {
       await this.#drain();
-      await this.#sink.write(payload).catch((err) => this.#onFailed(err));
+      await this.#sink.write(payload).catch((err) => this.#failed(err));
       if (this.#error !== null) throw this.#failure();
       return;
     }
@@ -448,7 +455,7 @@ export class FrameWriter {
         if (key !== null) phase = maskInPlace(piece, key, phase, at, at + n);
         from += n;
         await this.#sink.write(piece.subarray(0, at + n)).catch((err) =>
-          this.#onFailed(err)
+          this.#failed(err)
         );
         if (this.#error !== null) throw this.#failure();
       }
@@ -503,8 +510,8 @@ export class FrameWriter {
     this.#inflightBytes = this.#used;
     this.#used = 0;
     this.#inflight = this.#sink.writeSome(this.#out).then(
-      this.#onWritten,
-      this.#onFailed,
+      this.#onWritten ??= (n) => this.#written(n),
+      this.#onFailed ??= (err) => this.#failed(err),
     );
   }
 

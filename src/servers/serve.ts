@@ -288,10 +288,36 @@ export class WebSocketServer implements AsyncDisposable {
       return;
     }
     this.#conns.add(conn);
+    this.#handle(conn, request!);
+  }
+
+  /**
+   * Runs the handler and, once it returns, closes the connection. A promise
+   * chain rather than an async function: it lasts as long as the connection,
+   * and a suspended async function costs an idle connection several hundred
+   * bytes more.
+   */
+  #handle(conn: WebSocketConn, request: HandshakeRequest): void {
+    let handled: void | Promise<void>;
     try {
-      const handled = this.#handler(conn, request!);
-      request = undefined; // the handler's now: kept only if it keeps it
-      await handled;
+      handled = this.#handler(conn, request);
+    } catch (error) {
+      this.#finish(conn, { error });
+      return;
+    }
+    Promise.resolve(handled).then(
+      () => this.#finish(conn, null),
+      (error) => this.#finish(conn, { error }),
+    );
+  }
+
+  /** Closes the connection after its handler: normally, or for its failure. */
+  async #finish(
+    conn: WebSocketConn,
+    failure: { error: unknown } | null,
+  ): Promise<void> {
+    try {
+      if (failure !== null) throw failure.error;
       await conn.close();
     } catch (err) {
       if (!(err instanceof CloseError)) this.#report(err);

@@ -105,30 +105,62 @@ export async function serveMessages(
   conn: WebSocketConn,
   handler: MessageHandler,
 ): Promise<void> {
+  // Kept small: an idle connection waits in this frame, whose size grows with
+  // its locals; the rare branches are in the functions below.
   for (;;) {
     let message: Message;
     try {
       message = await conn.readMessage();
     } catch (err) {
-      if (err instanceof CloseError) return;
-      throw err;
+      return endAtClose(err);
     }
-    let reply: Reply | Promise<Reply>;
+    let reply: Reply | PromiseLike<Reply>;
     try {
       reply = handler(message, conn);
-      if (isThenable(reply)) reply = await reply;
     } catch (err) {
-      await conn.close(CloseCode.InternalServerError, "Handler failed")
-        .catch(() => conn.abort());
-      throw err;
+      return handlerFailed(conn, err);
     }
-    if (reply === undefined || reply === null) continue;
-    if (typeof reply === "string") {
-      await conn.writeMessage(OpCode.Text, reply);
-    } else if (reply instanceof Uint8Array) {
-      await conn.writeMessage(OpCode.Binary, reply);
-    } else await conn.writeMessage(reply.opcode, reply.data);
+    if (isThenable(reply)) reply = await awaitReply(conn, reply);
+    if (reply !== undefined && reply !== null) await send(conn, reply);
   }
+}
+
+/** A read's failure: the end at the peer's close, else thrown. */
+function endAtClose(err: unknown): void {
+  if (!(err instanceof CloseError)) throw err;
+}
+
+/** An asynchronous handler's reply; one that rejects closes the connection (1011). */
+async function awaitReply(
+  conn: WebSocketConn,
+  reply: PromiseLike<Reply>,
+): Promise<Reply> {
+  try {
+    return await reply;
+  } catch (err) {
+    return handlerFailed(conn, err);
+  }
+}
+
+/** Closes the connection for a handler's failure (1011), then throws it. */
+async function handlerFailed(
+  conn: WebSocketConn,
+  err: unknown,
+): Promise<never> {
+  await conn.close(CloseCode.InternalServerError, "Handler failed")
+    .catch(() => conn.abort());
+  throw err;
+}
+
+function send(
+  conn: WebSocketConn,
+  reply: Exclude<Reply, null | undefined | void>,
+): Promise<void> {
+  if (typeof reply === "string") return conn.writeMessage(OpCode.Text, reply);
+  if (reply instanceof Uint8Array) {
+    return conn.writeMessage(OpCode.Binary, reply);
+  }
+  return conn.writeMessage(reply.opcode, reply.data);
 }
 
 function isThenable(value: unknown): value is PromiseLike<Reply> {

@@ -1,4 +1,9 @@
-import { assertEquals, assertInstanceOf, assertRejects } from "@std/assert";
+import {
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStrictEquals,
+} from "@std/assert";
 import { CloseCode, CloseError, OpCode, WebSocketError } from "../../mod.ts";
 import { Conn } from "../../src/conn/conn.ts";
 import {
@@ -127,4 +132,16 @@ Deno.test("an invalid close frame read by readFrame fails the connection with 10
   assertEquals(parseFrames((await seen).bytes).map((f) => closeCodeOf(f)), [
     1002,
   ]);
+});
+
+Deno.test("closed: made when first asked, before or after the end, and the same promise every time", async () => {
+  const { client, server } = memoryConnPair();
+  const early = client.closed;
+  client.abort();
+  server.abort();
+  assertStrictEquals(client.closed, early);
+  assertEquals((await early).code, CloseCode.AbnormalClosure);
+  const late = server.closed;
+  assertStrictEquals(server.closed, late);
+  assertEquals(await late, { code: CloseCode.AbnormalClosure, reason: "" });
 });

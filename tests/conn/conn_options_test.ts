@@ -1,5 +1,11 @@
-import { assertEquals, assertThrows } from "@std/assert";
-import { settingsOf } from "../../src/conn/conn_options.ts";
+import {
+  assert,
+  assertEquals,
+  assertNotStrictEquals,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
+import { readLimitsOf, settingsOf } from "../../src/conn/conn_options.ts";
 
 Deno.test("settingsOf fills in every default", () => {
   assertEquals(settingsOf({ role: "server" }), {
@@ -49,5 +55,18 @@ Deno.test("settingsOf refuses a bad role and sizes that are not positive integer
   assertThrows(
     () => settingsOf({ role: "server", maxFrameSize: -5 }),
     RangeError,
+  );
+});
+
+Deno.test("readLimitsOf shares one frozen object between equal settings", () => {
+  const a = readLimitsOf(settingsOf({ role: "server" }));
+  assertStrictEquals(a, readLimitsOf(settingsOf({ role: "server" })));
+  assert(Object.isFrozen(a));
+  const small = readLimitsOf(settingsOf({ role: "server", readLimit: 1024 }));
+  assertNotStrictEquals(small, a);
+  assertEquals([small.readLimit, small.maxFrameSize], [1024, 1024]);
+  assertEquals(
+    readLimitsOf(settingsOf({ role: "client" })).expectMasked,
+    false,
   );
 });

@@ -91,6 +91,7 @@ Deno.test("bench/harness/idle_memory.ts measures every server and the floor in s
     "echo",
     "deno",
     "ws",
+    "node-ws",
   ]);
   for (const r of results) {
     assertEquals(r.after.connections, r.connections);

@@ -90,6 +90,19 @@ Deno.test("serveMessages: a handler that throws closes with 1011 and rejects wit
   listener.close();
 });
 
+Deno.test("serveMessages: an async handler that rejects closes with 1011 and rejects with its error", async () => {
+  const { client, done, listener } = await served(async (msg) => {
+    await Promise.resolve();
+    if (dec(msg.data) === "boom") throw new Error("late detail");
+    return msg;
+  });
+  await client.writeMessage(OpCode.Text, "boom");
+  const err = await assertRejects(() => client.readMessage(), CloseError);
+  assertEquals([err.code, err.reason], [1011, "Handler failed"]);
+  assertEquals(((await done) as Error).message, "late detail");
+  listener.close();
+});
+
 Deno.test("serveMessages: a protocol error rejects with the WebSocketError the conn closed with", async () => {
   const { client, done, listener } = await served(echoHandler);
   // Reserved bits no extension negotiated.

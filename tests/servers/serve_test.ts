@@ -319,3 +319,20 @@ Deno.test("serve() passes onHeader and onBeforeUpgrade to every handshake", asyn
     await server.shutdown();
   }
 });
+
+Deno.test("serve() handles handlers that are not async: one that returns at once closes with 1000, one that throws with 1011", async () => {
+  const errors: unknown[] = [];
+  const { server, url } = start((_conn, request) => {
+    if (request.target === "/throw") throw new Error("sync bug");
+  }, { onError: (err) => errors.push(err) });
+  try {
+    const quick = await dial(url);
+    assertEquals((await closeOf(quick)).code, CloseCode.NormalClosure);
+    const thrower = await dial(`${url}/throw`);
+    assertEquals((await closeOf(thrower)).code, CloseCode.InternalServerError);
+    assertEquals(errors.map((e) => (e as Error).message), ["sync bug"]);
+    assertEquals(server.connections, 0);
+  } finally {
+    await server.shutdown();
+  }
+});
