@@ -124,7 +124,7 @@ export class FrameReader {
   reserve(length: number, cap: number = BURST_BUFFER): boolean {
     const source = this.#source;
     const buf = source.buffer;
-    if (length <= buf.length - this.#pos) return true;
+    if (length <= buf.length - this.#pos) return this.#reserved = true;
     const limit = Math.min(cap, BURST_BUFFER);
     if (length > IN_PLACE_MAX || length > limit || !source.direct) return false;
     this.#reserved = true;

@@ -350,18 +350,16 @@ export class FrameWriter {
 
   /**
    * The scratchpad being filled with room for `size` more bytes, or `null`.
-   * It grows from the pool up to `BURST_SCRATCHPAD` while held (gathering the
-   * replies to a burst of input), so that replies to large frames leave
-   * together like small ones, or when nothing else waits, so that one large
-   * frame costs one copy and no queued write; the limits on queued bytes need
-   * not apply to either, since the burst size bounds them.
+   * While held (gathering the replies to a burst of input), it grows from the
+   * pool up to `BURST_SCRATCHPAD`, so that replies to large frames leave
+   * together like small ones; the limits on queued bytes then need not apply,
+   * since the burst bounds them.
    */
   #roomFor(size: number): Uint8Array | null {
     const buf = this.#room();
     if (size <= buf.length - this.#used) return buf;
     const total = this.#used + size;
-    const idle = this.#used === 0 && this.#inflight === null;
-    if (!(this.#held || idle) || total > BURST_SCRATCHPAD) return null;
+    if (!this.#held || total > BURST_SCRATCHPAD) return null;
     // Room for a few more frames this size: one growth per burst, not per frame.
     const grown = takeBuffer(
       pooledSize(Math.max(total, Math.min(4 * size, BURST_SCRATCHPAD))),

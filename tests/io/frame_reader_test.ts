@@ -534,3 +534,20 @@ Deno.test("FrameReader: waiting reads hold at most 8 MiB of grown buffers per pr
   assertThrows(() => reader.commit(null), WebSocketError);
   await wait;
 });
+
+Deno.test("FrameReader.reserve(): a frame whose header ended a tiny read keeps its room while its payload comes", async () => {
+  const first = encodeFrame({ opcode: Op.Binary, payload: pattern(16_000) });
+  const second = encodeFrame({
+    opcode: Op.Binary,
+    payload: pattern(16_000, 7),
+  });
+  const conn = new ChunkedConn([
+    first, // grows the buffer past the chunk for the frame
+    second.subarray(0, 4), // a tiny read: the next header only
+    second.subarray(4),
+  ]);
+  const reader = new FrameReader(new ByteSource(conn, 4096), 4096);
+  assertEquals(await readWhole(reader, 1, 16_000), [pattern(16_000)]);
+  assertEquals(await readWhole(reader, 1, 16_000), [pattern(16_000, 7)]);
+  assert(conn.asked.at(-1)!.length > 16_000, "waited in the grown one");
+});
