@@ -317,3 +317,30 @@ export async function readStreamToEnd(
   }
   return { bytes: concat(...chunks), ended };
 }
+
+/** A `Deno.Conn` whose reads and writes are counted. */
+export class CountingConn implements Transport {
+  reads = 0;
+  writes = 0;
+  readonly #tcp: Deno.Conn;
+  constructor(tcp: Deno.Conn) {
+    this.#tcp = tcp;
+  }
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#tcp.readable;
+  }
+  get writable(): WritableStream<Uint8Array> {
+    return this.#tcp.writable;
+  }
+  read(p: Uint8Array): Promise<number | null> {
+    this.reads++;
+    return this.#tcp.read(p);
+  }
+  write(p: Uint8Array): Promise<number> {
+    this.writes++;
+    return this.#tcp.write(p);
+  }
+  close(): void {
+    this.#tcp.close();
+  }
+}

@@ -9,37 +9,13 @@
 
 import { accept, type AcceptOptions, dial, OpCode } from "../../mod.ts";
 import type { DialOptions, WebSocketConn } from "../../mod.ts";
+import { CountingConn } from "../_pair.ts";
 import { concat, dec, enc } from "../_wire.ts";
-
-/** A `Deno.Conn` seen through `read`, `write` and `close`, its writes counted. */
-export class CountingTransport {
-  writes = 0;
-  readonly #tcp: Deno.Conn;
-  constructor(tcp: Deno.Conn) {
-    this.#tcp = tcp;
-  }
-  get readable(): ReadableStream<Uint8Array> {
-    return this.#tcp.readable;
-  }
-  get writable(): WritableStream<Uint8Array> {
-    return this.#tcp.writable;
-  }
-  read(p: Uint8Array): Promise<number | null> {
-    return this.#tcp.read(p);
-  }
-  write(p: Uint8Array): Promise<number> {
-    this.writes++;
-    return this.#tcp.write(p);
-  }
-  close(): void {
-    this.#tcp.close();
-  }
-}
 
 /** A server connection, its transport, and the loop that reads it until it closes. */
 export interface ServerSide {
   conn: WebSocketConn;
-  transport: CountingTransport;
+  transport: CountingConn;
 }
 
 /** A listener on 127.0.0.1 that accepts WebSockets and hands each to `onConn`. */
@@ -70,7 +46,7 @@ export class HubServer implements AsyncDisposable {
       } catch {
         return;
       }
-      const transport = new CountingTransport(tcp);
+      const transport = new CountingConn(tcp);
       const conn = await accept(transport, { closeTimeout: 500, ...options });
       this.conns.push({ conn, transport });
       onConn(conn);

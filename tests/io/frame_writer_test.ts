@@ -22,7 +22,7 @@ import { WebSocketError } from "../../src/codec/errors.ts";
 import { giveBuffer, takeBuffer } from "../../src/io/buffer_pool.ts";
 import { FrameWriter } from "../../src/io/frame_writer.ts";
 import { ByteSink, type Transport } from "../../src/io/transport.ts";
-import { memoryTransportPair, tcpPair } from "../_pair.ts";
+import { CountingConn, memoryTransportPair, tcpPair } from "../_pair.ts";
 import { rawPeer } from "../_raw_peer.ts";
 import { concat, encodeFrame, Op, parseFrames } from "../_wire.ts";
 
@@ -544,30 +544,3 @@ Deno.test("sixteen pipelined 16 KiB messages over TCP: four per transport read, 
     client.close();
   }
 });
-
-/** A `Deno.Conn` whose reads and writes are counted. */
-class CountingConn implements Transport {
-  reads = 0;
-  writes = 0;
-  readonly #tcp: Deno.Conn;
-  constructor(tcp: Deno.Conn) {
-    this.#tcp = tcp;
-  }
-  get readable(): ReadableStream<Uint8Array> {
-    return this.#tcp.readable;
-  }
-  get writable(): WritableStream<Uint8Array> {
-    return this.#tcp.writable;
-  }
-  read(p: Uint8Array): Promise<number | null> {
-    this.reads++;
-    return this.#tcp.read(p);
-  }
-  write(p: Uint8Array): Promise<number> {
-    this.writes++;
-    return this.#tcp.write(p);
-  }
-  close(): void {
-    this.#tcp.close();
-  }
-}
