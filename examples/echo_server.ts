@@ -7,8 +7,8 @@
  * context per connection (the fastest setting under load: about 2x `ws` when a
  * load generator repeats one message, 1.15x with varied messages; about 250 KiB
  * per connection). `--deflate-no-takeover` compresses each message on its
- * own on pooled compressors instead (about 9 KiB per connection; slower when
- * messages repeat, about 2x faster when they differ). `--deflate-engine stream` uses
+ * own on pooled compressors at level 3 instead (about 9 KiB per connection;
+ * slower when messages repeat, faster when they differ). `--deflate-engine stream` uses
  * the library's default engine, `CompressionStream`, which hands a connection
  * whose window must be under 15 bits to zlib, so every valid offer is still
  * accepted; `--no-deflate` turns compression off.
