@@ -184,3 +184,54 @@ export function isValidUtf8(
 }
 
 const scratchValidator = new Utf8Validator();
+
+/**
+ * Encodes `text` as UTF-8 into `out` at `at` (room for 3 bytes per UTF-16 unit is
+ * assumed), replacing lone surrogates with U+FFFD as `TextEncoder` does.
+ *
+ * @returns The number of bytes written.
+ *
+ * @example
+ * ```ts
+ * import { encodeUtf8Into } from "./utf8.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = new Uint8Array(6);
+ * assertEquals(encodeUtf8Into("hé", out, 0), 3);
+ * assertEquals([...out.subarray(0, 3)], [0x68, 0xc3, 0xa9]);
+ * ```
+ */
+export function encodeUtf8Into(
+  text: string,
+  out: Uint8Array,
+  at: number,
+): number {
+  const start = at;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c < 0x80) {
+      out[at++] = c;
+    } else if (c < 0x800) {
+      out[at++] = 0xc0 | (c >> 6);
+      out[at++] = 0x80 | (c & 0x3f);
+    } else {
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+        if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+          i++;
+          out[at++] = 0xf0 | (c >> 18);
+          out[at++] = 0x80 | ((c >> 12) & 0x3f);
+          out[at++] = 0x80 | ((c >> 6) & 0x3f);
+          out[at++] = 0x80 | (c & 0x3f);
+          continue;
+        }
+        c = 0xfffd;
+      }
+      out[at++] = 0xe0 | (c >> 12);
+      out[at++] = 0x80 | ((c >> 6) & 0x3f);
+      out[at++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return at - start;
+}

@@ -17,6 +17,7 @@ import { OpCode } from "../codec/opcode.ts";
 import { giveBuffer, pooledSize, takeBuffer, viewOf } from "./buffer_pool.ts";
 import type { ByteSink } from "./transport.ts";
 import type { WriteBudget } from "./write_budget.ts";
+import { encodeUtf8Into } from "../codec/utf8.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
 /** Shared by every writer until it has views of its own (and by servers as the unused key). */
@@ -24,47 +25,12 @@ const EMPTY = new Uint8Array(0);
 /** Strings up to this length are encoded by hand: no view or result object. */
 const SHORT_TEXT = 256;
 
-/**
- * Encodes `text` as UTF-8 into `out` at `at` (room for 3 bytes per UTF-16 unit is
- * assumed), replacing lone surrogates with U+FFFD as `TextEncoder` does.
- *
- * @returns The number of bytes written.
- */
-function encodeUtf8Into(text: string, out: Uint8Array, at: number): number {
-  const start = at;
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c < 0x80) {
-      out[at++] = c;
-    } else if (c < 0x800) {
-      out[at++] = 0xc0 | (c >> 6);
-      out[at++] = 0x80 | (c & 0x3f);
-    } else {
-      if (c >= 0xd800 && c <= 0xdfff) {
-        const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
-        if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
-          i++;
-          out[at++] = 0xf0 | (c >> 18);
-          out[at++] = 0x80 | ((c >> 12) & 0x3f);
-          out[at++] = 0x80 | ((c >> 6) & 0x3f);
-          out[at++] = 0x80 | (c & 0x3f);
-          continue;
-        }
-        c = 0xfffd;
-      }
-      out[at++] = 0xe0 | (c >> 12);
-      out[at++] = 0x80 | ((c >> 6) & 0x3f);
-      out[at++] = 0x80 | (c & 0x3f);
-    }
-  }
-  return at - start;
-}
-
 /** The largest piece a frame larger than the scratchpad is copied in. */
 const MASK_PIECE = 256 * 1024;
 /** The scratchpad grows (from the pool) up to this size for the replies a burst gathers. */
 const BURST_SCRATCHPAD = 128 * 1024;
+/** Frames a grown scratchpad makes room for: one growth per burst, not per frame. */
+const BURST_FRAMES = 4;
 
 /** Marks a write of bytes that are already a complete frame. */
 export const RAW = -1;
@@ -360,9 +326,10 @@ export class FrameWriter {
     if (size <= buf.length - this.#used) return buf;
     const total = this.#used + size;
     if (!this.#held || total > BURST_SCRATCHPAD) return null;
-    // Room for a few more frames this size: one growth per burst, not per frame.
     const grown = takeBuffer(
-      pooledSize(Math.max(total, Math.min(4 * size, BURST_SCRATCHPAD))),
+      pooledSize(
+        Math.max(total, Math.min(BURST_FRAMES * size, BURST_SCRATCHPAD)),
+      ),
     );
     if (this.#used > 0) grown.set(buf.subarray(0, this.#used));
     giveBuffer(buf);

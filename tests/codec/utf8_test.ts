@@ -1,6 +1,6 @@
 import { assertEquals } from "@std/assert";
 import { isValidUtf8 } from "../../mod.ts";
-import { Utf8Validator } from "../../src/codec/utf8.ts";
+import { encodeUtf8Into, Utf8Validator } from "../../src/codec/utf8.ts";
 import { enc } from "../_wire.ts";
 
 const VALID: [string, number[]][] = [
@@ -200,4 +200,22 @@ Deno.test("isValidUtf8 stays correct when a resizable buffer it saw shrinks or g
   assertEquals(isValidUtf8(shrunk), false);
   shrunk[100] = 0x61;
   assertEquals(isValidUtf8(shrunk), true);
+});
+
+Deno.test("encodeUtf8Into() writes what TextEncoder writes, lone surrogates as U+FFFD", () => {
+  const texts = [
+    "",
+    "ascii",
+    "é€",
+    "😀 pair",
+    "\ud800 lone high",
+    "lone low \udc00",
+    "\udbff",
+  ];
+  for (const text of texts) {
+    const out = new Uint8Array(text.length * 3 + 2).fill(0xee);
+    const n = encodeUtf8Into(text, out, 2);
+    assertEquals(out.subarray(2, 2 + n), new TextEncoder().encode(text), text);
+    assertEquals([...out.subarray(0, 2)], [0xee, 0xee], "nothing before `at`");
+  }
 });
