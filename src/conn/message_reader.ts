@@ -274,10 +274,7 @@ export class MessageReader implements FrameState {
         if (size === 0) return null;
         const h = this.#accept(size);
         this.#inFrame = true;
-        if (!isControl(h.opcode)) {
-          const inPlace = this.#startFrame(h);
-          if (inPlace !== null) return inPlace;
-        }
+        if (!isControl(h.opcode)) this.#startFrame(h);
       }
       const h = frames.header;
       if (this.#whole) return this.#readWhole(h);
@@ -335,29 +332,22 @@ export class MessageReader implements FrameState {
   }
 
   /**
-   * Prepares the destination for a data frame's payload.
-   *
-   * @returns The message, when a whole unfragmented frame could be returned in
-   * place from the read buffer; otherwise `null`.
+   * Prepares the destination for a data frame's payload: the read buffer itself
+   * (`#whole`) for an unfragmented frame that fits it, else a message buffer.
    */
-  #startFrame(h: Header): Message | null {
+  #startFrame(h: Header): void {
     this.#whole = false;
     if (h.opcode !== OpCode.Continuation) {
       this.#filled = 0;
       this.#releaseLarge(h.length);
       this.#validateUtf8 = h.opcode === OpCode.Text && (h.rsv & Rsv.Rsv1) === 0;
       if (this.#validateUtf8) (this.#utf8 ??= new Utf8Validator()).reset();
-      if (this.#target === undefined && h.fin) {
-        const inPlace = this.#readInPlace(h);
-        if (inPlace !== null) {
-          this.#inFrame = false;
-          if (this.onFrame !== null) this.onFrame(h, inPlace);
-          return this.#deliver(inPlace);
-        }
-        if (this.#frames.reserve(h.length, this.#limits.readLimit)) {
-          this.#whole = true;
-          return null;
-        }
+      if (
+        this.#target === undefined && h.fin &&
+        this.#frames.reserve(h.length, this.#limits.readLimit)
+      ) {
+        this.#whole = true;
+        return;
       }
       this.#dest = this.#target ?? EMPTY;
     }
@@ -370,12 +360,12 @@ export class MessageReader implements FrameState {
         `Cannot read a ${total}-byte message into a ${this.#dest.length}-byte buffer`,
       );
     }
-    return null;
   }
 
   /**
-   * Returns the frame `reserve` made room for once it is all buffered. Bytes
-   * are unmasked and checked in place as they arrive, so invalid UTF-8 fails
+   * The zero-copy path: returns the frame `reserve` made room for once it is
+   * all buffered in the read buffer. Bytes are unmasked and checked in place as
+   * they arrive, so invalid UTF-8 fails
    * before the frame ends.
    *
    * @returns The message, or `null` while bytes are missing.
@@ -394,15 +384,6 @@ export class MessageReader implements FrameState {
     this.#whole = this.#inFrame = false;
     if (this.onFrame !== null) this.onFrame(h, inPlace);
     return this.#deliver(inPlace);
-  }
-
-  /** The zero-copy path: a whole frame already in the read buffer, unmasked there. */
-  #readInPlace(h: Header): Uint8Array | null {
-    const view = this.#frames.takeBuffered(h.length);
-    if (view === null) return null;
-    this.#consume(view, 0, h.length, this.#validateUtf8);
-    if (this.#validateUtf8 && !this.#utf8!.complete) throw invalidUtf8();
-    return view;
   }
 
   /** Accounts for `n` payload bytes just placed at `dest[filled..]`. */
