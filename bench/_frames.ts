@@ -14,7 +14,13 @@ export const FIN = 0x80;
 /** The RSV1 bit: "compressed" under permessage-deflate. */
 export const RSV1 = 0x40;
 /** The opcodes the benchmarks send. */
-export const Op = { Text: 0x1, Binary: 0x2, Close: 0x8, Ping: 0x9 } as const;
+export const Op = {
+  Continuation: 0x0,
+  Text: 0x1,
+  Binary: 0x2,
+  Close: 0x8,
+  Ping: 0x9,
+} as const;
 
 /** The masking key every pre-encoded client frame uses. */
 export const BENCH_KEY: readonly number[] = [0x37, 0xfa, 0x21, 0x3d];

@@ -41,6 +41,12 @@ export interface LoadConfig {
   payload: "ascii" | "random" | "json";
   /** Offer permessage-deflate (see {@linkcode DEFLATE_OFFERS}) and send compressed frames. */
   deflate?: keyof typeof DEFLATE_OFFERS;
+  /**
+   * Payload bytes per frame: a longer message goes out as a first frame and
+   * continuations, as gorilla/websocket's client sends it (its write buffer,
+   * 4096 bytes by default, is one frame). Unset: one frame per message.
+   */
+  fragment?: number;
   /** Connections. */
   conns: number;
   /** Messages in flight per connection. */
@@ -68,6 +74,7 @@ class Link {
   #buf = new Uint8Array(READ_BUFFER);
   #head: Uint8Array;
   #skip = 0;
+  #final = false;
   #carry = new Uint8Array(14);
   #carried = 0;
   #times: SendTimes;
@@ -142,15 +149,16 @@ class Link {
         const take = Math.min(this.#skip, n - i);
         i += take;
         this.#skip -= take;
-        if (this.#skip === 0) done++;
+        if (this.#skip === 0 && this.#final) done++;
         continue;
       }
       if (this.#carried === 0) {
         const size = this.#headerSize(buf, i, n - i);
         if (size > 0 && i + size <= n) {
           const length = this.#payloadLength(buf, i);
+          this.#final = this.#raw || (buf[i] & FIN) !== 0;
           i += size;
-          if (length === 0) done++;
+          if (length === 0 && this.#final) done++;
           else this.#skip = length;
           continue;
         }
@@ -161,8 +169,9 @@ class Link {
       const size = this.#headerSize(carry, 0, this.#carried);
       if (size > 0 && this.#carried === size) {
         const length = this.#payloadLength(carry, 0);
+        this.#final = this.#raw || (carry[0] & FIN) !== 0;
         this.#carried = 0;
-        if (length === 0) done++;
+        if (length === 0 && this.#final) done++;
         else this.#skip = length;
       }
     }
@@ -204,13 +213,35 @@ export function messageFor(config: LoadConfig): Uint8Array {
     : randomBytes(config.size);
   if (config.protocol === "raw") return encodeRaw(data);
   const opcode = config.payload === "random" ? Op.Binary : Op.Text;
-  if (!config.deflate) return encodeFrame(FIN | opcode, data, BENCH_KEY);
+  if (!config.deflate) return fragmented(opcode, data, config.fragment);
   const compressed = deflateRawSync(data, {
     finishFlush: constants.Z_SYNC_FLUSH,
   });
   // RFC 7692 §7.2.1: drop the trailing 00 00 ff ff of the sync flush.
   const body = new Uint8Array(compressed.subarray(0, compressed.length - 4));
   return encodeFrame(FIN | RSV1 | opcode, body, BENCH_KEY);
+}
+
+/** `data` as one message of frames carrying `fragment` bytes each at most. */
+function fragmented(
+  opcode: number,
+  data: Uint8Array,
+  fragment = data.length,
+): Uint8Array {
+  const frames: Uint8Array[] = [];
+  for (let at = 0; at === 0 || at < data.length; at += fragment) {
+    const end = Math.min(at + fragment, data.length);
+    const first = (at === 0 ? opcode : Op.Continuation) |
+      (end === data.length ? FIN : 0);
+    frames.push(encodeFrame(first, data.subarray(at, end), BENCH_KEY));
+  }
+  const out = new Uint8Array(frames.reduce((sum, f) => sum + f.length, 0));
+  let at = 0;
+  for (const frame of frames) {
+    out.set(frame, at);
+    at += frame.length;
+  }
+  return out;
 }
 
 /**

@@ -45,6 +45,7 @@ interface Scenario {
   conns: number;
   inflight: number;
   deflate?: LoadConfig["deflate"];
+  fragment?: number;
   servers: string[];
   /** The goal: `ours` against `versus` in msgs/s, at least `times`. */
   target: Target;
@@ -130,6 +131,26 @@ const S5_OFFERS: [string, string, LoadConfig["deflate"]][] = [
     "client-window",
   ],
 ];
+const S3: Scenario = {
+  id: "S3",
+  title: "16 KiB binary, 16 connections, 4 in flight",
+  size: 16384,
+  payload: "random",
+  conns: 16,
+  inflight: 4,
+  target: { ours: "ours", versus: "raw", times: 0.9 },
+  servers: [...ALL, "oursChunk32"],
+};
+const S4: Scenario = {
+  id: "S4",
+  title: "1 MiB binary, 4 connections, 1 in flight",
+  size: 1 << 20,
+  payload: "random",
+  conns: 4,
+  inflight: 1,
+  target: { ours: "ours", versus: "raw", times: 0.9 },
+  servers: [...ALL, "oursChunk32"],
+};
 const SCENARIOS: Scenario[] = [
   {
     id: "S1",
@@ -151,26 +172,15 @@ const SCENARIOS: Scenario[] = [
     target: { ours: "ours", versus: "deno", times: 3.0 },
     servers: ALL,
   },
-  {
-    id: "S3",
-    title: "16 KiB binary, 16 connections, 4 in flight",
-    size: 16384,
-    payload: "random",
-    conns: 16,
-    inflight: 4,
-    target: { ours: "ours", versus: "raw", times: 0.9 },
-    servers: [...ALL, "oursChunk32"],
-  },
-  {
-    id: "S4",
-    title: "1 MiB binary, 4 connections, 1 in flight",
-    size: 1 << 20,
-    payload: "random",
-    conns: 4,
-    inflight: 1,
-    target: { ours: "ours", versus: "raw", times: 0.9 },
-    servers: [...ALL, "oursChunk32"],
-  },
+  S3,
+  S4,
+  ...[S3, S4].map((scenario): Scenario => ({
+    ...scenario,
+    id: `${scenario.id}f`,
+    title:
+      `as ${scenario.id}, each message in frames of 4 KiB (gorilla/websocket's client)`,
+    fragment: 4096,
+  })),
   ...S5_OFFERS.map(([id, title, deflate]): Scenario => ({
     id,
     title,
@@ -297,6 +307,7 @@ async function cell(
         size: scenario.size,
         payload: scenario.payload,
         deflate: scenario.deflate,
+        fragment: scenario.fragment,
         conns: scenario.conns,
         inflight: scenario.inflight,
         warmupMs: flags.warmup,
