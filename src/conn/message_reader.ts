@@ -307,7 +307,9 @@ export class MessageReader implements FrameState {
       }
       if (h.fin) {
         if (this.#validateUtf8 && !this.#utf8!.complete) throw invalidUtf8();
-        return this.#deliver(this.#viewOf(this.#dest, this.#filled));
+        const msg = this.#deliver(this.#viewOf(this.#dest, this.#filled));
+        if (this.fragments > 1) this.#releaseLarge(this.#filled);
+        return msg;
       }
     }
   }
@@ -338,8 +340,8 @@ export class MessageReader implements FrameState {
   #startFrame(h: Header): void {
     this.#whole = false;
     if (h.opcode !== OpCode.Continuation) {
+      if (h.fin) this.#releaseLarge(h.length);
       this.#filled = 0;
-      this.#releaseLarge(h.length);
       this.#validateUtf8 = h.opcode === OpCode.Text && (h.rsv & Rsv.Rsv1) === 0;
       if (this.#validateUtf8) (this.#utf8 ??= new Utf8Validator()).reset();
       if (
@@ -360,6 +362,7 @@ export class MessageReader implements FrameState {
         `Cannot read a ${total}-byte message into a ${this.#dest.length}-byte buffer`,
       );
     }
+    this.#frames.widen(h.length, this.#limits.readLimit);
   }
 
   /**
@@ -431,15 +434,20 @@ export class MessageReader implements FrameState {
   }
 
   /**
-   * Lets go of an internal buffer that one large message grew, once a message
-   * much smaller starts, so that an idle connection does not keep its largest
-   * message's worth of memory. A run of large messages keeps reusing it.
+   * Lets go of an internal buffer that one large message grew once a message
+   * much smaller than it starts (or, sent in frames, ends), so that an idle
+   * connection does not keep its largest message's worth of memory. A run of
+   * large messages keeps reusing it, whether each comes whole or in many small
+   * frames. The message read last keeps its view of the buffer.
+   *
+   * @param size The new message's size (its first frame's, when final), or the
+   * size of the message just read.
    */
-  #releaseLarge(next: number): void {
+  #releaseLarge(size: number): void {
     const buf = this.#internal;
     if (
       buf !== null && buf.length > RETAINED_BUFFER_BYTES &&
-      next < buf.length / 4
+      size < buf.length / 4
     ) {
       this.#internal = this.#viewBase = null;
       this.#dest = this.#view = EMPTY;

@@ -144,6 +144,34 @@ export class FrameReader {
   }
 
   /**
+   * Grows the read buffer from the pool to a burst buffer (at most `cap`
+   * bytes) when the last read filled it and the current frame's payload goes on
+   * past the buffered bytes: a message sent in many frames (a gorilla/websocket
+   * client sends one per 4 KiB) then takes a few transport reads, not one per
+   * chunk. Its payload is still copied out; only the reads get fewer. Only in
+   * direct mode, as `reserve`.
+   *
+   * @param payloadLeft The current frame's payload bytes not yet consumed.
+   * @param cap The largest buffer allowed (the read limit, say).
+   */
+  widen(payloadLeft: number, cap: number): void {
+    const source = this.#source;
+    const buf = source.buffer;
+    const size = Math.min(cap, BURST_BUFFER);
+    if (
+      !this.filled || !source.direct || buf.length >= size ||
+      payloadLeft <= this.#end - this.#pos
+    ) return;
+    const grown = takeBuffer(size);
+    grown.set(buf.subarray(this.#pos, this.#end));
+    this.#end -= this.#pos;
+    this.#pos = 0;
+    source.buffer = grown;
+    this.#view = EMPTY;
+    if (buf !== this.#small) giveBuffer(buf);
+  }
+
+  /**
    * Decodes the next header if it is already buffered.
    *
    * @returns The header size, 0 when more bytes are needed, -1 for a bad length.

@@ -33,6 +33,30 @@ Deno.test("maskInPlace() equals a byte-wise XOR for every size, offset and phase
   }
 });
 
+Deno.test("maskInPlace() over long runs equals a byte-wise XOR at every alignment", () => {
+  const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
+  for (const size of [1023, 1024, 1025, 1031, 4096, 4099, 65_541]) {
+    for (let offset = 0; offset < 16; offset++) {
+      for (let phase = 0; phase < 4; phase++) {
+        const backing = new Uint8Array(size + 32);
+        const data = pattern(size);
+        backing.set(data, offset);
+        const next = maskInPlace(backing, key, phase, offset, offset + size);
+        assertEquals(
+          backing.subarray(offset, offset + size),
+          naive(data, key, phase),
+        );
+        assertEquals(next, (phase + size) & 3);
+        assertEquals(backing.subarray(0, offset).every((b) => b === 0), true);
+        assertEquals(
+          backing.subarray(offset + size).every((b) => b === 0),
+          true,
+        );
+      }
+    }
+  }
+});
+
 Deno.test("maskInPlace() masks a sub-range and continues across pieces", () => {
   const key = new Uint8Array([1, 2, 3, 4]);
   const data = pattern(1 << 16);

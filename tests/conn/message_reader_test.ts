@@ -1,10 +1,15 @@
-import { assertEquals, assertInstanceOf, assertRejects } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+} from "@std/assert";
 import { Conn, WebSocketError } from "../../mod.ts";
 import type { Header } from "../../src/codec/header.ts";
 import { MessageReader } from "../../src/conn/message_reader.ts";
 import { FrameReader } from "../../src/io/frame_reader.ts";
 import { ByteSource } from "../../src/io/transport.ts";
-import { tcpPair } from "../_pair.ts";
+import { CountingConn, tcpPair } from "../_pair.ts";
 import { TEXT_HELLO_MASKED } from "../_rfc_frames.ts";
 import { concat, dec, enc, encodeFrame, Op } from "../_wire.ts";
 
@@ -186,6 +191,76 @@ Deno.test("pipelined 16 KiB frames, text and binary, masked, come back whole and
       assertEquals(dec((await conn.readMessage()).data), t);
     }
     for (const b of binaries) assertEquals((await conn.readMessage()).data, b);
+  } finally {
+    conn.abort();
+    client.close();
+  }
+});
+
+/** `payload` as a client sends it in frames of `size` bytes (gorilla/websocket's 4 KiB). */
+function fragmented(payload: Uint8Array, size: number): Uint8Array {
+  const frames: Uint8Array[] = [];
+  for (let at = 0; at < payload.length; at += size) {
+    frames.push(encodeFrame({
+      opcode: at === 0 ? Op.Binary : Op.Continuation,
+      payload: payload.subarray(at, at + size),
+      fin: at + size >= payload.length,
+      mask: true,
+    }));
+  }
+  return concat(...frames);
+}
+
+function pattern(n: number, seed: number): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (i * seed + (i >> 9)) & 0xff);
+}
+
+Deno.test("four 16 KiB messages in 4 KiB frames over TCP come in a few transport reads, intact", async () => {
+  const { client, server } = await tcpPair();
+  const counted = new CountingConn(server);
+  const conn = new Conn(counted, { role: "server", chunkSize: 4096 });
+  try {
+    for (let round = 0; round < 4; round++) {
+      const payloads = [1, 2, 3, 4].map((i) => pattern(16_384, round * 4 + i));
+      await client.write(concat(...payloads.map((p) => fragmented(p, 4096))));
+      const before = counted.reads;
+      for (const payload of payloads) {
+        assertEquals((await conn.readMessage()).data, payload);
+      }
+      // 65,664 bytes: one read per 4 KiB chunk would be 17; a burst buffer
+      // takes them in a few (how many depends on how TCP delivers them).
+      const reads = counted.reads - before;
+      assert(reads <= 6, `${reads} reads for 16 frames`);
+    }
+  } finally {
+    conn.abort();
+    client.close();
+  }
+});
+
+Deno.test("a run of 1 MiB messages in 4 KiB frames reuses one message buffer; a small message then lets it go", async () => {
+  const { client, server } = await tcpPair();
+  const conn = new Conn(server, { role: "server", readLimit: 4 << 20 });
+  try {
+    const payloads = [1, 2, 3].map((seed) => pattern(1 << 20, seed));
+    const sent = client.write(concat(
+      ...payloads.map((p) => fragmented(p, 4096)),
+      encodeFrame({ opcode: Op.Binary, payload: "small", mask: true }),
+      fragmented(enc("in two"), 3),
+    ));
+    const buffers: ArrayBufferLike[] = [];
+    for (const payload of payloads) {
+      const msg = await conn.readMessage();
+      assertEquals(msg.data, payload);
+      buffers.push(msg.data.buffer);
+    }
+    assertEquals(buffers[1], buffers[0], "no buffer grown afresh per message");
+    assertEquals(buffers[2], buffers[0]);
+    assertEquals(dec((await conn.readMessage()).data), "small");
+    const two = await conn.readMessage();
+    assertEquals(dec(two.data), "in two");
+    assert(two.data.buffer.byteLength < 1 << 20, "the 1 MiB buffer is let go");
+    await sent;
   } finally {
     conn.abort();
     client.close();

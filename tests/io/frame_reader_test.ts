@@ -551,3 +551,41 @@ Deno.test("FrameReader.reserve(): a frame whose header ended a tiny read keeps i
   assertEquals(await readWhole(reader, 1, 16_000), [pattern(16_000, 7)]);
   assert(conn.asked.at(-1)!.length > 16_000, "waited in the grown one");
 });
+
+Deno.test("FrameReader.widen(): a payload going on past a full buffer grows it to a burst buffer; not after a short read, nor over a stream", async () => {
+  const frames = concat(
+    ...[1, 2, 3, 4].map((seed) =>
+      encodeFrame({ opcode: Op.Binary, payload: pattern(4096, seed) })
+    ),
+  );
+  const conn = new ChunkedConn([frames]);
+  const reader = new FrameReader(new ByteSource(conn, 4096), 4096);
+  await reader.readHeader();
+  assertEquals(reader.capacity, 4096, "a full 128-byte read took a chunk");
+  reader.widen(4096, 1 << 20);
+  assertEquals(reader.capacity, 128 * 1024);
+  const rest = new Uint8Array(frames.length - 4);
+  let got = reader.copyAvailable(rest, 0, rest.length);
+  while (got < rest.length) {
+    reader.commit(await reader.fill());
+    got += reader.copyAvailable(rest, got, rest.length - got);
+  }
+  assertEquals(rest, frames.subarray(4), "the buffered bytes moved intact");
+  // 128 bytes (full: more waits), then the rest in one read, not four.
+  assertEquals(conn.asked.map((p) => p.length), [128, 128 * 1024]);
+
+  const short = new ChunkedConn([frames.subarray(0, 100)]);
+  const quiet = new FrameReader(new ByteSource(short, 4096), 4096);
+  await quiet.readHeader();
+  quiet.widen(4096, 1 << 20);
+  assertEquals(quiet.capacity, 128, "the read did not fill the buffer");
+
+  const overStream = new FrameReader(
+    new ByteSource(byteStream([frames]), 4096),
+    4096,
+  );
+  await overStream.readHeader();
+  const before = overStream.capacity;
+  overStream.widen(4096, 1 << 20);
+  assertEquals(overStream.capacity, before, "a BYOB read transfers its buffer");
+});
