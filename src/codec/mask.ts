@@ -1,8 +1,11 @@
 /**
- * Frame masking (RFC 6455 §5.3), 32 bits at a time.
+ * Frame masking (RFC 6455 §5.3), 32 bits at a time, or 128 with WebAssembly
+ * SIMD for bytes in the SIMD block (`simd_mask.ts`) that read buffers come from.
  *
  * @module
  */
+
+import { existingSimdBlock } from "./simd_mask.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Below this size four bytes per step beat looking up a word view. */
@@ -28,6 +31,12 @@ function wordsOf(buffer: ArrayBufferLike, words: number): Uint32Array {
     lastWords = view;
   }
   return lastWords;
+}
+
+/** The key from position `k` as a 32-bit word, as WebAssembly reads memory. */
+function littleEndianWord(key: Uint8Array, k: number): number {
+  return key[k & 3] | (key[(k + 1) & 3] << 8) | (key[(k + 2) & 3] << 16) |
+    (key[(k + 3) & 3] << 24);
 }
 
 /** XORs `bytes[i..end)` four bytes per step, key byte `k0` first. */
@@ -86,6 +95,14 @@ export function maskInPlace(
 ): number {
   if (end - start < WORDWISE_FROM) {
     maskBytes(bytes, start, end, key, phase);
+    return (phase + end - start) & 3;
+  }
+  const simd = existingSimdBlock();
+  if (simd !== null && bytes.buffer === simd.bytes.buffer) {
+    const whole = (end - start) & ~15;
+    simd.xor(bytes.byteOffset + start, whole, littleEndianWord(key, phase));
+    // `whole` is a multiple of 4: the key position is `phase` again.
+    maskBytes(bytes, start + whole, end, key, phase);
     return (phase + end - start) & 3;
   }
   const base = bytes.byteOffset;

@@ -290,12 +290,8 @@ export class MessageReader implements FrameState {
         continue;
       }
       if (this.#payloadLeft > 0) {
-        const n = frames.copyAvailable(
-          this.#dest,
-          this.#filled,
-          this.#payloadLeft,
-        );
-        if (n > 0) this.#took(n);
+        const n = Math.min(this.#payloadLeft, frames.buffered);
+        if (n > 0) this.#copyIn(n);
         if (this.#payloadLeft > 0) return null;
       }
       this.#inFrame = false;
@@ -387,6 +383,26 @@ export class MessageReader implements FrameState {
     this.#whole = this.#inFrame = false;
     if (this.onFrame !== null) this.onFrame(h, inPlace);
     return this.#deliver(inPlace);
+  }
+
+  /**
+   * Moves `n` buffered payload bytes into the message, unmasked in the read
+   * buffer first: that is where SIMD masking applies (`simd_mask.ts`).
+   */
+  #copyIn(n: number): void {
+    const frames = this.#frames;
+    const h = frames.header;
+    if (h.masked) {
+      const at = frames.position;
+      this.#phase = maskInPlace(frames.bytes, h.mask, this.#phase, at, at + n);
+    }
+    const to = this.#filled;
+    frames.copyAvailable(this.#dest, to, n);
+    if (this.#validateUtf8 && !this.#utf8!.push(this.#dest, to, to + n)) {
+      throw invalidUtf8();
+    }
+    this.#payloadLeft -= n;
+    this.#filled = to + n;
   }
 
   /** Accounts for `n` payload bytes just placed at `dest[filled..]`. */

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { existingSimdBlock, simdBlock } from "../codec/simd_mask.ts";
+
 /**
  * Buffers kept per size: enough for the connections busy at one moment. Each
  * dropped one fragments the allocator among the connections' long-lived native
@@ -23,6 +25,14 @@ let keptBytes = 0;
 
 const free = new Map<number, Uint8Array[]>();
 /**
+ * Buffers carved from the SIMD block, free per size. They are never dropped
+ * (the block is their bound) and never given to a caller that did not ask for
+ * one: they cannot be transferred, as a BYOB read or a byte stream would.
+ */
+const blockFree = new Map<number, Uint8Array[]>();
+/** Where the SIMD block's unused part starts. */
+let blockTop = 0;
+/**
  * The last view of each buffer's first bytes, by the buffer's memory: equal-sized
  * writes from a pooled scratchpad reuse it whichever connection holds it. Weak,
  * so a view never keeps its buffer alive.
@@ -31,7 +41,9 @@ const views = new WeakMap<ArrayBufferLike, Uint8Array>();
 
 /**
  * A buffer of exactly `size` bytes, from the pool when one is free. Its bytes
- * are whatever its last user left.
+ * are whatever its last user left. With `simd`, from the SIMD block where it
+ * has room (masked four times faster there): only for a caller that never
+ * transfers the buffer (reads straight from a `Deno.Conn`, say).
  *
  * @example
  * ```ts
@@ -43,11 +55,25 @@ const views = new WeakMap<ArrayBufferLike, Uint8Array>();
  * assertEquals(takeBuffer(4096), buf); // the same one, not a new allocation
  * ```
  */
-export function takeBuffer(size: number): Uint8Array {
+export function takeBuffer(size: number, simd = false): Uint8Array {
+  if (simd) {
+    const carved = blockFree.get(size)?.pop() ?? carve(size);
+    if (carved !== null) return carved;
+  }
   const buf = free.get(size)?.pop();
   if (buf === undefined) return new Uint8Array(size);
   keptBytes -= size;
   return buf;
+}
+
+/** `size` bytes of the SIMD block not yet handed out, or `null`. */
+function carve(size: number): Uint8Array | null {
+  if (size > LARGEST_KEPT) return null;
+  const block = simdBlock();
+  const at = (blockTop + 15) & ~15;
+  if (block === null || at + size > block.bytes.length) return null;
+  blockTop = at + size;
+  return block.bytes.subarray(at, at + size);
 }
 
 /**
@@ -63,6 +89,12 @@ export function takeBuffer(size: number): Uint8Array {
  */
 export function giveBuffer(buf: Uint8Array): void {
   const size = buf.length;
+  if (buf.buffer === existingSimdBlock()?.bytes.buffer) {
+    let list = blockFree.get(size);
+    if (list === undefined) blockFree.set(size, list = []);
+    list.push(buf);
+    return;
+  }
   if (size > LARGEST_KEPT || buf.byteOffset !== 0) return;
   if (keptBytes + size > KEPT_BYTES) return;
   if (buf.buffer.byteLength !== size) return;

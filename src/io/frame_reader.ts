@@ -132,7 +132,7 @@ export class FrameReader {
       // Room for a few frames this size when more input waits (a burst).
       const frames = this.filled ? BURST_FRAMES : 1;
       const want = pooledSize(frames * (MAX_HEADER_BYTES + length));
-      const grown = takeBuffer(Math.max(length, Math.min(want, limit)));
+      const grown = takeBuffer(Math.max(length, Math.min(want, limit)), true);
       grown.set(buf.subarray(this.#pos, this.#end));
       this.#end -= this.#pos;
       this.#pos = 0;
@@ -162,7 +162,7 @@ export class FrameReader {
       !this.filled || !source.direct || buf.length >= size ||
       payloadLeft <= this.#end - this.#pos
     ) return;
-    const grown = takeBuffer(size);
+    const grown = takeBuffer(size, true);
     grown.set(buf.subarray(this.#pos, this.#end));
     this.#end -= this.#pos;
     this.#pos = 0;
@@ -330,7 +330,7 @@ export class FrameReader {
       // A full buffer: more is coming, so take a whole chunk for the burst
       // (pooled in direct mode: a BYOB read transfers its buffer).
       const grown = this.#source.direct
-        ? takeBuffer(this.#max)
+        ? takeBuffer(this.#max, true)
         : new Uint8Array(this.#max);
       grown.set(buf.subarray(0, this.#end));
       this.#source.buffer = grown;

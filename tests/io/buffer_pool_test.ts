@@ -1,6 +1,13 @@
 /** The buffer pool: reuse by size, and what it refuses to keep. */
 
-import { assert, assertEquals, assertNotStrictEquals } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertExists,
+  assertNotStrictEquals,
+  assertStrictEquals,
+} from "@std/assert";
+import { simdBlock } from "../../src/codec/simd_mask.ts";
 import {
   giveBuffer,
   pooledSize,
@@ -44,4 +51,27 @@ Deno.test("buffer pool: at most 16 MiB is kept over all sizes", () => {
   given.forEach(giveBuffer);
   const back = given.filter((buf) => takeBuffer(buf.length) === buf).length;
   assert(back > 0 && back <= 64, `${back} of 80 kept`);
+});
+
+Deno.test("buffer pool: SIMD buffers come from the SIMD block, only to callers that ask, and are reused", () => {
+  assertExists(simdBlock(), "Deno has WebAssembly SIMD");
+  const block = simdBlock()!;
+  const a = takeBuffer(8192, true);
+  assertEquals(a.length, 8192);
+  assertStrictEquals(a.buffer, block.bytes.buffer);
+  assertEquals(a.byteOffset % 16, 0, "16-byte aligned");
+  const b = takeBuffer(8192, true);
+  assert(
+    b.byteOffset >= a.byteOffset + 8192 || b.byteOffset + 8192 <= a.byteOffset,
+    "disjoint",
+  );
+  giveBuffer(a);
+  const plain = takeBuffer(8192);
+  assert(
+    plain.buffer !== block.bytes.buffer,
+    "never to a caller that may transfer it",
+  );
+  assertStrictEquals(takeBuffer(8192, true), a, "reused");
+  giveBuffer(b);
+  giveBuffer(a);
 });
