@@ -101,103 +101,55 @@ export function echoHandler(message: Message): Message {
  * @param handler Answers each message.
  * @returns Resolves once the peer has closed.
  */
-export function serveMessages(
+export async function serveMessages(
   conn: WebSocketConn,
   handler: MessageHandler,
 ): Promise<void> {
-  return new MessageServer(conn, handler).done;
-}
-
-/**
- * The loop of {@linkcode serveMessages} as a chain of two bound callbacks
- * rather than an async function: an idle connection waits in a read, and a
- * suspended async function (its frame, its await closures) costs more than a
- * pending `then`. Nothing is allocated per message beyond the promises of the
- * read and of the write.
- */
-class MessageServer {
-  readonly done: Promise<void>;
-  #conn: WebSocketConn;
-  #handler: MessageHandler;
-  #resolve!: () => void;
-  #reject!: (err: unknown) => void;
-  /** A reply is being written: a failure now is the write's, never the end. */
-  #writing = false;
-  #onReply: ((reply: Reply) => void) | null = null;
-  #onHandlerError: ((err: unknown) => void) | null = null;
-  // Bound methods rather than arrow functions: no closure context besides.
-  #step = this.#next.bind(this);
-  #stop = this.#end.bind(this);
-
-  constructor(conn: WebSocketConn, handler: MessageHandler) {
-    this.#conn = conn;
-    this.#handler = handler;
-    this.done = new Promise<void>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    this.#read();
-  }
-
-  #read(): void {
-    let read: Promise<Message>;
+  // Kept small: an idle connection waits in this frame, whose size grows with
+  // its locals; the rare branches are in the functions below.
+  for (;;) {
+    let message: Message;
     try {
-      read = this.#conn.readMessage();
+      message = await conn.readMessage();
     } catch (err) {
-      return this.#stop(err);
-    }
-    read.then(this.#step, this.#stop);
-  }
-
-  /** A message read (then handled), or `undefined` once a reply is written. */
-  #next(message: Message | void): void {
-    if (message === undefined) {
-      this.#writing = false;
-      return this.#read();
+      return endAtClose(err);
     }
     let reply: Reply | PromiseLike<Reply>;
     try {
-      reply = this.#handler(message, this.#conn);
+      reply = handler(message, conn);
     } catch (err) {
-      return this.#handlerFailed(err);
+      return handlerFailed(conn, err);
     }
-    if (!isThenable(reply)) return this.#reply(reply);
-    this.#awaitReply(reply);
+    if (isThenable(reply)) reply = await awaitReply(conn, reply);
+    if (reply !== undefined && reply !== null) await send(conn, reply);
   }
+}
 
-  /** An asynchronous handler's reply; one that rejects closes the connection (1011). */
-  #awaitReply(reply: PromiseLike<Reply>): void {
-    reply.then(
-      this.#onReply ??= (r) => this.#reply(r),
-      this.#onHandlerError ??= (err) => this.#handlerFailed(err),
-    );
-  }
+/** A read's failure: the end at the peer's close, else thrown. */
+function endAtClose(err: unknown): void {
+  if (!(err instanceof CloseError)) throw err;
+}
 
-  /** A read or write failed: the end at the peer's close, else an error. */
-  #end(err: unknown): void {
-    if (!this.#writing && err instanceof CloseError) this.#resolve();
-    else this.#reject(err);
+/** An asynchronous handler's reply; one that rejects closes the connection (1011). */
+async function awaitReply(
+  conn: WebSocketConn,
+  reply: PromiseLike<Reply>,
+): Promise<Reply> {
+  try {
+    return await reply;
+  } catch (err) {
+    return handlerFailed(conn, err);
   }
+}
 
-  #reply(reply: Reply): void {
-    if (reply === undefined || reply === null) return this.#read();
-    this.#writing = true;
-    let written: Promise<void>;
-    try {
-      written = send(this.#conn, reply);
-    } catch (err) {
-      return this.#stop(err);
-    }
-    written.then(this.#step, this.#stop);
-  }
-
-  /** Closes the connection for a handler's failure (1011), then rejects with it. */
-  #handlerFailed(err: unknown): void {
-    const conn = this.#conn;
-    conn.close(CloseCode.InternalServerError, "Handler failed")
-      .catch(() => conn.abort())
-      .then(() => this.#reject(err));
-  }
+/** Closes the connection for a handler's failure (1011), then throws it. */
+async function handlerFailed(
+  conn: WebSocketConn,
+  err: unknown,
+): Promise<never> {
+  await conn.close(CloseCode.InternalServerError, "Handler failed")
+    .catch(() => conn.abort());
+  throw err;
 }
 
 function send(
