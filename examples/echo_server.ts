@@ -193,30 +193,30 @@ export async function serve(
   log: (line: string) => void,
   debug = false,
 ): Promise<void> {
-  const peer = describe(socket.remoteAddr);
   let conn: WebSocketConn;
   try {
     conn = await accept(
       socket,
-      debug ? { ...options, hooks: debugHooks(peer) } : options,
+      debug ? { ...options, hooks: debugHooks(describe(socket)) } : options,
     );
   } catch (err) {
     const status = err instanceof HandshakeError ? ` ${err.status}` : "";
-    log(`${peer} handshake failed${status}: ${message(err)}`);
+    log(`${describe(socket)} handshake failed${status}: ${message(err)}`);
     return;
   }
-  try {
-    // Ends when the peer closes; the connection answers pings and the closing
-    // handshake itself.
-    await serveMessages(conn, echoHandler);
-  } catch (err) {
+  // Ends when the peer closes; the connection answers pings and the closing
+  // handshake itself. Returned rather than awaited: an idle connection then
+  // holds a pending `catch`, not this function's suspended frame.
+  return serveMessages(conn, echoHandler).catch((err) => {
     const code = err instanceof WebSocketError ? ` ${err.closeCode}` : "";
-    log(`${peer} closed${code}: ${message(err)}`);
+    log(`${describe(socket)} closed${code}: ${message(err)}`);
     conn.abort();
-  }
+  });
 }
 
-function describe(addr: Deno.Addr): string {
+/** The peer's address, for the log (looked up when a line is written). */
+function describe(socket: Deno.Conn): string {
+  const addr = socket.remoteAddr;
   return addr.transport === "tcp"
     ? `${addr.hostname}:${addr.port}`
     : addr.transport;

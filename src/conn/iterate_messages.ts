@@ -66,19 +66,23 @@ class MessageIterator implements AsyncIterableIterator<Message> {
     return step;
   }
 
-  #onMessage = (msg: Message): IteratorResult<Message> => {
+  // Bound methods rather than arrow functions: no closure context besides.
+  #onMessage = this.#received.bind(this);
+  #onError = this.#failed.bind(this);
+
+  #received(msg: Message): IteratorResult<Message> {
     this.#pending = null;
     if (this.#queued > 0) return { done: false, value: detach(msg) };
     this.#result.value = msg;
     return this.#result;
-  };
+  }
 
-  #onError = (err: unknown): IteratorResult<Message> => {
+  #failed(err: unknown): IteratorResult<Message> {
     this.#pending = null;
     this.#done = true;
     if (err instanceof CloseError) return DONE;
     throw err;
-  };
+  }
 
   /** Ends the iteration (a `break` out of `for await`); the connection stays open. */
   return(): Promise<IteratorResult<Message>> {

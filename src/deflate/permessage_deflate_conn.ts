@@ -24,7 +24,6 @@ import type { CloseCode } from "../codec/close_code.ts";
 import { WebSocketError } from "../codec/errors.ts";
 import { Rsv } from "../codec/header.ts";
 import { type DataOpCode, OpCode } from "../codec/opcode.ts";
-import { isValidUtf8 } from "../codec/utf8.ts";
 import {
   type ByteStream,
   checkDataOpCode,
@@ -43,11 +42,9 @@ import type {
   MessageStreamOptions,
 } from "../conn/stream_reader.ts";
 import type { Message } from "../conn/websocket_conn.ts";
-import { compressionStreamEngine } from "./compression_stream.ts";
 import {
   type Compressor,
   type Decompressor,
-  type DeflateEngine,
   endsWithSyncTrailer,
 } from "./compressor.ts";
 import { InflateOutput } from "./inflate_output.ts";
@@ -58,17 +55,8 @@ import {
   type DeflateOptions,
   type DeflateParams,
 } from "./negotiate.ts";
+import { type Profile, profileOf } from "./profile.ts";
 
-const DEFAULT_LEVEL = 6;
-/**
- * The default level for messages compressed alone (no context takeover for this
- * side). Levels 4-6 search longer match chains, which pay off in a window of
- * earlier messages; within one message they buy little: on 4 KiB JSON, level 3
- * output is 3-5 % larger than level 6's for about 0.8x the CPU, where with
- * context takeover it is 15 % larger.
- */
-const NO_TAKEOVER_LEVEL = 3;
-const DEFAULT_THRESHOLD = 128;
 const DEFAULT_PARAMS: DeflateParams = {
   serverNoContextTakeover: false,
   clientNoContextTakeover: false,
@@ -78,7 +66,18 @@ const DEFAULT_PARAMS: DeflateParams = {
 const RESOLVED: Promise<void> = Promise.resolve();
 /** The payload of an empty compressed message (RFC 7692 §7.2.3.6). */
 const EMPTY_BLOCK = new Uint8Array([0x00]);
-const EMPTY = new Uint8Array(0);
+
+/** A connection's rarely needed parts: compressed reads, streams, queued writes. */
+interface Extra {
+  output: InflateOutput | null;
+  scratch: Uint8Array | null;
+  held: Uint8Array | null;
+  compressAlone:
+    | ((data: Uint8Array) => Uint8Array | Promise<Uint8Array>)
+    | null;
+  dequeue: (() => void) | null;
+  tail: Promise<void>;
+}
 
 /**
  * A connection with permessage-deflate: messages at or above the threshold are
@@ -87,36 +86,21 @@ const EMPTY = new Uint8Array(0);
  * with `rsvAllowed: Rsv.Rsv1`.
  */
 export class PerMessageDeflateConn extends ForwardingConn {
-  /** The agreed parameters. */
-  readonly params: DeflateParams;
   #base: Conn;
-  #engine: DeflateEngine;
-  #checkUtf8: (bytes: Uint8Array) => boolean;
-  #level: number;
-  #threshold: number;
-  #ownWindowBits: number;
-  #peerWindowBits: number;
-  #resetAfterWrite: boolean;
-  #resetAfterRead: boolean;
+  /** Shared by every connection with the same options and parameters. */
+  #profile: Profile;
   #compressor: Compressor | null = null;
   #decompressor: Decompressor | null = null;
   // Made on first use: an idle connection holds none of them.
-  #output: InflateOutput | null = null;
-  #message: Message | null = null;
   #onRaw: ((raw: Message) => Message | Promise<Message>) | null = null;
   #onRawError: ((err: unknown) => never) | null = null;
-  #compressAlone:
-    | ((data: Uint8Array) => Uint8Array | Promise<Uint8Array>)
-    | null = null;
-  #dequeue: (() => void) | null = null;
+  /** What compressed messages, streams and queued writes need, made on first use. */
+  #extra: Extra | null = null;
   /** The caller's buffer of the read in progress. */
   #target: Uint8Array | undefined;
   #reading = false;
   #readError: Error | null = null;
   #queued = 0;
-  #tail: Promise<void> = RESOLVED;
-  #held: Uint8Array | null = null;
-  #scratch: Uint8Array | null = null;
   /** The message hooks of the base, called here with messages as the caller sees them. */
   #hooks: HookSet | null;
   /**
@@ -142,35 +126,25 @@ export class PerMessageDeflateConn extends ForwardingConn {
     checkDeflateOptions(options, base.role);
     super(base);
     this.#base = base;
-    const p = this.params = params ?? DEFAULT_PARAMS;
-    const server = base.role === "server";
-    const engine = this.#engine = options.engine ?? compressionStreamEngine();
-    this.#checkUtf8 = engine.isValidUtf8 ?? isValidUtf8;
-    this.#threshold = options.threshold ?? DEFAULT_THRESHOLD;
-    this.#ownWindowBits = Math.min(
-      server ? p.serverMaxWindowBits : p.clientMaxWindowBits,
-      (server ? options.serverMaxWindowBits : options.clientMaxWindowBits) ??
-        15,
-    );
-    this.#peerWindowBits = server
-      ? p.clientMaxWindowBits
-      : p.serverMaxWindowBits;
-    if (this.#ownWindowBits < 15 && !engine.limitsWindow) {
-      throw new RangeError(
-        `The ${engine.name} engine cannot limit its window to ${this.#ownWindowBits} bits`,
-      );
-    }
-    this.#resetAfterWrite = server
-      ? p.serverNoContextTakeover || options.serverNoContextTakeover === true
-      : p.clientNoContextTakeover || options.clientNoContextTakeover === true;
-    this.#level = options.level ??
-      (this.#resetAfterWrite ? NO_TAKEOVER_LEVEL : DEFAULT_LEVEL);
-    // The peer's messages never look back: its inflater can be reset between
-    // messages to save memory.
-    this.#resetAfterRead = server
-      ? p.clientNoContextTakeover
-      : p.serverNoContextTakeover;
+    this.#profile = profileOf(base.role, params ?? DEFAULT_PARAMS, options);
     this.#hooks = takeMessageHooks(base, this);
+  }
+
+  /** The agreed parameters (frozen: shared by connections that agreed the same). */
+  get params(): DeflateParams {
+    return this.#profile.params;
+  }
+
+  /** The rarely needed parts, made on first use. */
+  #extraOf(): Extra {
+    return this.#extra ??= {
+      output: null,
+      scratch: null,
+      held: null,
+      compressAlone: null,
+      dequeue: null,
+      tail: RESOLVED,
+    };
   }
 
   // ---------------------------------------------------------------- reading
@@ -197,25 +171,24 @@ export class PerMessageDeflateConn extends ForwardingConn {
     // connection waits here, and a suspended async function costs more.
     // The base answers its own errors and keeps them: they propagate as they are.
     return this.#base.readMessage(undefined, options).then(
-      this.#onRaw ??= (raw) => this.#received(raw),
-      this.#onRawError ??= (err) => {
-        this.#reading = false;
-        throw err;
-      },
+      this.#onRaw ??= this.#received.bind(this),
+      this.#onRawError ??= this.#rawFailed.bind(this),
     );
+  }
+
+  /** The base's read failed: its error propagates as it is. */
+  #rawFailed(err: unknown): never {
+    this.#reading = false;
+    throw err;
   }
 
   /** The message the base read, inflated when it arrived compressed. */
   #received(raw: Message): Message | Promise<Message> {
     const buf = this.#target;
     this.#target = undefined;
-    const msg = this.#message ??= {
-      opcode: OpCode.Binary,
-      data: EMPTY,
-      rsv: 0,
-    };
-    msg.opcode = raw.opcode;
-    msg.rsv = raw.rsv;
+    // The base's message object, reused for every read as it is: its data
+    // replaced by the inflated bytes (no object of our own per connection).
+    const msg = raw;
     try {
       if ((raw.rsv & Rsv.Rsv1) === 0) {
         msg.data = buf === undefined ? raw.data : copyInto(raw.data, buf);
@@ -237,7 +210,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
   /** Delivers an inflated message once its text is checked as UTF-8. */
   #checked(msg: Message, data: Uint8Array): Message | Promise<Message> {
     msg.data = data;
-    if (msg.opcode === OpCode.Text && !this.#checkUtf8(data)) {
+    if (msg.opcode === OpCode.Text && !this.#profile.checkUtf8(data)) {
       return this.#failRead(
         new WebSocketError("invalid_utf8", "Text message is not valid UTF-8"),
       );
@@ -283,15 +256,16 @@ export class PerMessageDeflateConn extends ForwardingConn {
       throw err;
     }
     const inflater = (raw.rsv & Rsv.Rsv1) === 0 ? null : this.#decompressorOf();
+    const extra = this.#extraOf();
     return new InflateStream(raw, {
       inflater: inflater!,
-      output: this.#output ??= new InflateOutput(),
-      scratch: this.#scratch ??= new Uint8Array(COMPRESSED_PIECE),
+      output: extra.output ??= new InflateOutput(),
+      scratch: extra.scratch ??= new Uint8Array(COMPRESSED_PIECE),
       limit: options?.readLimit ?? this.#base.readLimit,
       fail: (err) => this.#fail(err),
       done: (ok, length) => {
         this.#reading = false;
-        if (inflater !== null && (this.#resetAfterRead || !ok)) {
+        if (inflater !== null && (this.#profile.resetAfterRead || !ok)) {
           inflater.reset();
         }
         if (ok) this.#hooks?.readMessage(raw.opcode, raw.rsv, null, length);
@@ -304,9 +278,9 @@ export class PerMessageDeflateConn extends ForwardingConn {
     data: Uint8Array,
     buf?: Uint8Array,
   ): Uint8Array | Promise<Uint8Array> {
-    const out = this.#output ??= new InflateOutput();
+    const out = this.#extraOf().output ??= new InflateOutput();
     out.start(this.#base.readLimit, buf);
-    const inflater = this.#decompressorOf(this.#resetAfterRead);
+    const inflater = this.#decompressorOf(this.#profile.resetAfterRead);
     const done = inflater.decompress(data, true, out);
     if (done instanceof Promise) {
       return done.then(() => this.#inflated(inflater, out));
@@ -318,8 +292,8 @@ export class PerMessageDeflateConn extends ForwardingConn {
   #decompressorOf(noContextTakeover?: boolean): Decompressor {
     if (this.#decompressor !== null) return this.#decompressor;
     this.#releaseOnClose();
-    return this.#decompressor = this.#engine.decompressor({
-      windowBits: this.#peerWindowBits,
+    return this.#decompressor = this.#profile.engine.decompressor({
+      windowBits: this.#profile.peerWindowBits,
       ...(noContextTakeover === undefined ? {} : { noContextTakeover }),
     });
   }
@@ -341,7 +315,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
   #inflated(inflater: Decompressor, out: InflateOutput): Uint8Array {
     // Without context takeover the window goes (a pooled engine hands its
     // handle back before any other connection runs).
-    if (this.#resetAfterRead) inflater.reset();
+    if (this.#profile.resetAfterRead) inflater.reset();
     return out.data;
   }
 
@@ -387,8 +361,8 @@ export class PerMessageDeflateConn extends ForwardingConn {
     // Below the threshold for sure: a string has at least as many bytes as units
     // and at most three times as many.
     const small = typeof data === "string"
-      ? data.length * 3 < this.#threshold
-      : data.length < this.#threshold;
+      ? data.length * 3 < this.#profile.threshold
+      : data.length < this.#profile.threshold;
     if (small) return this.#base.writeMessage(opcode, data, options);
     // Nothing queued: the message goes to the base connection now, and later
     // ones queue only while this one's compressed bytes are still in use.
@@ -409,7 +383,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
   ): Promise<void> {
     this.#outputInUse = false;
     const bytes = typeof data === "string" ? encodeLent(data) : data;
-    if (bytes.length < this.#threshold) {
+    if (bytes.length < this.#profile.threshold) {
       giveBack(bytes);
       return this.#base.writeMessage(opcode, data, options);
     }
@@ -448,7 +422,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
       payloadOf(packed),
       options,
     );
-    if (this.#resetAfterWrite) compressor.reset();
+    if (this.#profile.resetAfterWrite) compressor.reset();
     return written;
   }
 
@@ -484,11 +458,13 @@ export class PerMessageDeflateConn extends ForwardingConn {
    * @returns The frame, or a promise of it while an asynchronous engine runs.
    */
   frameFor(message: PreparedMessage): Uint8Array | Promise<Uint8Array> | null {
-    if (!this.#resetAfterWrite || this.role === "client") return null;
-    if (message.data.length < this.#threshold) return message.frame;
+    const profile = this.#profile;
+    if (!profile.resetAfterWrite || this.role === "client") return null;
+    if (message.data.length < profile.threshold) return message.frame;
+    const extra = this.#extraOf();
     return message.deflatedFrame(
-      this.#ownWindowBits,
-      this.#compressAlone ??= (data) => this.#compressOnItsOwn(data),
+      profile.ownWindowBits,
+      extra.compressAlone ??= (data) => this.#compressOnItsOwn(data),
     );
   }
 
@@ -574,7 +550,8 @@ export class PerMessageDeflateConn extends ForwardingConn {
   ): Promise<void> {
     const options = signal === undefined ? undefined : { signal };
     const compressor = this.#compressorOf();
-    const held = this.#held ??= new Uint8Array(this.#base.chunkSize);
+    const extra = this.#extraOf();
+    const held = extra.held ??= new Uint8Array(this.#base.chunkSize);
     let first = true;
     try {
       await forEachFragment(source, held, chunkSize, async (piece, last) => {
@@ -596,37 +573,41 @@ export class PerMessageDeflateConn extends ForwardingConn {
       if (!first) await this.#base.fail(asWebSocketError(err, "stream"));
       throw err;
     }
-    if (this.#resetAfterWrite) compressor.reset();
+    if (this.#profile.resetAfterWrite) compressor.reset();
   }
 
   #newCompressor(): Compressor {
-    return this.#engine.compressor({
-      level: this.#level,
-      windowBits: this.#ownWindowBits,
-      noContextTakeover: this.#resetAfterWrite,
+    const profile = this.#profile;
+    return profile.engine.compressor({
+      level: profile.level,
+      windowBits: profile.ownWindowBits,
+      noContextTakeover: profile.resetAfterWrite,
     });
   }
 
   /** Runs writes one at a time, in call order; an idle queue runs at once. */
   #enqueue(task: () => Promise<void>): Promise<void> {
-    return this.#track(this.#queued === 0 ? task() : this.#tail.then(task));
+    return this.#track(
+      this.#queued === 0 ? task() : this.#extraOf().tail.then(task),
+    );
   }
 
   /** Makes later writes wait for `run`. */
   #track(run: Promise<void>): Promise<void> {
     this.#queued++;
+    const extra = this.#extraOf();
     const done = run.finally(
-      this.#dequeue ??= () => {
+      extra.dequeue ??= () => {
         this.#queued--;
       },
     );
-    this.#tail = done.catch(ignore);
+    extra.tail = done.catch(ignore);
     return done;
   }
 
   /** Waits until every message written so far has been handed to the transport. */
   override async flush(): Promise<void> {
-    await this.#tail;
+    if (this.#extra !== null) await this.#extra.tail;
     await this.#base.flush();
   }
 
@@ -634,7 +615,7 @@ export class PerMessageDeflateConn extends ForwardingConn {
 
   /** Runs the closing handshake after the messages already written. */
   override async close(code?: CloseCode, reason?: string): Promise<void> {
-    await this.#tail;
+    if (this.#extra !== null) await this.#extra.tail;
     await this.#base.close(code, reason);
   }
 

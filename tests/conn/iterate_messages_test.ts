@@ -7,6 +7,7 @@
  */
 
 import {
+  assert,
   assertEquals,
   assertInstanceOf,
   assertRejects,
@@ -17,6 +18,7 @@ import { iterateMessages } from "../../src/conn/iterate_messages.ts";
 import type { Message } from "../../src/conn/websocket_conn.ts";
 import { OpCode } from "../../src/codec/opcode.ts";
 import { connPair } from "../_pair.ts";
+import { echoOnce, heapPerConn, idleConn } from "../_heap.ts";
 import { dec, enc } from "../_wire.ts";
 
 /** A connection whose reads are settled by the test, in order. */
@@ -190,4 +192,22 @@ Deno.test("iterateMessages: pending next() calls get distinct results holding th
   assertStrictEquals(a, b);
   assertEquals(dec(b.value.data), "five");
   await Promise.all([client.close(), server.close()]);
+});
+
+Deno.test("a message iterator waiting for the next message costs under 255 B of heap beyond the read (291 with arrow callbacks and their context)", async () => {
+  const bare = await heapPerConn(async () => {
+    const conn = idleConn();
+    await echoOnce(conn);
+    conn.readMessage().catch(() => {});
+    return conn;
+  });
+  const iterated = await heapPerConn(async () => {
+    const conn = idleConn();
+    await echoOnce(conn);
+    const it = conn[Symbol.asyncIterator]();
+    it.next().catch(() => {});
+    return it;
+  });
+  const cost = iterated - bare;
+  assert(cost > 0 && cost < 255, `the iterator costs ${cost.toFixed(0)} B`);
 });
