@@ -220,13 +220,27 @@ export class MessageReader implements FrameState {
       this.#inFrame && !this.#whole && this.#payloadLeft >= frames.capacity &&
       frames.buffered === 0 && frames.direct && !isControl(frames.header.opcode)
     ) {
-      return frames.readDirect(this.#dest, this.#filled, this.#payloadLeft)
-        .then(
-          this.#afterDirect ??= (n) => this.#directRead(n),
-          this.#rejectRead,
-        );
+      return this.#readDirect();
     }
     return frames.fill().then(this.#afterFill, this.#rejectRead);
+  }
+
+  // The callbacks below are bound apart from the functions that run per
+  // message: a closure there, even in a branch not taken, makes every call
+  // allocate a context until the optimizing compiler removes it.
+
+  /** Reads the rest of a large payload straight into the message buffer. */
+  #readDirect(): Promise<Message> {
+    return this.#frames.readDirect(this.#dest, this.#filled, this.#payloadLeft)
+      .then(
+        this.#afterDirect ??= (n) => this.#directRead(n),
+        this.#rejectRead,
+      );
+  }
+
+  /** Resumes reading once a control frame's asynchronous work is done. */
+  #resumeAfter(pending: Promise<void>): Promise<Message> {
+    return pending.then(this.#resume ??= () => this.#run(), this.#rejectRead);
   }
 
   #afterFill = (n: number | null): Message | Promise<Message> => {
@@ -281,12 +295,7 @@ export class MessageReader implements FrameState {
       if (isControl(h.opcode)) {
         const pending = this.#readControl(h);
         if (pending === null) return null;
-        if (pending !== undefined) {
-          return pending.then(
-            this.#resume ??= () => this.#run(),
-            this.#rejectRead,
-          );
-        }
+        if (pending !== undefined) return this.#resumeAfter(pending);
         continue;
       }
       if (this.#payloadLeft > 0) {

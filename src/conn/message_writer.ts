@@ -129,10 +129,7 @@ export class MessageWriter {
     }
     const closing = this.#closing.refuseWrite();
     if (closing !== null) return closing;
-    if (this.#streaming !== null) {
-      const copy = typeof data === "string" ? data : data.slice();
-      return this.#streaming.then(() => this.writeMessage(opcode, copy));
-    }
+    if (this.#streaming !== null) return this.#messageAfterStream(opcode, data);
     return typeof data === "string"
       ? this.#writer.writeText(FIN | opcode, data)
       : this.#writer.write(FIN | opcode, data);
@@ -145,9 +142,7 @@ export class MessageWriter {
     }
     const closing = this.#closing.refuseWrite();
     if (closing !== null) return closing;
-    if (this.#streaming !== null) {
-      return this.#streaming.then(() => this.writePrepared(message));
-    }
+    if (this.#streaming !== null) return this.#preparedAfterStream(message);
     return this.#writer.writeRaw(message.frame);
   }
 
@@ -160,11 +155,28 @@ export class MessageWriter {
     }
     const closing = this.#closing.refuseWrite();
     if (closing !== null) return closing;
-    if (this.#streaming !== null) {
-      const copy = frames.slice();
-      return this.#streaming.then(() => this.writeFrames(copy));
-    }
+    if (this.#streaming !== null) return this.#framesAfterStream(frames);
     return this.#writer.writeRaw(frames);
+  }
+
+  // The writes that wait for a running stream, apart from the write methods: a
+  // closure there would make every write allocate a context.
+
+  #messageAfterStream(
+    opcode: DataOpCode,
+    data: Uint8Array | string,
+  ): Promise<void> {
+    const copy = typeof data === "string" ? data : data.slice();
+    return this.#streaming!.then(() => this.writeMessage(opcode, copy));
+  }
+
+  #preparedAfterStream(message: PreparedMessage): Promise<void> {
+    return this.#streaming!.then(() => this.writePrepared(message));
+  }
+
+  #framesAfterStream(frames: Uint8Array): Promise<void> {
+    const copy = frames.slice();
+    return this.#streaming!.then(() => this.writeFrames(copy));
   }
 
   /**

@@ -17,6 +17,7 @@ import { OpCode } from "../codec/opcode.ts";
 import { giveBuffer, pooledSize, takeBuffer, viewOf } from "./buffer_pool.ts";
 import type { ByteSink } from "./transport.ts";
 import type { WriteBudget } from "./write_budget.ts";
+import { holdUntilNextTask, letGo } from "./held_writes.ts";
 import { encodeUtf8Into } from "../codec/utf8.ts";
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -53,8 +54,9 @@ const encoder = new TextEncoder();
  * Invariant, shared by every writer in the process: a writer asked to `hold()`
  * (its reader has more input buffered) keeps its frames until `release()`, or
  * until the next macrotask at the latest: one `setImmediate` releases all the
- * writers holding at that moment. It is the only task this module schedules on
- * its own, and a writer leaves the shared set as soon as it releases.
+ * writers holding at that moment (`held_writes.ts`). It is the only task a
+ * writer schedules on its own, and it leaves the shared set as soon as it
+ * releases.
  */
 export class FrameWriter {
   #sink: ByteSink;
@@ -73,8 +75,7 @@ export class FrameWriter {
   #limit: number;
   #budget: WriteBudget | null;
   #queuedBytes = 0;
-  // The write callbacks, bound on the first write: an idle connection that
-  // never wrote holds none.
+  // The write callbacks (see `#bind`).
   #onWritten: ((n: number) => void | Promise<void>) | null = null;
   #onFailed: ((err: unknown) => void) | null = null;
 
@@ -107,22 +108,6 @@ export class FrameWriter {
   #out: Uint8Array = EMPTY;
   #inflightBytes = 0;
   #held = false;
-
-  /**
-   * Writers that hold frames. One macrotask releases them all: a timer per
-   * writer and batch cost more than the write the batch saves. A writer leaves
-   * the set as soon as it releases, so nothing stays referenced here longer than
-   * its hold.
-   */
-  static #holding = new Set<FrameWriter>();
-  static #releaseScheduled = false;
-
-  static #releaseAll = (): void => {
-    FrameWriter.#releaseScheduled = false;
-    FrameWriter.#holding.forEach(FrameWriter.#releaseOne);
-  };
-
-  static #releaseOne = (writer: FrameWriter): void => writer.release();
 
   /**
    * Prepares a writer over a sink.
@@ -173,6 +158,11 @@ export class FrameWriter {
     if (this.#queued === 0 && this.#tryAppend(first, payload)) {
       return this.#mayGoOn() ? RESOLVED : this.flush();
     }
+    return this.#writeQueued(first, payload);
+  }
+
+  /** Queues a frame behind the writes waiting their turn (apart: see `#bind`). */
+  #writeQueued(first: number, payload: Uint8Array): Promise<void> {
     const size = payload.length;
     const refused = this.#admit(first, size);
     if (refused !== null) return Promise.reject(refused);
@@ -437,18 +427,14 @@ export class FrameWriter {
   hold(): void {
     if (this.#held) return;
     this.#held = true;
-    FrameWriter.#holding.add(this);
-    if (!FrameWriter.#releaseScheduled) {
-      FrameWriter.#releaseScheduled = true;
-      setImmediate(FrameWriter.#releaseAll);
-    }
+    holdUntilNextTask(this);
   }
 
   /** Ends a {@linkcode hold}: starts writing what gathered. */
   release(): void {
     if (!this.#held) return;
     this.#held = false;
-    FrameWriter.#holding.delete(this);
+    letGo(this);
     this.#kick();
   }
 
@@ -456,7 +442,7 @@ export class FrameWriter {
   abandonHold(): void {
     if (!this.#held) return;
     this.#held = false;
-    FrameWriter.#holding.delete(this);
+    letGo(this);
   }
 
   /** Starts writing the filled scratchpad unless a write is already in flight. */
@@ -475,9 +461,20 @@ export class FrameWriter {
     this.#inflightBytes = this.#used;
     this.#used = 0;
     this.#inflight = this.#sink.writeSome(this.#out).then(
-      this.#onWritten ??= (n) => this.#written(n),
-      this.#onFailed ??= (err) => this.#failed(err),
+      this.#onWritten ?? this.#bind(),
+      this.#onFailed,
     );
+  }
+
+  /**
+   * Binds the write callbacks on the first write (an idle connection that never
+   * wrote holds none); returns `#onWritten`. Apart from `#kick`, as the queued
+   * path is from `write`: a closure in a function that runs per frame, even one
+   * not made, makes each call allocate a context until the code is optimized.
+   */
+  #bind(): (n: number) => void | Promise<void> {
+    this.#onFailed = (err) => this.#failed(err);
+    return this.#onWritten = (n) => this.#written(n);
   }
 
   async #waitWritten(): Promise<void> {
