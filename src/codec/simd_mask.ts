@@ -82,9 +82,10 @@ export function simdBlock(): SimdBlock | null {
  * @example
  * ```ts
  * import { existingSimdBlock, simdBlock } from "./simd_mask.ts";
- * import { assertStrictEquals } from "@std/assert";
+ * import { assert } from "@std/assert";
  *
- * assertStrictEquals(existingSimdBlock(), simdBlock());
+ * const made = simdBlock();
+ * assert(existingSimdBlock() === made);
  * ```
  */
 export function existingSimdBlock(): SimdBlock | null {
