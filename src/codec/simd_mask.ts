@@ -9,9 +9,12 @@
  * @module
  */
 
-/** The block's size in 64 KiB pages: 16 MiB, reserved, resident only where used. */
-const PAGES = 256;
-const PAGES_LEB128 = [PAGES & 0x7f | 0x80, PAGES >> 7];
+/**
+ * The block's size in 64 KiB pages: 4 MiB (32 burst buffers, 1,024 chunks of 4
+ * KiB), resident once used, as the pool keeps up to 4 MiB per size anyway.
+ * Buffers past it are plain and masked in JavaScript.
+ */
+const PAGES = 64;
 
 /** `x(at, n, word)`'s body: XOR 16 bytes per step while `n` >= 16. */
 const BODY = [
@@ -26,6 +29,14 @@ const BODY = [
   ...[0x0c, 0x00, 0x0b, 0x0b, 0x0b], // continue; end loop, block, function
 ];
 
+/** `n` as unsigned LEB128, as the module's integers are written. */
+function leb128(n: number): number[] {
+  const out: number[] = [];
+  for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return out;
+}
+
 /** A module section: its id, its size (under 128 bytes here), its bytes. */
 function section(id: number, bytes: number[]): number[] {
   return [id, bytes.length, ...bytes];
@@ -39,7 +50,7 @@ const MODULE = Uint8Array.of(
   ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
   ...section(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00]), // (i32 i32 i32) -> ()
   ...section(3, [0x01, 0x00]), // function 0 has type 0
-  ...section(5, [0x01, 0x01, ...PAGES_LEB128, ...PAGES_LEB128]), // min = max
+  ...section(5, [0x01, 0x01, ...leb128(PAGES), ...leb128(PAGES)]), // min = max
   ...section(7, [0x02, 0x01, 0x78, 0x00, 0x00, 0x01, 0x6d, 0x02, 0x00]), // "x", "m"
   ...section(10, [0x01, BODY.length, ...BODY]),
 );
