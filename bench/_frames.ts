@@ -13,14 +13,8 @@ import { enc, encodeFrame as encodeWireFrame } from "../tests/_wire.ts";
 export const FIN = 0x80;
 /** The RSV1 bit: "compressed" under permessage-deflate. */
 export const RSV1 = 0x40;
-/** The opcodes the benchmarks send. */
-export const Op = {
-  Continuation: 0x0,
-  Text: 0x1,
-  Binary: 0x2,
-  Close: 0x8,
-  Ping: 0x9,
-} as const;
+/** The opcodes by name. */
+export { Op } from "../tests/_wire.ts";
 
 /** The masking key every pre-encoded client frame uses. */
 export const BENCH_KEY: readonly number[] = [0x37, 0xfa, 0x21, 0x3d];

@@ -12,44 +12,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { Conn, type ConnOptions } from "../src/conn/conn.ts";
 import type { WebSocketConn } from "../src/conn/websocket_conn.ts";
-
-/** A masked "hello" text frame. */
-const HELLO = Uint8Array.of(
-  0x81,
-  0x85,
-  1,
-  2,
-  3,
-  4,
-  0x69,
-  0x67,
-  0x6f,
-  0x68,
-  0x6e,
-);
-const NEVER = new Promise<number | null>(() => {});
-
-/** Delivers one "hello" frame, then waits forever; writes vanish. */
-class IdleTransport {
-  #pending: Uint8Array | null = HELLO;
-  get readable(): ReadableStream<Uint8Array> {
-    throw new Error("direct reads only");
-  }
-  get writable(): WritableStream<Uint8Array> {
-    throw new Error("direct writes only");
-  }
-  read(p: Uint8Array): Promise<number | null> {
-    const pending = this.#pending;
-    if (pending === null) return NEVER;
-    p.set(pending);
-    this.#pending = null;
-    return Promise.resolve(pending.length);
-  }
-  write(p: Uint8Array): Promise<number> {
-    return Promise.resolve(p.length);
-  }
-  close(): void {}
-}
+import { IdleTransport } from "./_idle_transport.ts";
 
 let collect: (() => void) | undefined;
 

@@ -18,50 +18,7 @@
 import { Conn, OpCode, Rsv, type WebSocketConn } from "@wsx/websocket";
 import { wrapDeflate } from "@wsx/websocket/deflate";
 import { Flags } from "./_args.ts";
-
-/** A masked "hello" text frame. */
-const HELLO = Uint8Array.of(
-  0x81,
-  0x85,
-  1,
-  2,
-  3,
-  4,
-  0x69,
-  0x67,
-  0x6f,
-  0x68,
-  0x6e,
-);
-const NEVER = new Promise<number | null>(() => {});
-
-/**
- * A transport read directly: delivers `first` once (if given), then waits
- * forever. Its methods live on the prototype, so it costs one small object.
- */
-class IdleTransport {
-  #pending: Uint8Array | null;
-  constructor(first: Uint8Array | null) {
-    this.#pending = first;
-  }
-  get readable(): ReadableStream<Uint8Array> {
-    throw new Error("direct reads only");
-  }
-  get writable(): WritableStream<Uint8Array> {
-    throw new Error("direct writes only");
-  }
-  read(p: Uint8Array): Promise<number | null> {
-    const pending = this.#pending;
-    if (pending === null) return NEVER;
-    p.set(pending);
-    this.#pending = null;
-    return Promise.resolve(pending.length);
-  }
-  write(p: Uint8Array): Promise<number> {
-    return Promise.resolve(p.length);
-  }
-  close(): void {}
-}
+import { HELLO, IdleTransport } from "../../tests/_idle_transport.ts";
 
 async function open(
   chunkSize: number,

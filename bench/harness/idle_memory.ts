@@ -31,6 +31,7 @@
 import { accept, serve, type WebSocketConn } from "@wsx/websocket";
 import { Flags } from "./_args.ts";
 import { nodeWsServer } from "./_node_ws.ts";
+import { HELLO } from "../../tests/_idle_transport.ts";
 import {
   announce,
   baselineCheckout,
@@ -260,20 +261,7 @@ const REQUEST = (port: number, deflate: boolean) =>
       "Sec-WebSocket-Version: 13\r\n\r\n",
   );
 
-/** A masked text frame, "hello", and the unmasked echo a server sends back. */
-const HELLO = new Uint8Array([
-  0x81,
-  0x85,
-  1,
-  2,
-  3,
-  4,
-  0x69,
-  0x67,
-  0x6f,
-  0x68,
-  0x6e,
-]);
+/** The unmasked echo of `HELLO` a server sends back. */
 const ECHO_BYTES = 7;
 
 /**

@@ -132,15 +132,20 @@ export class FrameReader {
       // Room for a few frames this size when more input waits (a burst).
       const frames = this.filled ? BURST_FRAMES : 1;
       const want = pooledSize(frames * (MAX_HEADER_BYTES + length));
-      const grown = takeBuffer(Math.max(length, Math.min(want, limit)), true);
-      grown.set(buf.subarray(this.#pos, this.#end));
-      this.#end -= this.#pos;
-      this.#pos = 0;
-      source.buffer = grown;
-      this.#view = EMPTY;
-      if (buf !== this.#small) giveBuffer(buf);
+      this.#moveTo(takeBuffer(Math.max(length, Math.min(want, limit)), true));
     }
     return true;
+  }
+
+  /** Moves the unconsumed bytes to the front of `grown`, the new read buffer. */
+  #moveTo(grown: Uint8Array): void {
+    const buf = this.#source.buffer;
+    grown.set(buf.subarray(this.#pos, this.#end));
+    this.#end -= this.#pos;
+    this.#pos = 0;
+    this.#source.buffer = grown;
+    this.#view = EMPTY;
+    if (buf !== this.#small) giveBuffer(buf);
   }
 
   /**
@@ -162,13 +167,7 @@ export class FrameReader {
       !this.filled || !source.direct || buf.length >= size ||
       payloadLeft <= this.#end - this.#pos
     ) return;
-    const grown = takeBuffer(size, true);
-    grown.set(buf.subarray(this.#pos, this.#end));
-    this.#end -= this.#pos;
-    this.#pos = 0;
-    source.buffer = grown;
-    this.#view = EMPTY;
-    if (buf !== this.#small) giveBuffer(buf);
+    this.#moveTo(takeBuffer(size, true));
   }
 
   /**
