@@ -96,11 +96,24 @@ Deno.test("hub: options out of range are refused", () => {
 const BIG = 64 * 1024;
 const ROUNDS = 400;
 
-/** Publishes ROUNDS messages of BIG bytes, 4 per turn. */
-async function flood(hub: Hub): Promise<void> {
+/** How far the publisher may run ahead of the readers, in messages (half the queue bound). */
+const LEAD = 8;
+
+/**
+ * Publishes ROUNDS messages of BIG bytes, 4 per turn, never more than LEAD
+ * ahead of `readers`: the pace of the subscribers that read, which a stuck
+ * one must not slow (an unpaced flood in the test's one process can outrun
+ * them on a busy machine, and their own queues then drop too).
+ */
+async function flood(hub: Hub, readers: Collector[]): Promise<void> {
   for (let i = 0; i < ROUNDS; i++) {
     hub.publish("room", new Uint8Array(BIG).fill(i & 0xff));
-    if (i % 4 === 3) await new Promise((resolve) => setTimeout(resolve, 0));
+    if (i % 4 !== 3) continue;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await until(
+      () => readers.every((r) => r.received.length >= i + 1 - LEAD),
+      `the readers within ${LEAD} messages of ${i + 1}`,
+    );
   }
 }
 
@@ -116,7 +129,7 @@ for (const overflow of ["drop", "close"] as const) {
     await using b = await Collector.connect(server.url, { readLimit: 1 << 20 });
     await server.waitConns(3);
     try {
-      await flood(hub);
+      await flood(hub, [a, b]);
       for (const client of [a, b]) {
         await client.waitFor(ROUNDS, 20_000).catch((err) => {
           throw new Error(
