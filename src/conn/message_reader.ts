@@ -404,18 +404,9 @@ export class MessageReader implements FrameState {
    */
   #copyIn(n: number): void {
     const frames = this.#frames;
-    const h = frames.header;
-    if (h.masked) {
-      const at = frames.position;
-      this.#phase = maskInPlace(frames.bytes, h.mask, this.#phase, at, at + n);
-    }
-    const to = this.#filled;
-    frames.copyAvailable(this.#dest, to, n);
-    if (this.#validateUtf8 && !this.#utf8!.push(this.#dest, to, to + n)) {
-      throw invalidUtf8();
-    }
-    this.#payloadLeft -= n;
-    this.#filled = to + n;
+    this.#consume(frames.bytes, frames.position, n, this.#validateUtf8);
+    frames.copyAvailable(this.#dest, this.#filled, n);
+    this.#filled += n;
   }
 
   /** Accounts for `n` payload bytes just placed at `dest[filled..]`. */
