@@ -322,6 +322,8 @@ export async function readStreamToEnd(
 export class CountingConn implements Transport {
   reads = 0;
   writes = 0;
+  /** The length of each write, in order. */
+  readonly written: number[] = [];
   readonly #tcp: Deno.Conn;
   constructor(tcp: Deno.Conn) {
     this.#tcp = tcp;
@@ -338,6 +340,7 @@ export class CountingConn implements Transport {
   }
   write(p: Uint8Array): Promise<number> {
     this.writes++;
+    this.written.push(p.length);
     return this.#tcp.write(p);
   }
   close(): void {

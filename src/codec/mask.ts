@@ -5,7 +5,7 @@
  * @module
  */
 
-import { existingSimdBlock } from "./simd_mask.ts";
+import { simdXorOf } from "./simd_mask.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Below this size four bytes per step beat looking up a word view. */
@@ -97,10 +97,10 @@ export function maskInPlace(
     maskBytes(bytes, start, end, key, phase);
     return (phase + end - start) & 3;
   }
-  const simd = existingSimdBlock();
-  if (simd !== null && bytes.buffer === simd.bytes.buffer) {
+  const xor = simdXorOf(bytes.buffer);
+  if (xor !== null) {
     const whole = (end - start) & ~15;
-    simd.xor(bytes.byteOffset + start, whole, littleEndianWord(key, phase));
+    xor(bytes.byteOffset + start, whole, littleEndianWord(key, phase));
     // `whole` is a multiple of 4: the key position is `phase` again.
     maskBytes(bytes, start + whole, end, key, phase);
     return (phase + end - start) & 3;

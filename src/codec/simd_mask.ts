@@ -1,10 +1,11 @@
 /**
- * Masking 16 bytes per step with WebAssembly SIMD, over one fixed block of
- * WebAssembly memory from which the buffer pool carves read buffers: about
- * four times the speed of 32-bit JavaScript words, but only for bytes that
- * live in that memory. The block never grows (growing would detach every view
- * of it) and is made on first use; where WebAssembly or its SIMD is missing,
- * there is none and masking stays in JavaScript.
+ * Masking 16 bytes per step with WebAssembly SIMD: about four times the speed
+ * of 32-bit JavaScript words, but only for bytes that live in WebAssembly
+ * memory. There are two kinds: one fixed block, from which the buffer pool
+ * carves read buffers, and a memory of its own for each large message buffer.
+ * None ever grows (growing would detach every view of it); each is made on
+ * first use. Where WebAssembly or its SIMD is missing there are none, and
+ * masking stays in JavaScript.
  *
  * @module
  */
@@ -29,41 +30,33 @@ const BODY = [
   ...[0x0c, 0x00, 0x0b, 0x0b, 0x0b], // continue; end loop, block, function
 ];
 
-/** `n` as unsigned LEB128, as the module's integers are written. */
-function leb128(n: number): number[] {
-  const out: number[] = [];
-  for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
-  out.push(n);
-  return out;
-}
-
 /** A module section: its id, its size (under 128 bytes here), its bytes. */
 function section(id: number, bytes: number[]): number[] {
   return [id, bytes.length, ...bytes];
 }
 
 /**
- * The module, assembled by hand: one memory of `PAGES` pages (maximum equal,
- * so it cannot grow), exported as `m`, and the function `x`.
+ * The module, assembled by hand: the function `x` over an imported memory
+ * (`e.m`, any size). Each memory gets an instance of its own.
  */
 const MODULE = Uint8Array.of(
   ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
   ...section(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00]), // (i32 i32 i32) -> ()
+  ...section(2, [0x01, 0x01, 0x65, 0x01, 0x6d, 0x02, 0x00, 0x00]), // memory "e" "m", min 0
   ...section(3, [0x01, 0x00]), // function 0 has type 0
-  ...section(5, [0x01, 0x01, ...leb128(PAGES), ...leb128(PAGES)]), // min = max
-  ...section(7, [0x02, 0x01, 0x78, 0x00, 0x00, 0x01, 0x6d, 0x02, 0x00]), // "x", "m"
+  ...section(7, [0x01, 0x01, 0x78, 0x00, 0x00]), // export "x"
   ...section(10, [0x01, BODY.length, ...BODY]),
 );
 
-/** The block and its masking function. */
-export interface SimdBlock {
-  /** All of the block's bytes. */
+/** A WebAssembly memory and its masking function. */
+export interface SimdMemory {
+  /** All of the memory's bytes. */
   readonly bytes: Uint8Array;
   /** XORs `bytes[at..at + n - n % 16)` with `word` (little-endian key bytes). */
   readonly xor: (at: number, n: number, word: number) => void;
 }
 
-let block: SimdBlock | null | undefined;
+let block: SimdMemory | null | undefined;
 
 /**
  * The SIMD block, made on the first call; `null` where WebAssembly SIMD is
@@ -82,7 +75,7 @@ let block: SimdBlock | null | undefined;
  * }
  * ```
  */
-export function simdBlock(): SimdBlock | null {
+export function simdBlock(): SimdMemory | null {
   if (block === undefined) block = makeBlock();
   return block;
 }
@@ -99,17 +92,75 @@ export function simdBlock(): SimdBlock | null {
  * assert(existingSimdBlock() === made);
  * ```
  */
-export function existingSimdBlock(): SimdBlock | null {
+export function existingSimdBlock(): SimdMemory | null {
   return block ?? null;
 }
 
-function makeBlock(): SimdBlock | null {
+/** The module, compiled on first use; `null` where it does not compile. */
+let compiled: WebAssembly.Module | null | undefined;
+
+/**
+ * `pages` of fresh WebAssembly memory (which can never grow) with its
+ * masking function, or `null` where WebAssembly SIMD is unavailable or the
+ * memory cannot be had.
+ */
+function makeMemory(pages: number): SimdMemory | null {
   try {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(MODULE));
-    const memory = instance.exports.m as WebAssembly.Memory;
-    const xor = instance.exports.x as SimdBlock["xor"];
-    return { bytes: new Uint8Array(memory.buffer), xor };
+    compiled ??= new WebAssembly.Module(MODULE);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const instance = new WebAssembly.Instance(compiled, { e: { m: memory } });
+    return {
+      bytes: new Uint8Array(memory.buffer),
+      xor: instance.exports.x as SimdMemory["xor"],
+    };
   } catch {
+    compiled ??= null;
     return null;
   }
+}
+
+function makeBlock(): SimdMemory | null {
+  return makeMemory(PAGES);
+}
+
+/** The memories made by {@linkcode simdMemory}, by buffer: what masking looks up. */
+const memories = new WeakMap<ArrayBufferLike, SimdMemory["xor"]>();
+
+/**
+ * At least `size` bytes of WebAssembly memory of their own, masked by SIMD:
+ * for a buffer too large for the block (a large message's). Its memory is
+ * collected with its last view. `null` where WebAssembly SIMD is unavailable.
+ *
+ * @example
+ * ```ts
+ * import { simdMemory } from "./simd_mask.ts";
+ * import { assert } from "@std/assert";
+ *
+ * const memory = simdMemory(100_000);
+ * if (memory !== null) assert(memory.bytes.length >= 100_000);
+ * ```
+ */
+export function simdMemory(size: number): SimdMemory | null {
+  const made = makeMemory(Math.ceil(size / 65536));
+  if (made !== null) memories.set(made.bytes.buffer, made.xor);
+  return made;
+}
+
+/**
+ * The SIMD masking function for bytes of `buffer`, if it is the block's or one
+ * of {@linkcode simdMemory}'s, else `null`.
+ *
+ * @example
+ * ```ts
+ * import { simdMemory, simdXorOf } from "./simd_mask.ts";
+ * import { assert } from "@std/assert";
+ *
+ * const memory = simdMemory(1);
+ * if (memory !== null) assert(simdXorOf(memory.bytes.buffer) === memory.xor);
+ * assert(simdXorOf(new ArrayBuffer(8)) === null);
+ * ```
+ */
+export function simdXorOf(buffer: ArrayBufferLike): SimdMemory["xor"] | null {
+  if (block?.bytes.buffer === buffer) return block.xor;
+  return memories.get(buffer) ?? null;
 }

@@ -20,7 +20,9 @@ import { type Header, MAX_CONTROL_PAYLOAD, Rsv } from "../codec/header.ts";
 import { maskInPlace } from "../codec/mask.ts";
 import { type DataOpCode, isControl, OpCode } from "../codec/opcode.ts";
 import { Utf8Validator } from "../codec/utf8.ts";
+import { simdMemory } from "../codec/simd_mask.ts";
 import type { FrameReader } from "../io/frame_reader.ts";
+import { HEADROOM } from "../io/frame_writer.ts";
 import type { Frame, Message } from "./websocket_conn.ts";
 
 /** An internal message buffer larger than this is not kept for small messages. */
@@ -41,6 +43,11 @@ export interface ReadFailures {
 
 /** Where replies gather: the connection's frame writer. */
 export interface ReplyBatch {
+  /**
+   * The message buffer is now `buffer` (or none): the `HEADROOM` bytes before
+   * it are the writer's, to frame a reply of the whole buffer's bytes in place.
+   */
+  lendHeadroom(buffer: Uint8Array | null): void;
   /** More input is buffered after a message: replies may wait for the next ones. */
   hold(): void;
   /** The next read must wait for the transport: held replies should go now. */
@@ -470,6 +477,7 @@ export class MessageReader implements FrameState {
       size < buf.length / 4
     ) {
       this.#internal = this.#viewBase = null;
+      this.#replies.lendHeadroom(null);
       this.#dest = this.#view = EMPTY;
     }
   }
@@ -482,9 +490,10 @@ export class MessageReader implements FrameState {
         this.#limits.readLimit,
         Math.max(total, this.#limits.chunkSize, 2 * (buf?.length ?? 0)),
       );
-      const next = new Uint8Array(size);
+      const next = messageBuffer(size);
       if (buf !== null && filled > 0) next.set(buf.subarray(0, filled));
       this.#internal = buf = next;
+      this.#replies.lendHeadroom(next);
     }
     return buf;
   }
@@ -498,6 +507,18 @@ export class MessageReader implements FrameState {
     }
     return this.#view;
   }
+}
+
+/**
+ * A message buffer with `HEADROOM` bytes before it, where a reply of the same
+ * bytes gets its header (no copy, one write); a large one from SIMD memory,
+ * where unmasking is four times faster.
+ */
+function messageBuffer(size: number): Uint8Array {
+  const total = size + HEADROOM;
+  const memory = size > RETAINED_BUFFER_BYTES ? simdMemory(total) : null;
+  const bytes = memory?.bytes ?? new Uint8Array(total);
+  return bytes.subarray(HEADROOM, total);
 }
 
 function invalidUtf8(): WebSocketError {

@@ -33,6 +33,13 @@ const BURST_SCRATCHPAD = 128 * 1024;
 /** Frames a grown scratchpad makes room for: one growth per burst, not per frame. */
 const BURST_FRAMES = 4;
 
+/**
+ * Bytes a message buffer keeps free before it for a reply's header written in
+ * place (`lendHeadroom`): a whole header, rounded up so that the payload stays
+ * 16-byte aligned.
+ */
+export const HEADROOM = 16;
+
 /** Marks a write of bytes that are already a complete frame. */
 export const RAW = -1;
 const encoder = new TextEncoder();
@@ -108,6 +115,8 @@ export class FrameWriter {
   #out: Uint8Array = EMPTY;
   #inflightBytes = 0;
   #held = false;
+  /** The reader's message buffer, whose headroom this writer may frame into. */
+  #lent: Uint8Array | null = null;
 
   /**
    * Prepares a writer over a sink.
@@ -382,6 +391,12 @@ export class FrameWriter {
       return;
     }
     await this.#drain();
+    const framed = this.#framedInPlace(first, payload);
+    if (framed !== null) {
+      await this.#sink.write(framed).catch((err) => this.#failed(err));
+      if (this.#error !== null) throw this.#failure();
+      return;
+    }
     const key = this.#masked && first !== RAW ? this.#key : null;
     if (key !== null) nextMaskKey(key);
     if (first !== RAW) {
@@ -417,6 +432,35 @@ export class FrameWriter {
     } finally {
       giveBuffer(piece);
     }
+  }
+
+  /**
+   * Lends this writer the `HEADROOM` bytes before `buffer`, which nothing else
+   * reads or writes: a frame whose payload is all of `buffer`'s first bytes
+   * then gets its header there and goes out in one write, with no copy (a
+   * server that echoes or forwards a large message). `null` takes it back.
+   */
+  lendHeadroom(buffer: Uint8Array | null): void {
+    this.#lent = buffer;
+  }
+
+  /**
+   * `payload` with its header written in front of it in the lent headroom, if
+   * `payload` starts the lent buffer and the frame is not masked; else `null`.
+   */
+  #framedInPlace(first: number, payload: Uint8Array): Uint8Array | null {
+    const lent = this.#lent;
+    if (
+      lent === null || this.#masked || first === RAW ||
+      payload.buffer !== lent.buffer || payload.byteOffset !== lent.byteOffset
+    ) {
+      return null;
+    }
+    const size = headerSize(payload.length, false);
+    const start = payload.byteOffset - size;
+    const frame = new Uint8Array(payload.buffer, start, size + payload.length);
+    encodeHeader(frame, 0, first, payload.length, null);
+    return frame;
   }
 
   /**

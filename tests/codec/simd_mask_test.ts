@@ -1,8 +1,13 @@
 /** SIMD masking: the WebAssembly block, and maskInPlace() on bytes in it. */
 
-import { assert, assertEquals, assertExists } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertExists,
+  assertStrictEquals,
+} from "@std/assert";
 import { maskInPlace } from "../../src/codec/mask.ts";
-import { simdBlock } from "../../src/codec/simd_mask.ts";
+import { simdBlock, simdMemory, simdXorOf } from "../../src/codec/simd_mask.ts";
 
 function naive(bytes: Uint8Array, key: Uint8Array, phase: number): Uint8Array {
   return bytes.map((b, i) => b ^ key[(phase + i) & 3]);
@@ -49,4 +54,27 @@ Deno.test("maskInPlace() on the SIMD block equals a byte-wise XOR for every size
     }
   }
   block.bytes.fill(0, base);
+});
+
+Deno.test("simdMemory(): a memory of its own per call, at least the size asked, masked by SIMD; plain buffers are not", () => {
+  const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
+  const a = simdMemory(200_000)!;
+  const b = simdMemory(1)!;
+  assertExists(a, "Deno has WebAssembly SIMD");
+  assert(a.bytes.length >= 200_000 && a.bytes.length % 65536 === 0);
+  assert(a.bytes.buffer !== b.bytes.buffer);
+  assert(a.bytes.buffer !== simdBlock()!.bytes.buffer);
+  assertStrictEquals(simdXorOf(a.bytes.buffer), a.xor);
+  assertStrictEquals(simdXorOf(b.bytes.buffer), b.xor);
+  assertStrictEquals(simdXorOf(simdBlock()!.bytes.buffer), simdBlock()!.xor);
+  assertStrictEquals(simdXorOf(new ArrayBuffer(200_000)), null);
+  const data = pattern(150_001);
+  for (const [offset, phase] of [[16, 0], [17, 1], [31, 3], [1000, 2]]) {
+    const view = a.bytes.subarray(offset, offset + data.length);
+    view.set(data);
+    a.bytes.fill(0, 0, offset);
+    assertEquals(maskInPlace(view, key, phase), (phase + data.length) & 3);
+    assertEquals(view, naive(data, key, phase), `offset ${offset}`);
+    assert(a.bytes.subarray(0, offset).every((x) => x === 0));
+  }
 });

@@ -4,14 +4,16 @@ import {
   assertInstanceOf,
   assertRejects,
 } from "@std/assert";
-import { Conn, WebSocketError } from "../../mod.ts";
+import { Conn, OpCode, WebSocketError } from "../../mod.ts";
 import type { Header } from "../../src/codec/header.ts";
 import { MessageReader } from "../../src/conn/message_reader.ts";
+import { simdXorOf } from "../../src/codec/simd_mask.ts";
 import { FrameReader } from "../../src/io/frame_reader.ts";
+import { HEADROOM } from "../../src/io/frame_writer.ts";
 import { ByteSource } from "../../src/io/transport.ts";
 import { CountingConn, tcpPair } from "../_pair.ts";
 import { TEXT_HELLO_MASKED } from "../_rfc_frames.ts";
-import { concat, dec, enc, encodeFrame, Op } from "../_wire.ts";
+import { concat, dec, enc, encodeFrame, Op, parseFrames } from "../_wire.ts";
 
 const LIMITS = {
   expectMasked: true,
@@ -47,7 +49,7 @@ function readerOf(bytes: Uint8Array, step: number, limits = LIMITS) {
         },
       },
       failures: { readFailed: (err) => Promise.resolve(err as Error) },
-      replies: { hold() {}, release() {} },
+      replies: { hold() {}, release() {}, lendHeadroom() {} },
     },
   );
   return { reader, controls };
@@ -266,3 +268,79 @@ Deno.test("a run of 1 MiB messages in 4 KiB frames reuses one message buffer; a 
     client.close();
   }
 });
+
+Deno.test("1 MiB messages over TCP, whole or in 4 KiB frames: unmasked in SIMD memory, each echo one transport write from where it lies", async () => {
+  const { client, server } = await tcpPair();
+  const counted = new CountingConn(server);
+  const conn = new Conn(counted, { role: "server", readLimit: 4 << 20 });
+  try {
+    const whole = pattern(1 << 20, 3);
+    const inFrames = pattern(1 << 20, 7);
+    const sent = client.write(concat(
+      encodeFrame({ opcode: Op.Binary, payload: whole, mask: true }),
+      fragmented(inFrames, 4096),
+    ));
+    for (const payload of [whole, inFrames]) {
+      const msg = await conn.readMessage();
+      assertEquals(msg.data, payload);
+      assert(simdXorOf(msg.data.buffer) !== null, "in a SIMD memory");
+      assertEquals(msg.data.byteOffset, HEADROOM);
+      const writes = counted.writes;
+      const echoed = readAll(client, 10 + payload.length);
+      await conn.writeMessage(OpCode.Binary, msg.data);
+      // One write, unless TCP takes it in parts: the header never goes alone.
+      const sizes = counted.written.slice(writes);
+      assert(sizes[0] > 10, `header and payload together: ${sizes}`);
+      assertEquals(sizes.reduce((a, b) => a + b), 10 + payload.length);
+      const [frame] = parseFrames(await echoed);
+      assertEquals(frame.payload, payload);
+      assertEquals(msg.data, payload, "the message is left as it was");
+    }
+    await sent;
+  } finally {
+    conn.abort();
+    client.close();
+  }
+});
+
+Deno.test("a large message forwarded to another connection, or in part, is framed apart: the headroom is its reader's connection's alone", async () => {
+  const a = await tcpPair();
+  const b = await tcpPair();
+  const from = new Conn(a.server, { role: "server", readLimit: 4 << 20 });
+  const counted = new CountingConn(b.server);
+  const to = new Conn(counted, { role: "server" });
+  try {
+    const payload = pattern(300_000, 11);
+    await a.client.write(
+      encodeFrame({ opcode: Op.Binary, payload, mask: true }),
+    );
+    const msg = await from.readMessage();
+    const headroom = new Uint8Array(msg.data.buffer, 0, HEADROOM).slice();
+    const forwarded = readAll(b.client, 10 + payload.length);
+    await to.writeMessage(OpCode.Binary, msg.data);
+    assertEquals(parseFrames(await forwarded)[0].payload, payload);
+    assertEquals(counted.written[0], 10, "the header apart");
+    const tail = msg.data.subarray(1);
+    const echoed = readAll(a.client, 10 + tail.length);
+    await from.writeMessage(OpCode.Binary, tail);
+    assertEquals(parseFrames(await echoed)[0].payload, payload.subarray(1));
+    assertEquals(new Uint8Array(msg.data.buffer, 0, HEADROOM), headroom);
+    assertEquals(msg.data, payload);
+  } finally {
+    from.abort();
+    to.abort();
+    a.client.close();
+    b.client.close();
+  }
+});
+
+/** Reads `length` bytes from `peer` (fails if it closes first). */
+async function readAll(peer: Deno.Conn, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  for (let got = 0; got < length;) {
+    const n = await peer.read(out.subarray(got));
+    if (n === null) throw new Error(`Closed after ${got} of ${length} bytes`);
+    got += n;
+  }
+  return out;
+}

@@ -20,7 +20,7 @@ import {
 import { Conn, OpCode } from "../../mod.ts";
 import { WebSocketError } from "../../src/codec/errors.ts";
 import { giveBuffer, takeBuffer } from "../../src/io/buffer_pool.ts";
-import { FrameWriter } from "../../src/io/frame_writer.ts";
+import { FrameWriter, HEADROOM } from "../../src/io/frame_writer.ts";
 import { ByteSink, type Transport } from "../../src/io/transport.ts";
 import { CountingConn, memoryTransportPair, tcpPair } from "../_pair.ts";
 import { rawPeer } from "../_raw_peer.ts";
@@ -240,6 +240,68 @@ Deno.test("FrameWriter (client): every size class masked with a fresh key, acros
   }
   const keys = new Set(frames.map((f) => f.key!.join(",")));
   assert(keys.size >= sizes.length - 1, "keys change from frame to frame");
+});
+
+/** `payload`'s bytes in a buffer with `HEADROOM` zero bytes before them. */
+function withHeadroom(payload: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(HEADROOM + payload.length);
+  bytes.set(payload, HEADROOM);
+  return bytes.subarray(HEADROOM);
+}
+
+Deno.test("FrameWriter.lendHeadroom(): a frame of the lent buffer's bytes gets its header there and leaves in one write, uncopied", async () => {
+  for (const size of [5000, 70_000, 300_000]) {
+    const conn = new GatedConn();
+    const writer = writerOver(conn, false);
+    const payload = pattern(size, 9);
+    const lent = withHeadroom(payload);
+    writer.lendHeadroom(lent);
+    await writer.write(FIN_BINARY, lent);
+    assertEquals(conn.handed.length, 1, `size ${size}`);
+    const frame = encodeFrame({ opcode: Op.Binary, payload });
+    assertEquals(conn.bytes(), frame);
+    const before = new Uint8Array(lent.buffer, 0, HEADROOM);
+    assertEquals(
+      before.subarray(HEADROOM - (frame.length - size)),
+      frame.subarray(0, frame.length - size),
+    );
+    assertEquals(lent, payload, "the payload is left as it was");
+    // A prefix starts the buffer too; the header length follows its size.
+    await writer.write(FIN_BINARY, lent.subarray(0, 4500));
+    assertEquals(conn.handed.length, 2);
+    assertEquals(
+      parseFrames(conn.handed[1])[0].payload,
+      payload.subarray(0, 4500),
+    );
+  }
+});
+
+Deno.test("FrameWriter.lendHeadroom(): other bytes, a client's frames and a buffer taken back are framed as ever, the headroom untouched", async () => {
+  const payload = pattern(300_000, 13);
+  const lent = withHeadroom(payload);
+  const zeros = new Uint8Array(HEADROOM);
+  const headroom = () => new Uint8Array(lent.buffer, 0, HEADROOM);
+  const cases: [string, boolean, Uint8Array, Uint8Array | null][] = [
+    ["a view starting later", false, lent.subarray(1), lent],
+    ["a copy of the bytes", false, lent.slice(), lent],
+    ["a client (masked)", true, lent, lent],
+    ["taken back", false, lent, null],
+  ];
+  for (const [what, masked, bytes, lend] of cases) {
+    const conn = new GatedConn();
+    const writer = writerOver(conn, masked);
+    writer.lendHeadroom(lent);
+    writer.lendHeadroom(lend);
+    await writer.write(FIN_BINARY, bytes);
+    assertEquals(headroom(), zeros, what);
+    assertEquals(lent, payload, what);
+    const [frame] = parseFrames(conn.bytes());
+    assertEquals(frame.payload, bytes, what);
+    assertEquals(frame.masked, masked, what);
+    if (!masked) {
+      assertEquals(conn.handed[0].length, 10, `${what}: the header apart`);
+    }
+  }
 });
 
 Deno.test("FrameWriter: frames written while one write is in flight go out together in the next", async () => {
