@@ -57,6 +57,8 @@ export interface SimdMemory {
 }
 
 let block: SimdMemory | null | undefined;
+/** The block's memory, compared by masking on every call. */
+let blockBuffer: ArrayBufferLike | null = null;
 
 /**
  * The SIMD block, made on the first call; `null` where WebAssembly SIMD is
@@ -76,7 +78,10 @@ let block: SimdMemory | null | undefined;
  * ```
  */
 export function simdBlock(): SimdMemory | null {
-  if (block === undefined) block = makeBlock();
+  if (block === undefined) {
+    block = makeBlock();
+    blockBuffer = block?.bytes.buffer ?? null;
+  }
   return block;
 }
 
@@ -161,6 +166,6 @@ export function simdMemory(size: number): SimdMemory | null {
  * ```
  */
 export function simdXorOf(buffer: ArrayBufferLike): SimdMemory["xor"] | null {
-  if (block?.bytes.buffer === buffer) return block.xor;
+  if (buffer === blockBuffer) return block!.xor;
   return memories.get(buffer) ?? null;
 }
