@@ -16,6 +16,9 @@
  * - Every protocol error is answered with the close code it maps to, then the
  *   transport is closed; the error sticks and every later read rejects with it.
  * - Views returned by reads are valid until the next read.
+ * - A message gathered in the connection's own buffer has 16 bytes free before
+ *   it: written back on the same connection (an echo), it gets its header
+ *   there and leaves in one write, uncopied; none of its bytes change.
  * - Hooks, signals and timeouts cost nothing unless given: the plain read and
  *   write paths are the ones without them (see `hooks.ts`, `deadlines.ts`).
  * - A streamed message holds the read side until it is read to its end, and
