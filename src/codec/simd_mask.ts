@@ -79,7 +79,7 @@ let blockBuffer: ArrayBufferLike | null = null;
  */
 export function simdBlock(): SimdMemory | null {
   if (block === undefined) {
-    block = makeBlock();
+    block = makeMemory(PAGES);
     blockBuffer = block?.bytes.buffer ?? null;
   }
   return block;
@@ -122,10 +122,6 @@ function makeMemory(pages: number): SimdMemory | null {
     compiled ??= null;
     return null;
   }
-}
-
-function makeBlock(): SimdMemory | null {
-  return makeMemory(PAGES);
 }
 
 /** The memories made by {@linkcode simdMemory}, by buffer: what masking looks up. */

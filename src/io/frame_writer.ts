@@ -2,6 +2,10 @@
  * Frame writing through a preallocated scratchpad, with writes serialised and
  * coalesced.
  *
+ * One file past 500 lines on purpose: the fast path, the queued path, holds
+ * and the in-place framing all move the same two scratchpads and in-flight
+ * state, which a split would have to expose as fields of a shared object.
+ *
  * @module
  */
 
