@@ -5,7 +5,7 @@
  * @module
  */
 
-import { simdXorOf } from "./simd_mask.ts";
+import { simdMoveOf, simdXorOf } from "./simd_mask.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Below this size four bytes per step beat looking up a word view. */
@@ -124,6 +124,57 @@ export function maskInPlace(
   i = (last << 2) - base;
   maskBytes(bytes, i, end, key, k);
   return (phase + end - start) & 3;
+}
+
+/**
+ * Masks `bytes[from..from + n)` into `bytes[to..to + n)`, `to <= from`, in one
+ * pass where the bytes are in a SIMD memory of their own (large message
+ * buffers): how frames read back to back into a message buffer lose the
+ * headers between their payloads. The bytes past `to + n` are left as they
+ * were moved over.
+ *
+ * @param bytes The buffer.
+ * @param from Where the masked bytes start.
+ * @param to Where their unmasked copy goes, at most `from`.
+ * @param n How many bytes.
+ * @param key The 4-byte masking key.
+ * @param phase The key position of `bytes[from]` (0-3).
+ * @returns The key position after the last byte.
+ *
+ * @example
+ * ```ts
+ * import { maskDown } from "./mask.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const bytes = new Uint8Array([0, 0, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+ * maskDown(bytes, 2, 0, 5, new Uint8Array([0x37, 0xfa, 0x21, 0x3d]), 0);
+ * assertEquals(new TextDecoder().decode(bytes.subarray(0, 5)), "Hello");
+ * ```
+ */
+export function maskDown(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  n: number,
+  key: Uint8Array,
+  phase: number,
+): number {
+  const move = n < WORDWISE_FROM ? null : simdMoveOf(bytes.buffer);
+  if (move === null) {
+    if (from !== to) bytes.copyWithin(to, from, from + n);
+    return maskInPlace(bytes, key, phase, to, to + n);
+  }
+  const whole = n & ~15;
+  move(
+    bytes.byteOffset + from,
+    bytes.byteOffset + to,
+    whole,
+    littleEndianWord(key, phase),
+  );
+  for (let i = whole; i < n; i++) {
+    bytes[to + i] = bytes[from + i] ^ key[(phase + i) & 3];
+  }
+  return (phase + n) & 3;
 }
 
 /**

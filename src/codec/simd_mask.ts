@@ -18,7 +18,7 @@
 const PAGES = 64;
 
 /** `x(at, n, word)`'s body: XOR 16 bytes per step while `n` >= 16. */
-const BODY = [
+const XOR_BODY = [
   ...[0x01, 0x01, 0x7b], // one local: v (v128)
   ...[0x20, 0x02, 0xfd, 0x11, 0x21, 0x03], // v = i32x4.splat(word)
   ...[0x02, 0x40, 0x03, 0x40], // block, loop
@@ -30,30 +30,61 @@ const BODY = [
   ...[0x0c, 0x00, 0x0b, 0x0b, 0x0b], // continue; end loop, block, function
 ];
 
-/** A module section: its id, its size (under 128 bytes here), its bytes. */
+/**
+ * `y(from, to, n, word)`'s body: the same XOR, storing 16 bytes per step at
+ * `to` (at or below `from`: every load comes before the stores that reach it).
+ */
+const MOVE_BODY = [
+  ...[0x01, 0x01, 0x7b], // one local: v (v128)
+  ...[0x20, 0x03, 0xfd, 0x11, 0x21, 0x04], // v = i32x4.splat(word)
+  ...[0x02, 0x40, 0x03, 0x40], // block, loop
+  ...[0x20, 0x02, 0x41, 0x10, 0x49, 0x0d, 0x01], // break out if n < 16
+  ...[0x20, 0x01, 0x20, 0x00, 0xfd, 0x00, 0x00, 0x00], // to, v128.load(from)
+  ...[0x20, 0x04, 0xfd, 0x51, 0xfd, 0x0b, 0x00, 0x00], // v128.store(to, loaded ^ v)
+  ...[0x20, 0x00, 0x41, 0x10, 0x6a, 0x21, 0x00], // from += 16
+  ...[0x20, 0x01, 0x41, 0x10, 0x6a, 0x21, 0x01], // to += 16
+  ...[0x20, 0x02, 0x41, 0x10, 0x6b, 0x21, 0x02], // n -= 16
+  ...[0x0c, 0x00, 0x0b, 0x0b, 0x0b], // continue; end loop, block, function
+];
+
+/** A module section: its id, its size (under 16,384 bytes: LEB128 in two bytes at most), its bytes. */
 function section(id: number, bytes: number[]): number[] {
-  return [id, bytes.length, ...bytes];
+  const n = bytes.length;
+  const size = n < 0x80 ? [n] : [(n & 0x7f) | 0x80, n >> 7];
+  return [id, ...size, ...bytes];
 }
 
 /**
- * The module, assembled by hand: the function `x` over an imported memory
- * (`e.m`, any size). Each memory gets an instance of its own.
+ * The module, assembled by hand: the functions `x` and `y` over an imported
+ * memory (`e.m`, any size). Each memory gets an instance of its own.
  */
 const MODULE = Uint8Array.of(
   ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
-  ...section(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00]), // (i32 i32 i32) -> ()
+  ...section(1, [
+    ...[0x02, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00], // (i32 i32 i32) -> ()
+    ...[0x60, 0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x00], // (i32 i32 i32 i32) -> ()
+  ]),
   ...section(2, [0x01, 0x01, 0x65, 0x01, 0x6d, 0x02, 0x00, 0x00]), // memory "e" "m", min 0
-  ...section(3, [0x01, 0x00]), // function 0 has type 0
-  ...section(7, [0x01, 0x01, 0x78, 0x00, 0x00]), // export "x"
-  ...section(10, [0x01, BODY.length, ...BODY]),
+  ...section(3, [0x02, 0x00, 0x01]), // function 0 has type 0, function 1 type 1
+  ...section(7, [0x02, 0x01, 0x78, 0x00, 0x00, 0x01, 0x79, 0x00, 0x01]), // export "x", "y"
+  ...section(10, [
+    0x02,
+    ...[XOR_BODY.length, ...XOR_BODY],
+    ...[MOVE_BODY.length, ...MOVE_BODY],
+  ]),
 );
 
-/** A WebAssembly memory and its masking function. */
+/** A WebAssembly memory and its masking functions. */
 export interface SimdMemory {
   /** All of the memory's bytes. */
   readonly bytes: Uint8Array;
   /** XORs `bytes[at..at + n - n % 16)` with `word` (little-endian key bytes). */
   readonly xor: (at: number, n: number, word: number) => void;
+  /**
+   * Writes `bytes[from..from + n - n % 16)` XORed with `word` to `bytes[to..]`,
+   * `to <= from`: unmasks and moves down in one pass.
+   */
+  readonly move: (from: number, to: number, n: number, word: number) => void;
 }
 
 let block: SimdMemory | null | undefined;
@@ -117,6 +148,7 @@ function makeMemory(pages: number): SimdMemory | null {
     return {
       bytes: new Uint8Array(memory.buffer),
       xor: instance.exports.x as SimdMemory["xor"],
+      move: instance.exports.y as SimdMemory["move"],
     };
   } catch {
     compiled ??= null;
@@ -125,7 +157,7 @@ function makeMemory(pages: number): SimdMemory | null {
 }
 
 /** The memories made by {@linkcode simdMemory}, by buffer: what masking looks up. */
-const memories = new WeakMap<ArrayBufferLike, SimdMemory["xor"]>();
+const memories = new WeakMap<ArrayBufferLike, SimdMemory>();
 
 /**
  * At least `size` bytes of WebAssembly memory of their own, masked by SIMD:
@@ -143,7 +175,7 @@ const memories = new WeakMap<ArrayBufferLike, SimdMemory["xor"]>();
  */
 export function simdMemory(size: number): SimdMemory | null {
   const made = makeMemory(Math.ceil(size / 65536));
-  if (made !== null) memories.set(made.bytes.buffer, made.xor);
+  if (made !== null) memories.set(made.bytes.buffer, made);
   return made;
 }
 
@@ -163,5 +195,25 @@ export function simdMemory(size: number): SimdMemory | null {
  */
 export function simdXorOf(buffer: ArrayBufferLike): SimdMemory["xor"] | null {
   if (buffer === blockBuffer) return block!.xor;
-  return memories.get(buffer) ?? null;
+  return memories.get(buffer)?.xor ?? null;
+}
+
+/**
+ * The SIMD unmask-and-move function for bytes of `buffer`, if it is one of
+ * {@linkcode simdMemory}'s (large message buffers), else `null`.
+ *
+ * @example
+ * ```ts
+ * import { simdMemory, simdMoveOf } from "./simd_mask.ts";
+ * import { assert } from "@std/assert";
+ *
+ * const memory = simdMemory(1);
+ * if (memory !== null) assert(simdMoveOf(memory.bytes.buffer) === memory.move);
+ * assert(simdMoveOf(new ArrayBuffer(8)) === null);
+ * ```
+ */
+export function simdMoveOf(
+  buffer: ArrayBufferLike,
+): SimdMemory["move"] | null {
+  return memories.get(buffer)?.move ?? null;
 }

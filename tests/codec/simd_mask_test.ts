@@ -6,8 +6,13 @@ import {
   assertExists,
   assertStrictEquals,
 } from "@std/assert";
-import { maskInPlace } from "../../src/codec/mask.ts";
-import { simdBlock, simdMemory, simdXorOf } from "../../src/codec/simd_mask.ts";
+import { maskDown, maskInPlace } from "../../src/codec/mask.ts";
+import {
+  simdBlock,
+  simdMemory,
+  simdMoveOf,
+  simdXorOf,
+} from "../../src/codec/simd_mask.ts";
 
 function naive(bytes: Uint8Array, key: Uint8Array, phase: number): Uint8Array {
   return bytes.map((b, i) => b ^ key[(phase + i) & 3]);
@@ -76,5 +81,35 @@ Deno.test("simdMemory(): a memory of its own per call, at least the size asked, 
     assertEquals(maskInPlace(view, key, phase), (phase + data.length) & 3);
     assertEquals(view, naive(data, key, phase), `offset ${offset}`);
     assert(a.bytes.subarray(0, offset).every((x) => x === 0));
+  }
+});
+
+Deno.test("maskDown() unmasks while moving down, in a SIMD memory and in a plain buffer alike, for every size, gap and phase", () => {
+  const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
+  const memory = simdMemory(1 << 16)!;
+  assertExists(memory, "Deno has WebAssembly SIMD");
+  assertStrictEquals(simdMoveOf(memory.bytes.buffer), memory.move);
+  assertStrictEquals(simdMoveOf(simdBlock()!.bytes.buffer), null);
+  const plain = new Uint8Array(1 << 16);
+  const sizes = [0, 1, 15, 16, 17, 63, 64, 65, 100, 4096, 4103];
+  for (const bytes of [memory.bytes, plain]) {
+    for (const size of sizes) {
+      const data = pattern(size);
+      for (const gap of [0, 1, 2, 8, 14, 15, 16, 17, 100]) {
+        for (let phase = 0; phase < 4; phase++) {
+          const to = 3 + (size & 7);
+          bytes.fill(0xee, 0, to);
+          bytes.set(data, to + gap);
+          const next = maskDown(bytes, to + gap, to, size, key, phase);
+          assertEquals(next, (phase + size) & 3);
+          assertEquals(
+            bytes.subarray(to, to + size),
+            naive(data, key, phase),
+            `size ${size}, gap ${gap}, phase ${phase}`,
+          );
+          assert(bytes.subarray(0, to).every((b) => b === 0xee));
+        }
+      }
+    }
   }
 });
