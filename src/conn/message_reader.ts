@@ -16,8 +16,13 @@ import {
   type FrameState,
 } from "../codec/check.ts";
 import { WebSocketError } from "../codec/errors.ts";
-import { type Header, MAX_CONTROL_PAYLOAD, Rsv } from "../codec/header.ts";
-import { maskInPlace } from "../codec/mask.ts";
+import {
+  decodeHeader,
+  type Header,
+  MAX_CONTROL_PAYLOAD,
+  Rsv,
+} from "../codec/header.ts";
+import { maskDown, maskInPlace } from "../codec/mask.ts";
 import { type DataOpCode, isControl, OpCode } from "../codec/opcode.ts";
 import { Utf8Validator } from "../codec/utf8.ts";
 import { simdMemory } from "../codec/simd_mask.ts";
@@ -28,6 +33,13 @@ import type { Frame, Message } from "./websocket_conn.ts";
 /** An internal message buffer larger than this is not kept for small messages. */
 const RETAINED_BUFFER_BYTES = 64 * 1024;
 const EMPTY = new Uint8Array(0);
+/**
+ * Within a message, a read goes straight into the message buffer, frames and
+ * all, when this much of the buffer is free (`#compactTail`)...
+ */
+const TAIL_READ_MIN = 64 * 1024;
+/** ...and takes this much at most (what it brings past the message goes back). */
+const TAIL_READ_MAX = 512 * 1024;
 
 /** Answers control frames: the connection's write half. */
 export interface ControlHandler {
@@ -90,6 +102,7 @@ export class MessageReader implements FrameState {
   #frame: Frame | null = null;
   #resume: (() => Message | Promise<Message>) | null = null;
   #afterDirect: ((n: number) => Message | Promise<Message>) | null = null;
+  #afterTail: ((n: number) => Message | Promise<Message>) | null = null;
   #validateUtf8 = false;
   #internal: Uint8Array | null = null;
   #viewBase: Uint8Array | null = null;
@@ -213,6 +226,11 @@ export class MessageReader implements FrameState {
     } catch (err) {
       return this.#rejectRead(err);
     }
+    return this.#settle(step);
+  }
+
+  /** Ends the read with the message, or goes on: reading more, or waiting. */
+  #settle(step: Message | null | Promise<Message>): Message | Promise<Message> {
     if (step === null) return this.#readMore();
     if (step === this.#message) {
       this.reading = false;
@@ -233,7 +251,27 @@ export class MessageReader implements FrameState {
     ) {
       return this.#readDirect();
     }
+    if (this.#tailReady()) return this.#readTail();
     return frames.fill().then(this.#afterFill, this.#rejectRead);
+  }
+
+  /**
+   * Whether the next read can go straight into the message buffer, frames and
+   * all: within a data message gathered in the internal buffer, with nothing
+   * buffered and room in the buffer.
+   */
+  #tailReady(): boolean {
+    const frames = this.#frames;
+    if (
+      this.#target !== undefined || this.#whole || frames.buffered > 0 ||
+      !frames.direct
+    ) return false;
+    if (
+      this.#inFrame
+        ? isControl(frames.header.opcode)
+        : !this.inMessage || this.#payloadLeft > 0
+    ) return false;
+    return this.#dest.length - this.#filled >= TAIL_READ_MIN;
   }
 
   // The callbacks below are bound apart from the functions that run per
@@ -247,6 +285,27 @@ export class MessageReader implements FrameState {
         this.#afterDirect ??= (n) => this.#directRead(n),
         this.#rejectRead,
       );
+  }
+
+  /** Reads what comes next of the message straight into its buffer (`#compactTail`). */
+  #readTail(): Promise<Message> {
+    const at = this.#filled;
+    const n = Math.min(this.#dest.length - at, TAIL_READ_MAX);
+    return this.#frames.readDirect(this.#dest, at, n).then(
+      this.#afterTail ??= (n) => this.#tailRead(n),
+      this.#rejectRead,
+    );
+  }
+
+  #tailRead(n: number): Message | Promise<Message> {
+    let step: Message | null | Promise<Message>;
+    try {
+      const end = this.#filled + n;
+      step = this.#compactTail(end) ? this.#complete() : this.#advance();
+    } catch (err) {
+      return this.#rejectRead(err);
+    }
+    return this.#settle(step);
   }
 
   /** Resumes reading once a control frame's asynchronous work is done. */
@@ -321,13 +380,80 @@ export class MessageReader implements FrameState {
           this.#dest.subarray(this.#filled - h.length, this.#filled),
         );
       }
-      if (h.fin) {
-        if (this.#validateUtf8 && !this.#utf8!.complete) throw invalidUtf8();
-        const msg = this.#deliver(this.#viewOf(this.#dest, this.#filled));
-        if (this.fragments > 1) this.#releaseLarge(this.#filled);
-        return msg;
-      }
+      if (h.fin) return this.#complete();
     }
+  }
+
+  /** The message gathered in `#dest`, now complete. */
+  #complete(): Message {
+    if (this.#validateUtf8 && !this.#utf8!.complete) throw invalidUtf8();
+    const msg = this.#deliver(this.#viewOf(this.#dest, this.#filled));
+    if (this.fragments > 1) this.#releaseLarge(this.#filled);
+    return msg;
+  }
+
+  /**
+   * Takes the frames a read placed at `dest[filled..end)`, headers and all:
+   * each payload is unmasked down to where the message has got to, which
+   * closes the gaps the headers leave (one pass, no copy out of a read
+   * buffer). Anything else (a control frame, a header cut short, a frame the
+   * buffer cannot hold, what follows the message) goes back to the read buffer
+   * for the usual path, which also reports any fault.
+   *
+   * @returns Whether the message is complete.
+   */
+  #compactTail(end: number): boolean {
+    const dest = this.#dest;
+    const h = this.#frames.header;
+    let at = this.#filled;
+    for (;;) {
+      if (this.#inFrame) {
+        const n = Math.min(this.#payloadLeft, end - at);
+        this.#moveDown(at, n);
+        at += n;
+        if (this.#payloadLeft > 0) return false;
+        this.#inFrame = false;
+        if (this.onFrame !== null) {
+          this.onFrame(h, dest.subarray(this.#filled - h.length, this.#filled));
+        }
+        if (h.fin) return this.#giveBack(at, end, true);
+      }
+      if (at === end) return false;
+      const size = decodeHeader(dest, at, end, h);
+      if (
+        size <= 0 || h.opcode !== OpCode.Continuation ||
+        this.#filled + h.length > dest.length
+      ) return this.#giveBack(at, end, false);
+      this.#accept(size);
+      this.#inFrame = true;
+      at += size;
+    }
+  }
+
+  /** Hands `dest[at..end)` back to the read buffer; returns `complete`. */
+  #giveBack(at: number, end: number, complete: boolean): boolean {
+    if (at < end) this.#frames.restore(this.#dest, at, end);
+    return complete;
+  }
+
+  /**
+   * Takes `n` payload bytes read to `dest[at..]`: unmasked down to
+   * `dest[filled..]`, and checked as UTF-8 for text.
+   */
+  #moveDown(at: number, n: number): void {
+    const dest = this.#dest;
+    const to = this.#filled;
+    const h = this.#frames.header;
+    if (h.masked) {
+      this.#phase = maskDown(dest, at, to, n, h.mask, this.#phase);
+    } else if (at !== to) {
+      dest.copyWithin(to, at, at + n);
+    }
+    if (this.#validateUtf8 && !this.#utf8!.push(dest, to, to + n)) {
+      throw invalidUtf8();
+    }
+    this.#payloadLeft -= n;
+    this.#filled = to + n;
   }
 
   /**

@@ -171,6 +171,21 @@ export class FrameReader {
   }
 
   /**
+   * Makes `from[start..end)` the bytes to consume next: what a read straight
+   * into a message buffer brought past the frames its caller took there. Only
+   * when nothing is buffered; the read buffer grows from the pool to hold them.
+   */
+  restore(from: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.#pos = this.#end = 0;
+    if (n > this.#source.buffer.length) {
+      this.#moveTo(takeBuffer(pooledSize(n), this.#source.direct));
+    }
+    this.#source.buffer.set(from.subarray(start, end));
+    this.#end = n;
+  }
+
+  /**
    * Decodes the next header if it is already buffered.
    *
    * @returns The header size, 0 when more bytes are needed, -1 for a bad length.

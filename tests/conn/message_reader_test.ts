@@ -344,3 +344,206 @@ async function readAll(peer: Deno.Conn, length: number): Promise<Uint8Array> {
   }
   return out;
 }
+
+/**
+ * A `Deno.Conn`-like transport, so read straight into the caller's buffer, that
+ * serves `bytes` in reads as large as asked but never across a cut; it records
+ * what each read asked for and keeps what is written.
+ */
+class ScriptedConn {
+  readonly asked: number[] = [];
+  readonly written: Uint8Array[] = [];
+  readonly readable = new ReadableStream<Uint8Array>();
+  readonly writable = new WritableStream<Uint8Array>();
+  #bytes: Uint8Array;
+  #cuts: number[];
+  #at = 0;
+  constructor(bytes: Uint8Array, cuts: number[] = []) {
+    this.#bytes = bytes;
+    this.#cuts = cuts.toSorted((a, b) => a - b);
+  }
+  read(p: Uint8Array): Promise<number | null> {
+    this.asked.push(p.length);
+    if (this.#at >= this.#bytes.length) return Promise.resolve(null);
+    const cut = this.#cuts.find((c) => c > this.#at) ?? this.#bytes.length;
+    const n = Math.min(p.length, cut - this.#at);
+    p.set(this.#bytes.subarray(this.#at, this.#at + n));
+    this.#at += n;
+    return Promise.resolve(n);
+  }
+  write(p: Uint8Array): Promise<number> {
+    this.written.push(p.slice());
+    return Promise.resolve(p.length);
+  }
+  close(): void {}
+}
+
+/** Where each frame of `wire` starts. */
+function frameStarts(wire: Uint8Array): number[] {
+  const starts: number[] = [];
+  for (let at = 0; at < wire.length;) {
+    starts.push(at);
+    const b1 = wire[at + 1] & 0x7f;
+    const size = b1 < 126 ? 2 : b1 === 126 ? 4 : 10;
+    const length = b1 < 126
+      ? b1
+      : b1 === 126
+      ? (wire[at + 2] << 8) | wire[at + 3]
+      : Number(
+        new DataView(wire.buffer, wire.byteOffset + at + 2).getBigUint64(0),
+      );
+    at += size + ((wire[at + 1] & 0x80) ? 4 : 0) + length;
+  }
+  return starts;
+}
+
+/** `payload` in masked frames of `size` bytes, `opcode` first, with `extra` frames spliced in after frame `at`. */
+function framesWith(
+  opcode: number,
+  payload: Uint8Array,
+  size: number,
+  at: number,
+  extra: Uint8Array,
+): Uint8Array {
+  const frames: Uint8Array[] = [];
+  for (let i = 0, from = 0; from < payload.length; i++, from += size) {
+    frames.push(encodeFrame({
+      opcode: from === 0 ? opcode : Op.Continuation,
+      payload: payload.subarray(from, from + size),
+      fin: from + size >= payload.length,
+      mask: true,
+    }));
+    if (i === at) frames.push(extra);
+  }
+  return concat(...frames);
+}
+
+Deno.test("1 MiB messages in 4 KiB frames are read straight into the message buffer, intact whatever the read sizes, past a ping, a header cut short and the next message", async () => {
+  const binary = pattern(1 << 20, 5);
+  const text = enc("κόσμε ".repeat(100_000)); // 4 KiB frames split characters
+  const wire = concat(
+    fragmented(binary, 4096),
+    framesWith(
+      Op.Text,
+      text,
+      4096,
+      70,
+      encodeFrame({ opcode: Op.Ping, payload: "mid", mask: true }),
+    ),
+    encodeFrame({ opcode: Op.Binary, payload: "after", mask: true }),
+  );
+  const starts = frameStarts(wire);
+  const cuts = [
+    [], // as much as each read asks
+    starts.map((s) => s + 1), // every header cut after its first byte
+    Array.from({ length: 40 }, (_, i) => 1 + i * 65_537), // odd sizes
+  ];
+  for (const [run, cut] of cuts.entries()) {
+    const scripted = new ScriptedConn(wire, cut);
+    const conn = new Conn(scripted, { role: "server", readLimit: 4 << 20 });
+    assertEquals((await conn.readMessage()).data, binary, `run ${run}`);
+    const asked = scripted.asked.length;
+    const msg = await conn.readMessage();
+    assertEquals([msg.opcode, msg.data], [OpCode.Text, text], `run ${run}`);
+    assertEquals(dec((await conn.readMessage()).data), "after");
+    await new Promise((resolve) => setTimeout(resolve, 0)); // replies held for the burst
+    const pong = parseFrames(concat(...scripted.written))[0];
+    assertEquals([pong.opcode, dec(pong.payload)], [Op.Pong, "mid"]);
+    if (run === 0) {
+      // A read buffer's reads ask for 128 KiB at most: 9 of them per MiB.
+      const reads = scripted.asked.slice(asked);
+      assert(Math.max(...reads) > 128 << 10, `asked ${reads}`);
+      assert(reads.length <= 6, `${reads.length} reads: ${reads}`);
+    }
+    conn.abort();
+  }
+});
+
+Deno.test("a 1 MiB text message in 4 KiB frames read straight into its buffer fails at its first invalid byte (1007), before the message ends", async () => {
+  const text = new Uint8Array(1 << 20).fill(0x61);
+  text[600_000] = 0xff;
+  const bytes = fragmented(text, 4096);
+  bytes[0] = 0x01; // a text message
+  // The wire ends soon after the bad byte: a reader that waits for the end
+  // would fail with `closed` instead.
+  const scripted = new ScriptedConn(bytes.subarray(0, 700_000));
+  const conn = new Conn(scripted, { role: "server", readLimit: 4 << 20 });
+  const err = await assertRejects(() => conn.readMessage(), WebSocketError);
+  assertEquals([err.code, err.closeCode], ["invalid_utf8", 1007]);
+  const close = parseFrames(concat(...scripted.written)).at(-1)!;
+  assertEquals([close.opcode, (close.payload[0] << 8) | close.payload[1]], [
+    Op.Close,
+    1007,
+  ]);
+});
+
+Deno.test("read straight into the message buffer: a new message inside one fails (1002); a continuation larger than the buffer's room grows it", async () => {
+  const payload = pattern(600_000, 9);
+  const bad = framesWith(
+    Op.Binary,
+    payload,
+    4096,
+    100,
+    encodeFrame({ opcode: Op.Binary, payload: "new", mask: true }),
+  );
+  const scripted = new ScriptedConn(bad);
+  const conn = new Conn(scripted, { role: "server", readLimit: 4 << 20 });
+  const err = await assertRejects(() => conn.readMessage(), WebSocketError);
+  assertEquals([err.code, err.closeCode], ["expected_continuation", 1002]);
+
+  const large = pattern(3 << 20, 13);
+  const mixed = concat(
+    encodeFrame({
+      opcode: Op.Binary,
+      payload: large.subarray(0, 200_000),
+      fin: false,
+      mask: true,
+    }),
+    ...Array.from({ length: 10 }, (_, i) =>
+      encodeFrame({
+        opcode: Op.Continuation,
+        payload: large.subarray(200_000 + i * 4096, 200_000 + (i + 1) * 4096),
+        fin: false,
+        mask: true,
+      })),
+    encodeFrame({
+      opcode: Op.Continuation,
+      payload: large.subarray(200_000 + 40_960),
+      mask: true,
+    }),
+  );
+  const grows = new Conn(new ScriptedConn(mixed), {
+    role: "server",
+    readLimit: 4 << 20,
+  });
+  assertEquals((await grows.readMessage()).data, large);
+  grows.abort();
+});
+
+Deno.test("a client reads 1 MiB unmasked messages in 4 KiB frames straight into its buffer over TCP, intact", async () => {
+  const { client, server } = await tcpPair();
+  const counted = new CountingConn(client);
+  const conn = new Conn(counted, { role: "client", readLimit: 4 << 20 });
+  try {
+    const payloads = [1, 2, 3].map((seed) => pattern(1 << 20, seed));
+    const sent = server.write(concat(
+      ...payloads.map((p) =>
+        concat(
+          ...Array.from({ length: 256 }, (_, i) =>
+            encodeFrame({
+              opcode: i === 0 ? Op.Binary : Op.Continuation,
+              payload: p.subarray(i * 4096, (i + 1) * 4096),
+              fin: i === 255,
+            })),
+        )
+      ),
+    ));
+    for (const payload of payloads) {
+      assertEquals((await conn.readMessage()).data, payload);
+    }
+    await sent;
+  } finally {
+    conn.abort();
+    server.close();
+  }
+});
