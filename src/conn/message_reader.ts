@@ -251,7 +251,11 @@ export class MessageReader implements FrameState {
     ) {
       return this.#readDirect();
     }
-    if (this.#tailReady()) return this.#readTail();
+    if (this.#tailReady()) return this.#readTail(this.#filled);
+    if (this.#headReady()) {
+      frames.rest();
+      return this.#readTail(0);
+    }
     return frames.fill().then(this.#afterFill, this.#rejectRead);
   }
 
@@ -287,9 +291,20 @@ export class MessageReader implements FrameState {
       );
   }
 
-  /** Reads what comes next of the message straight into its buffer (`#compactTail`). */
-  #readTail(): Promise<Message> {
-    const at = this.#filled;
+  /**
+   * Whether the next message's first read can go straight into the message
+   * buffer too: the last message was large, gathered there, and left nothing
+   * buffered (a peer streaming large messages).
+   */
+  #headReady(): boolean {
+    const frames = this.#frames;
+    return !this.#inFrame && !this.inMessage && this.#payloadLeft === 0 &&
+      this.#target === undefined && this.#dest === this.#internal &&
+      this.#filled >= TAIL_READ_MIN && frames.buffered === 0 && frames.direct;
+  }
+
+  /** Reads what comes next straight into the message buffer at `at` (`#compactTail`). */
+  #readTail(at: number): Promise<Message> {
     const n = Math.min(this.#dest.length - at, TAIL_READ_MAX);
     return this.#frames.readDirect(this.#dest, at, n).then(
       this.#afterTail ??= (n) => this.#tailRead(n),
@@ -300,8 +315,10 @@ export class MessageReader implements FrameState {
   #tailRead(n: number): Message | Promise<Message> {
     let step: Message | null | Promise<Message>;
     try {
-      const end = this.#filled + n;
-      step = this.#compactTail(end) ? this.#complete() : this.#advance();
+      const complete = this.#inFrame || this.inMessage
+        ? this.#compactTail(this.#filled, this.#filled + n)
+        : this.#compactHead(n);
+      step = complete ? this.#complete() : this.#advance();
     } catch (err) {
       return this.#rejectRead(err);
     }
@@ -402,10 +419,9 @@ export class MessageReader implements FrameState {
    *
    * @returns Whether the message is complete.
    */
-  #compactTail(end: number): boolean {
+  #compactTail(at: number, end: number): boolean {
     const dest = this.#dest;
     const h = this.#frames.header;
-    let at = this.#filled;
     for (;;) {
       if (this.#inFrame) {
         const n = Math.min(this.#payloadLeft, end - at);
@@ -428,6 +444,27 @@ export class MessageReader implements FrameState {
       this.#inFrame = true;
       at += size;
     }
+  }
+
+  /**
+   * Takes a message's start that a read placed at `dest[0..end)`: its first
+   * frame, if it is one to gather in this buffer, then the rest as
+   * `#compactTail` does. Anything else goes back to the read buffer.
+   *
+   * @returns Whether the message is complete.
+   */
+  #compactHead(end: number): boolean {
+    const dest = this.#dest;
+    const h = this.#frames.header;
+    const size = decodeHeader(dest, 0, end, h);
+    if (
+      size <= 0 || isControl(h.opcode) || h.opcode === OpCode.Continuation ||
+      h.length > dest.length || (h.fin && h.length < dest.length / 4)
+    ) return this.#giveBack(0, end, false);
+    this.#accept(size);
+    this.#beginMessage(h);
+    this.#inFrame = true;
+    return this.#compactTail(size, end);
   }
 
   /** Hands `dest[at..end)` back to the read buffer; returns `complete`. */
@@ -483,9 +520,7 @@ export class MessageReader implements FrameState {
     this.#whole = false;
     if (h.opcode !== OpCode.Continuation) {
       if (h.fin) this.#releaseLarge(h.length);
-      this.#filled = 0;
-      this.#validateUtf8 = h.opcode === OpCode.Text && (h.rsv & Rsv.Rsv1) === 0;
-      if (this.#validateUtf8) (this.#utf8 ??= new Utf8Validator()).reset();
+      this.#beginMessage(h);
       if (
         this.#target === undefined && h.fin &&
         this.#frames.reserve(h.length, this.#limits.readLimit)
@@ -505,6 +540,13 @@ export class MessageReader implements FrameState {
       );
     }
     this.#frames.widen(h.length, this.#limits.readLimit);
+  }
+
+  /** Starts a message at the front of its destination, text checked as it comes. */
+  #beginMessage(h: Header): void {
+    this.#filled = 0;
+    this.#validateUtf8 = h.opcode === OpCode.Text && (h.rsv & Rsv.Rsv1) === 0;
+    if (this.#validateUtf8) (this.#utf8 ??= new Utf8Validator()).reset();
   }
 
   /**

@@ -171,6 +171,20 @@ export class FrameReader {
   }
 
   /**
+   * Gives a grown read buffer back to the pool while nothing is buffered, as
+   * the next read goes elsewhere (straight into a message buffer).
+   */
+  rest(): void {
+    const source = this.#source;
+    const buf = source.buffer;
+    if (buf === this.#small || this.#end > this.#pos || this.#reserved) return;
+    this.#pos = this.#end = 0;
+    source.buffer = this.#small;
+    this.#view = EMPTY;
+    if (source.direct) giveBuffer(buf);
+  }
+
+  /**
    * Makes `from[start..end)` the bytes to consume next: what a read straight
    * into a message buffer brought past the frames its caller took there. Only
    * when nothing is buffered; the read buffer grows from the pool to hold them.
