@@ -678,15 +678,23 @@ export class MessageReader implements FrameState {
 }
 
 /**
+ * Where a message buffer's bytes start in its memory: one cache line in, the
+ * `HEADROOM` before them included. Measured on 1 MiB echoes, payloads that
+ * started 16 bytes into the memory cost about 1.25x the server CPU of those
+ * one line in, whole or in 4 KiB frames (the reason is not known).
+ */
+const MESSAGE_OFFSET = Math.max(64, HEADROOM);
+
+/**
  * A message buffer with `HEADROOM` bytes before it, where a reply of the same
  * bytes gets its header (no copy, one write); a large one from SIMD memory,
  * where unmasking is four times faster.
  */
 function messageBuffer(size: number): Uint8Array {
-  const total = size + HEADROOM;
+  const total = size + MESSAGE_OFFSET;
   const memory = size > RETAINED_BUFFER_BYTES ? simdMemory(total) : null;
   const bytes = memory?.bytes ?? new Uint8Array(total);
-  return bytes.subarray(HEADROOM, total);
+  return bytes.subarray(MESSAGE_OFFSET, total);
 }
 
 function invalidUtf8(): WebSocketError {
