@@ -39,7 +39,7 @@ const EMPTY = new Uint8Array(0);
  */
 const TAIL_READ_MIN = 64 * 1024;
 /** ...and takes this much at most (what it brings past the message goes back). */
-const TAIL_READ_MAX = 512 * 1024;
+const TAIL_READ_MAX = 2 << 20;
 
 /** Answers control frames: the connection's write half. */
 export interface ControlHandler {
@@ -245,13 +245,13 @@ export class MessageReader implements FrameState {
     // replies keep gathering across it (the writer releases them by the next
     // macrotask regardless).
     if (!frames.filled) this.#replies.release();
+    if (this.#tailReady()) return this.#readTail(this.#filled);
     if (
       this.#inFrame && !this.#whole && this.#payloadLeft >= frames.capacity &&
       frames.buffered === 0 && frames.direct && !isControl(frames.header.opcode)
     ) {
       return this.#readDirect();
     }
-    if (this.#tailReady()) return this.#readTail(this.#filled);
     if (this.#headReady()) {
       frames.rest();
       return this.#readTail(0);
@@ -305,7 +305,10 @@ export class MessageReader implements FrameState {
 
   /** Reads what comes next straight into the message buffer at `at` (`#compactTail`). */
   #readTail(at: number): Promise<Message> {
-    const n = Math.min(this.#dest.length - at, TAIL_READ_MAX);
+    // Within the final frame, no further than its end: nothing to give back.
+    const last = this.#inFrame && this.#frames.header.fin;
+    const room = last ? this.#payloadLeft : this.#dest.length - at;
+    const n = Math.min(room, TAIL_READ_MAX);
     return this.#frames.readDirect(this.#dest, at, n).then(
       this.#afterTail ??= (n) => this.#tailRead(n),
       this.#rejectRead,
@@ -694,7 +697,9 @@ function messageBuffer(size: number): Uint8Array {
   const total = size + MESSAGE_OFFSET;
   const memory = size > RETAINED_BUFFER_BYTES ? simdMemory(total) : null;
   const bytes = memory?.bytes ?? new Uint8Array(total);
-  return bytes.subarray(MESSAGE_OFFSET, total);
+  // All of a memory's pages: the frame headers of a message read straight in
+  // (`#compactTail`) take room past its size.
+  return bytes.subarray(MESSAGE_OFFSET);
 }
 
 function invalidUtf8(): WebSocketError {

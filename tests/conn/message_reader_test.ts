@@ -457,7 +457,8 @@ Deno.test("1 MiB messages in 4 KiB frames are read straight into the message buf
       // Here even the second message's first read goes into its buffer.
       const reads = scripted.asked.slice(asked);
       assert(reads[0] > 128 << 10, `the next message's start too: ${reads}`);
-      assert(reads.length <= 6, `${reads.length} reads: ${reads}`);
+      // 1.1 MB and a ping in two reads (the buffer has room for the headers).
+      assert(reads.length <= 2, `${reads.length} reads: ${reads}`);
     }
     conn.abort();
   }
