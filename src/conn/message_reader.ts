@@ -34,12 +34,12 @@ import type { Frame, Message } from "./websocket_conn.ts";
 const RETAINED_BUFFER_BYTES = 64 * 1024;
 const EMPTY = new Uint8Array(0);
 /**
- * Within a message, a read goes straight into the message buffer, frames and
- * all, when this much of the buffer is free (`#compactTail`)...
+ * A read goes straight into the message buffer, frames and all, when this much
+ * of it is free, or after a message this large (`#straightReadAt`)...
  */
-const TAIL_READ_MIN = 64 * 1024;
+const STRAIGHT_READ_MIN = 64 * 1024;
 /** ...and takes this much at most (what it brings past the message goes back). */
-const TAIL_READ_MAX = 2 << 20;
+const STRAIGHT_READ_MAX = 2 << 20;
 
 /** Answers control frames: the connection's write half. */
 export interface ControlHandler {
@@ -102,7 +102,7 @@ export class MessageReader implements FrameState {
   #frame: Frame | null = null;
   #resume: (() => Message | Promise<Message>) | null = null;
   #afterDirect: ((n: number) => Message | Promise<Message>) | null = null;
-  #afterTail: ((n: number) => Message | Promise<Message>) | null = null;
+  #afterStraight: ((n: number) => Message | Promise<Message>) | null = null;
   #validateUtf8 = false;
   #internal: Uint8Array | null = null;
   #viewBase: Uint8Array | null = null;
@@ -245,37 +245,36 @@ export class MessageReader implements FrameState {
     // replies keep gathering across it (the writer releases them by the next
     // macrotask regardless).
     if (!frames.filled) this.#replies.release();
-    if (this.#tailReady()) return this.#readTail(this.#filled);
+    const at = this.#straightReadAt();
+    if (at >= 0) return this.#readStraight(at);
     if (
       this.#inFrame && !this.#whole && this.#payloadLeft >= frames.capacity &&
       frames.buffered === 0 && frames.direct && !isControl(frames.header.opcode)
     ) {
       return this.#readDirect();
     }
-    if (this.#headReady()) {
-      frames.rest();
-      return this.#readTail(0);
-    }
     return frames.fill().then(this.#afterFill, this.#rejectRead);
   }
 
   /**
-   * Whether the next read can go straight into the message buffer, frames and
-   * all: within a data message gathered in the internal buffer, with nothing
-   * buffered and room in the buffer.
+   * Where the next read can go straight into the internal message buffer,
+   * frames and all, with nothing buffered: at `#filled` within a data message
+   * gathered there that has room left, at 0 for the next message after a large
+   * one (a peer streaming large messages); else -1.
    */
-  #tailReady(): boolean {
+  #straightReadAt(): number {
     const frames = this.#frames;
     if (
       this.#target !== undefined || this.#whole || frames.buffered > 0 ||
-      !frames.direct
-    ) return false;
-    if (
-      this.#inFrame
-        ? isControl(frames.header.opcode)
-        : !this.inMessage || this.#payloadLeft > 0
-    ) return false;
-    return this.#dest.length - this.#filled >= TAIL_READ_MIN;
+      !frames.direct || this.#dest !== this.#internal
+    ) return -1;
+    const room = this.#dest.length - this.#filled >= STRAIGHT_READ_MIN;
+    if (this.#inFrame) {
+      return room && !isControl(frames.header.opcode) ? this.#filled : -1;
+    }
+    if (this.#payloadLeft > 0) return -1;
+    if (this.inMessage) return room ? this.#filled : -1;
+    return this.#filled >= STRAIGHT_READ_MIN ? 0 : -1;
   }
 
   // The callbacks below are bound apart from the functions that run per
@@ -292,30 +291,23 @@ export class MessageReader implements FrameState {
   }
 
   /**
-   * Whether the next message's first read can go straight into the message
-   * buffer too: the last message was large, gathered there, and left nothing
-   * buffered (a peer streaming large messages).
+   * Reads what comes next straight into the message buffer at `at`
+   * (`#compactTail`); the read buffer meanwhile goes back to the pool.
    */
-  #headReady(): boolean {
+  #readStraight(at: number): Promise<Message> {
     const frames = this.#frames;
-    return !this.#inFrame && !this.inMessage && this.#payloadLeft === 0 &&
-      this.#target === undefined && this.#dest === this.#internal &&
-      this.#filled >= TAIL_READ_MIN && frames.buffered === 0 && frames.direct;
-  }
-
-  /** Reads what comes next straight into the message buffer at `at` (`#compactTail`). */
-  #readTail(at: number): Promise<Message> {
+    frames.rest();
     // Within the final frame, no further than its end: nothing to give back.
-    const last = this.#inFrame && this.#frames.header.fin;
+    const last = this.#inFrame && frames.header.fin;
     const room = last ? this.#payloadLeft : this.#dest.length - at;
-    const n = Math.min(room, TAIL_READ_MAX);
-    return this.#frames.readDirect(this.#dest, at, n).then(
-      this.#afterTail ??= (n) => this.#tailRead(n),
+    const n = Math.min(room, STRAIGHT_READ_MAX);
+    return frames.readDirect(this.#dest, at, n).then(
+      this.#afterStraight ??= (n) => this.#straightRead(n),
       this.#rejectRead,
     );
   }
 
-  #tailRead(n: number): Message | Promise<Message> {
+  #straightRead(n: number): Message | Promise<Message> {
     let step: Message | null | Promise<Message>;
     try {
       const complete = this.#inFrame || this.inMessage
@@ -393,14 +385,19 @@ export class MessageReader implements FrameState {
         if (n > 0) this.#copyIn(n);
         if (this.#payloadLeft > 0) return null;
       }
-      this.#inFrame = false;
-      if (this.onFrame !== null) {
-        this.onFrame(
-          h,
-          this.#dest.subarray(this.#filled - h.length, this.#filled),
-        );
-      }
+      this.#frameDone(h);
       if (h.fin) return this.#complete();
+    }
+  }
+
+  /** Ends a data frame gathered in `#dest`, telling the `onReadFrame` hook. */
+  #frameDone(h: Header): void {
+    this.#inFrame = false;
+    if (this.onFrame !== null) {
+      this.onFrame(
+        h,
+        this.#dest.subarray(this.#filled - h.length, this.#filled),
+      );
     }
   }
 
@@ -431,10 +428,7 @@ export class MessageReader implements FrameState {
         this.#moveDown(at, n);
         at += n;
         if (this.#payloadLeft > 0) return false;
-        this.#inFrame = false;
-        if (this.onFrame !== null) {
-          this.onFrame(h, dest.subarray(this.#filled - h.length, this.#filled));
-        }
+        this.#frameDone(h);
         if (h.fin) return this.#giveBack(at, end, true);
       }
       if (at === end) return false;
