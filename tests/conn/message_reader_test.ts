@@ -199,16 +199,31 @@ Deno.test("pipelined 16 KiB frames, text and binary, masked, come back whole and
   }
 });
 
-/** `payload` as a client sends it in frames of `size` bytes (gorilla/websocket's 4 KiB). */
-function fragmented(payload: Uint8Array, size: number): Uint8Array {
+/**
+ * `payload` as a client sends it in frames of `size` bytes (gorilla/websocket's
+ * 4 KiB), `opcode` first; unmasked with `mask: false`; with `extra` bytes
+ * spliced in after frame `after`.
+ */
+function fragmented(
+  payload: Uint8Array,
+  size: number,
+  options: {
+    opcode?: number;
+    mask?: boolean;
+    after?: number;
+    extra?: Uint8Array;
+  } = {},
+): Uint8Array {
+  const { opcode = Op.Binary, mask = true, after = -1, extra } = options;
   const frames: Uint8Array[] = [];
-  for (let at = 0; at < payload.length; at += size) {
+  for (let i = 0, at = 0; at < payload.length; i++, at += size) {
     frames.push(encodeFrame({
-      opcode: at === 0 ? Op.Binary : Op.Continuation,
+      opcode: at === 0 ? opcode : Op.Continuation,
       payload: payload.subarray(at, at + size),
       fin: at + size >= payload.length,
-      mask: true,
+      mask,
     }));
+    if (i === after && extra !== undefined) frames.push(extra);
   }
   return concat(...frames);
 }
@@ -398,38 +413,15 @@ function frameStarts(wire: Uint8Array): number[] {
   return starts;
 }
 
-/** `payload` in masked frames of `size` bytes, `opcode` first, with `extra` frames spliced in after frame `at`. */
-function framesWith(
-  opcode: number,
-  payload: Uint8Array,
-  size: number,
-  at: number,
-  extra: Uint8Array,
-): Uint8Array {
-  const frames: Uint8Array[] = [];
-  for (let i = 0, from = 0; from < payload.length; i++, from += size) {
-    frames.push(encodeFrame({
-      opcode: from === 0 ? opcode : Op.Continuation,
-      payload: payload.subarray(from, from + size),
-      fin: from + size >= payload.length,
-      mask: true,
-    }));
-    if (i === at) frames.push(extra);
-  }
-  return concat(...frames);
-}
-
 Deno.test("1 MiB messages in 4 KiB frames are read straight into the message buffer, intact whatever the read sizes, past a ping, a header cut short and the next message", async () => {
   const binary = pattern(1 << 20, 5);
   const text = enc("κόσμε ".repeat(100_000)); // 4 KiB frames split characters
   const first = fragmented(binary, 4096);
-  const second = framesWith(
-    Op.Text,
-    text,
-    4096,
-    70,
-    encodeFrame({ opcode: Op.Ping, payload: "mid", mask: true }),
-  );
+  const second = fragmented(text, 4096, {
+    opcode: Op.Text,
+    after: 70,
+    extra: encodeFrame({ opcode: Op.Ping, payload: "mid", mask: true }),
+  });
   const wire = concat(
     first,
     second,
@@ -467,8 +459,7 @@ Deno.test("1 MiB messages in 4 KiB frames are read straight into the message buf
 Deno.test("a 1 MiB text message in 4 KiB frames read straight into its buffer fails at its first invalid byte (1007), before the message ends", async () => {
   const text = new Uint8Array(1 << 20).fill(0x61);
   text[600_000] = 0xff;
-  const bytes = fragmented(text, 4096);
-  bytes[0] = 0x01; // a text message
+  const bytes = fragmented(text, 4096, { opcode: Op.Text });
   // The wire ends soon after the bad byte: a reader that waits for the end
   // would fail with `closed` instead.
   const scripted = new ScriptedConn(bytes.subarray(0, 700_000));
@@ -484,13 +475,10 @@ Deno.test("a 1 MiB text message in 4 KiB frames read straight into its buffer fa
 
 Deno.test("read straight into the message buffer: a new message inside one fails (1002); a continuation larger than the buffer's room grows it", async () => {
   const payload = pattern(600_000, 9);
-  const bad = framesWith(
-    Op.Binary,
-    payload,
-    4096,
-    100,
-    encodeFrame({ opcode: Op.Binary, payload: "new", mask: true }),
-  );
+  const bad = fragmented(payload, 4096, {
+    after: 100,
+    extra: encodeFrame({ opcode: Op.Binary, payload: "new", mask: true }),
+  });
   const scripted = new ScriptedConn(bad);
   const conn = new Conn(scripted, { role: "server", readLimit: 4 << 20 });
   const err = await assertRejects(() => conn.readMessage(), WebSocketError);
@@ -531,18 +519,9 @@ Deno.test("a client reads 1 MiB unmasked messages in 4 KiB frames straight into 
   const conn = new Conn(counted, { role: "client", readLimit: 4 << 20 });
   try {
     const payloads = [1, 2, 3].map((seed) => pattern(1 << 20, seed));
-    const sent = server.write(concat(
-      ...payloads.map((p) =>
-        concat(
-          ...Array.from({ length: 256 }, (_, i) =>
-            encodeFrame({
-              opcode: i === 0 ? Op.Binary : Op.Continuation,
-              payload: p.subarray(i * 4096, (i + 1) * 4096),
-              fin: i === 255,
-            })),
-        )
-      ),
-    ));
+    const sent = server.write(
+      concat(...payloads.map((p) => fragmented(p, 4096, { mask: false }))),
+    );
     for (const payload of payloads) {
       assertEquals((await conn.readMessage()).data, payload);
     }
